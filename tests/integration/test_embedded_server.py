@@ -1,0 +1,86 @@
+"""The embedded nats-server: a real JetStream round trip of an encoded envelope."""
+
+import os
+from datetime import UTC, datetime
+from uuid import UUID
+
+import anyio
+import nats
+import nats.js.errors
+import pytest
+from nats.js.api import StreamConfig
+from returns.result import Success
+
+from cim import JsonCodec, NewEvent, StreamId
+from interpreters.server import NatsCluster, NatsServer
+from laws._examples import Inner
+from laws.strategies import example_types
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_jetstream_round_trip_of_an_encoded_envelope(nats_url: str) -> None:
+    """An envelope published with the codec's headers is read back equal from JetStream."""
+    codec = JsonCodec(example_types())
+    envelope = example_types().envelope(
+        NewEvent(Inner("héllo ✓", (2**70, -1)), correlation_id="corr-1"),
+        stream=StreamId("note", "n-1"),
+        version=1,
+        position=1,
+        event_id=UUID("01890000-0000-7000-8000-0000000000aa"),
+        recorded_at=datetime(2026, 11, 27, tzinfo=UTC),
+    )
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="ROUNDTRIP", subjects=["roundtrip.>"]))
+        headers, data = codec.encode(envelope)
+        ack = await js.publish("roundtrip.note.n-1", data, headers=headers)
+        stored = await js.get_msg("ROUNDTRIP", ack.seq)
+        assert codec.decode(stored.headers, stored.data or b"") == Success(envelope)
+    finally:
+        await nc.close()
+
+
+async def test_async_context_manager_starts_and_removes_everything() -> None:
+    """`async with NatsServer()` gives a reachable server; leaving stops the PID and removes its dir."""
+    async with NatsServer(name="ctx") as server:
+        pid, workdir = server.pid, server.workdir
+        assert pid is not None
+        nc = await nats.connect(server.url)
+        info = await nc.jetstream().account_info()
+        assert info.limits is not None
+        await nc.close()
+    assert not workdir.exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+async def test_cluster_of_three_serves_a_replicated_stream() -> None:
+    """Three routed nodes accept an R3 stream once the JetStream meta leader is elected."""
+    async with NatsCluster(3) as cluster:
+        nc = await nats.connect(cluster.urls)
+        try:
+            js = nc.jetstream()
+            for _ in range(100):
+                try:
+                    await js.add_stream(StreamConfig(name="R3", subjects=["r3.>"], num_replicas=3))
+                    break
+                except nats.js.errors.Error:  # no meta leader yet
+                    await anyio.sleep(0.1)
+            info = await js.stream_info("R3")
+            assert info.config.num_replicas == 3
+            assert info.cluster is not None
+            assert len(info.cluster.replicas or []) == 2
+        finally:
+            await nc.close()
+
+
+def test_start_failure_reports_the_server_log() -> None:
+    """A config the server rejects raises ServerStartError with the log tail."""
+    from interpreters.server import ServerStartError
+
+    server = NatsServer(name="broken", extra_config="this is { not valid")
+    with pytest.raises(ServerStartError, match="exited"):
+        server.start()
+    server.stop()

@@ -1,0 +1,95 @@
+"""EventTypes: an immutable registry whose upcast chains never have gaps."""
+
+from typing import Any
+
+import pytest
+from attrs import frozen
+
+from cim import EventTypes
+
+
+@frozen
+class Placed:
+    """Test payload."""
+
+    order: str
+    cents: int
+    currency: str
+
+
+@frozen
+class Other:
+    """Test payload."""
+
+    x: int
+
+
+def v1_to_v2(d: dict[str, Any]) -> dict[str, Any]:
+    """Rename amount -> cents."""
+    return {"order": d["order"], "cents": d["amount"]}
+
+
+def v2_to_v3(d: dict[str, Any]) -> dict[str, Any]:
+    """Add a currency."""
+    return {**d, "currency": "EUR"}
+
+
+def test_register_returns_a_new_registry() -> None:
+    """Registering leaves the original registry unchanged."""
+    empty = EventTypes()
+    one = empty.register(Placed)
+    assert "Placed" not in empty
+    assert "Placed" in one
+    assert Placed in one
+    assert one.by_class(Placed).name == "Placed"
+    assert len(one) == 1
+
+
+def test_names_and_classes_are_unique() -> None:
+    """A name or a class registered twice is refused."""
+    types = EventTypes().register(Placed)
+    with pytest.raises(ValueError, match="already registered"):
+        types.register(Other, name="Placed")
+    with pytest.raises(ValueError, match="already registered"):
+        types.register(Placed, name="Placed2")
+
+
+def test_only_attrs_classes_can_be_registered() -> None:
+    """A plain class is refused with a TypeError."""
+    with pytest.raises(TypeError, match="attrs"):
+        EventTypes().register(dict)
+
+
+def test_upcaster_chain_with_a_gap_is_refused_at_registration() -> None:
+    """Upcasters 1->2 without 2->3 (current 3) is a gap, refused when registering."""
+    with pytest.raises(ValueError, match="gap: no upcaster from version 2"):
+        EventTypes().register(Placed, version=3, upcasters={1: v1_to_v2})
+
+
+def test_upcasters_are_added_from_the_newest_version_down() -> None:
+    """Adding 2->3 then 1->2 works; adding 1->2 first is a gap."""
+    types = EventTypes().register(Placed, version=3)
+    with pytest.raises(ValueError, match="gap"):
+        types.upcaster("Placed", 1, v1_to_v2)
+    full = types.upcaster("Placed", 2, v2_to_v3).upcaster("Placed", 1, v1_to_v2)
+    assert full.by_name("Placed").oldest_readable == 1
+    assert types.by_name("Placed").oldest_readable == 3
+
+
+def test_upcaster_out_of_range_or_duplicate_is_refused() -> None:
+    """from_version must be in 1..version-1 and not already present."""
+    types = EventTypes().register(Placed, version=2, upcasters={1: v1_to_v2})
+    with pytest.raises(ValueError, match="out of range"):
+        types.upcaster("Placed", 2, v2_to_v3)
+    with pytest.raises(ValueError, match="already has"):
+        types.upcaster("Placed", 1, v1_to_v2)
+    with pytest.raises(KeyError, match="unknown event type"):
+        types.upcaster("Nope", 1, v1_to_v2)
+
+
+def test_bad_versions_and_names_are_refused() -> None:
+    """Version < 1 and blank names are programmer errors."""
+    with pytest.raises(ValueError, match="version"):
+        EventTypes().register(Placed, version=0)
+    with pytest.raises(ValueError, match="name"):
+        EventTypes().register(Placed, name=" ")
