@@ -27,6 +27,7 @@ from attrs import define, field
 
 LOOPBACK = "127.0.0.1"
 _READY_LINE = "Server is ready"
+_META_LEADER_LINE = "metadata leader"  # "Self is new ..." or "... new metadata leader: nX"
 
 
 class ServerStartError(RuntimeError):
@@ -78,6 +79,7 @@ class NatsServer:
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _own_dir: Path | None = field(default=None, init=False)
     _starts_before: int = field(default=0, init=False)
+    _leaders_before: int = field(default=0, init=False)
 
     @property
     def url(self) -> str:
@@ -123,7 +125,8 @@ class NatsServer:
         """Start the process without waiting for it to be ready."""
         if self.process is not None and self.process.poll() is None:
             raise RuntimeError(f"nats-server {self.name} is already running (pid {self.pid})")
-        self._starts_before = self._ready_count()
+        self._starts_before = self._count(_READY_LINE)
+        self._leaders_before = self._count(_META_LEADER_LINE)
         config = self.workdir / "nats.conf"
         config.write_text(self.config_text())
         with self.log_path.open("ab") as log:
@@ -141,7 +144,7 @@ class NatsServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ServerStartError(f"nats-server {self.name} exited:\n{self._log_tail()}")
-            if self._ready_count() > self._starts_before and _port_open(self.port):
+            if self._count(_READY_LINE) > self._starts_before and _port_open(self.port):
                 return
             time.sleep(0.02)
         raise ServerStartError(f"nats-server {self.name} not ready in time:\n{self._log_tail()}")
@@ -153,8 +156,11 @@ class NatsServer:
         return self
 
     def restart(self) -> NatsServer:
-        """Start again on the same port and store after a stop or kill."""
-        return self.start()
+        """Start again on the same port and store after a stop or kill (a cluster node rejoins)."""
+        self.start()
+        if self.cluster_port is not None:
+            self.wait_meta_leader()
+        return self
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Send *sig* (default SIGKILL, a crash) and reap the process; keeps the store."""
@@ -176,9 +182,19 @@ class NatsServer:
             shutil.rmtree(self._own_dir, ignore_errors=True)
             self._own_dir = None
 
-    def _ready_count(self) -> int:
+    def wait_meta_leader(self) -> None:
+        """Block until this clustered node knows the JetStream meta leader (it can serve JetStream)."""
+        deadline = time.monotonic() + self.start_timeout
+        while self._count(_META_LEADER_LINE) <= self._leaders_before:
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"{self.name}: no JetStream meta leader:\n{self._log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def _count(self, line: str) -> int:
         try:
-            return self.log_path.read_text(errors="replace").count(_READY_LINE)
+            return self.log_path.read_text(errors="replace").count(line)
         except FileNotFoundError:
             return 0
 
@@ -248,12 +264,14 @@ class NatsCluster:
         return ",".join(self.urls)
 
     def start(self) -> NatsCluster:
-        """Launch every node, then wait for each to be ready."""
+        """Launch every node, then wait until each is ready and knows the JetStream meta leader."""
         for server in self.servers:
             server.launch()
         try:
             for server in self.servers:
                 server.wait_ready()
+            for server in self.servers:
+                server.wait_meta_leader()
         except BaseException:
             self.stop()
             raise

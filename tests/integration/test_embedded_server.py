@@ -4,9 +4,7 @@ import os
 from datetime import UTC, datetime
 from uuid import UUID
 
-import anyio
 import nats
-import nats.js.errors
 import pytest
 from nats.js.api import StreamConfig
 from returns.result import Success
@@ -62,12 +60,7 @@ async def test_cluster_of_three_serves_a_replicated_stream() -> None:
         nc = await nats.connect(cluster.urls)
         try:
             js = nc.jetstream()
-            for _ in range(100):
-                try:
-                    await js.add_stream(StreamConfig(name="R3", subjects=["r3.>"], num_replicas=3))
-                    break
-                except nats.js.errors.Error:  # no meta leader yet
-                    await anyio.sleep(0.1)
+            await js.add_stream(StreamConfig(name="R3", subjects=["r3.>"], num_replicas=3))
             info = await js.stream_info("R3")
             assert info.config.num_replicas == 3
             assert info.cluster is not None
