@@ -1,0 +1,338 @@
+"""The signal laws: the algebra of ``cim.frp`` (functor, applicative, merge, hold, push/pull).
+
+:func:`check_signal_laws` checks the operations in a :class:`SignalOperations`; its defaults are
+``cim.frp``'s, and replacing one (say, a faster ``merge``) checks that replacement instead.
+Behaviours are compared by sampling both at drawn times; events by their occurrences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import reduce
+from itertools import zip_longest
+from typing import Any
+
+from attrs import frozen
+from hypothesis import settings as Settings
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+from returns.result import Failure, Success
+
+from cim.frp import Accumulator, Behavior, DiscreteEvent, OutOfOrder, apply
+from laws._runner import check_law
+from laws.strategies import behaviors, discrete_events, signal_times
+
+Event = DiscreteEvent[Any]
+Combine = Callable[[Any, Any], Any] | None
+Step = Callable[[Any, Any], Any]
+
+
+@frozen
+class SignalOperations:
+    """The operations the signal laws exercise, as plain functions; defaults are ``cim.frp``'s."""
+
+    constant: Callable[[Any], Behavior[Any]] = Behavior.constant
+    behavior_map: Callable[[Behavior[Any], Callable[[Any], Any]], Behavior[Any]] = Behavior.map
+    apply: Callable[[Behavior[Any], Behavior[Any]], Behavior[Any]] = apply
+    never: Callable[[], Event] = DiscreteEvent.never
+    event_map: Callable[[Event, Callable[[Any], Any]], Event] = DiscreteEvent.map
+    filter: Callable[[Event, Callable[[Any], bool]], Event] = DiscreteEvent.filter
+    merge: Callable[[Event, Event, Combine], Event] = DiscreteEvent.merge
+    scan: Callable[[Event, Any, Step], Event] = DiscreteEvent.scan
+    fold: Callable[[Event, Any, Step], Any] = DiscreteEvent.fold
+    accum: Callable[[Event, Any, Step], Behavior[Any]] = DiscreteEvent.accum
+    hold: Callable[[Event, Any], Behavior[Any]] = DiscreteEvent.hold
+    accumulator: Callable[[Any, Step], Accumulator[Any, Any]] = Accumulator.start
+
+
+@frozen(repr=False)
+class _Named:
+    """A function that shows its definition in counterexamples."""
+
+    name: str
+    function: Callable[..., Any]
+
+    def __call__(self, *args: Any) -> Any:
+        return self.function(*args)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_UNARY = (
+    _Named("x + 1", lambda x: x + 1),
+    _Named("2 * x", lambda x: 2 * x),
+    _Named("-x", lambda x: -x),
+    _Named("x // 2", lambda x: x // 2),
+    _Named("x % 3", lambda x: x % 3),
+)
+_PREDICATES = (
+    _Named("x > 0", lambda x: x > 0),
+    _Named("x % 2 == 0", lambda x: x % 2 == 0),
+    _Named("x < 3", lambda x: x < 3),
+    _Named("x != 1", lambda x: x != 1),
+)
+_STEPS = (
+    _Named("a - b", lambda a, b: a - b),
+    _Named("10 * a + b", lambda a, b: 10 * a + b),
+    _Named("max(a, b)", max),
+    _Named("b", lambda _, b: b),
+)
+_IDENTITY = _Named("id", lambda x: x)
+_COMPOSE = _Named("compose", lambda f: lambda g: lambda x: f(g(x)))
+_CONCAT = _Named("a + b", lambda a, b: a + b)
+
+
+def _latest(_: Any, value: Any) -> Any:
+    return value
+
+
+def _then(f: Callable[[Any], Any], g: Callable[[Any], Any]) -> _Named:
+    return _Named(f"({g!r}) . ({f!r})", lambda x: g(f(x)))
+
+
+def _same_occurrences(expected: Event, actual: Event, what: str) -> str | None:
+    if expected.occurrences != actual.occurrences:
+        return f"{what}: expected {expected.occurrences!r}, got {actual.occurrences!r}"
+    return None
+
+
+def _same_samples(
+    expected: Behavior[Any], actual: Behavior[Any], samples: Sequence[Any], what: str
+) -> str | None:
+    for t in samples:
+        want, got = expected.at(t), actual.at(t)
+        if want != got:
+            return f"{what} at {t!r}: expected {want!r}, got {got!r}"
+    return None
+
+
+def _first_problem(*problems: str | None) -> str | None:
+    return next((p for p in problems if p is not None), None)
+
+
+def _stable_union(a: Event, b: Event) -> tuple[Any, ...]:
+    return tuple(sorted(a.occurrences + b.occurrences, key=lambda o: o[0]))
+
+
+_MISSING = object()
+
+
+def _combined_union(a: Event, b: Event, combine: Callable[[Any, Any], Any]) -> tuple[Any, ...]:
+    union: list[tuple[Any, Any]] = []
+    for t in sorted({t for t, _ in a.occurrences + b.occurrences}):
+        mine = [v for s, v in a.occurrences if s == t]
+        theirs = [v for s, v in b.occurrences if s == t]
+        for x, y in zip_longest(mine, theirs, fillvalue=_MISSING):
+            union.append((t, x if y is _MISSING else y if x is _MISSING else combine(x, y)))
+    return tuple(union)
+
+
+def _last_before(event: Event, t: Any, initial: Any) -> Any:
+    return reduce(_latest, (v for s, v in event.occurrences if s < t), initial)
+
+
+def check_signal_laws(
+    operations: SignalOperations | None = None,
+    *,
+    times: SearchStrategy[Any] | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Check the signal laws for *operations* (default: ``cim.frp``) at drawn *times*.
+
+    *times* (default: small ints) must be hashable and totally ordered. Raises
+    :class:`~laws.LawViolation` with a shrunk counterexample for the first law that fails.
+    """
+    ops = operations or SignalOperations()
+    at = signal_times() if times is None else times
+    events = discrete_events(times=at)
+    samples = st.lists(at, min_size=1, max_size=6)
+    unary = st.sampled_from(_UNARY)
+    ints = st.integers(-5, 5)
+    ints_behaviors = behaviors(ints, times=at)
+    function_behaviors = behaviors(unary, times=at)
+    steps = st.sampled_from(_STEPS)
+    tuple_events = discrete_events(ints.map(lambda n: (n,)), times=at)
+    combines = st.sampled_from((None, _CONCAT))
+
+    def law(name: str, examples: SearchStrategy[Any], holds: Callable[..., str | None]) -> None:
+        check_law(name, examples, lambda example: holds(*example), settings)
+
+    law(
+        "event functor identity",
+        st.tuples(events),
+        lambda e: _same_occurrences(e, ops.event_map(e, _IDENTITY), "e.map(id)"),
+    )
+    law(
+        "event functor composition",
+        st.tuples(events, unary, unary),
+        lambda e, f, g: _same_occurrences(
+            ops.event_map(e, _then(f, g)),
+            ops.event_map(ops.event_map(e, f), g),
+            "e.map(f).map(g)",
+        ),
+    )
+    law(
+        "behavior functor identity",
+        st.tuples(ints_behaviors, samples),
+        lambda b, ts: _same_samples(b, ops.behavior_map(b, _IDENTITY), ts, "b.map(id)"),
+    )
+    law(
+        "behavior functor composition",
+        st.tuples(ints_behaviors, unary, unary, samples),
+        lambda b, f, g, ts: _same_samples(
+            ops.behavior_map(b, _then(f, g)),
+            ops.behavior_map(ops.behavior_map(b, f), g),
+            ts,
+            "b.map(f).map(g)",
+        ),
+    )
+    law(
+        "behavior applicative identity",
+        st.tuples(ints_behaviors, samples),
+        lambda v, ts: _same_samples(v, ops.apply(ops.constant(_IDENTITY), v), ts, "pure id <*> v"),
+    )
+    law(
+        "behavior applicative homomorphism",
+        st.tuples(unary, ints, samples),
+        lambda f, x, ts: _same_samples(
+            ops.constant(f(x)), ops.apply(ops.constant(f), ops.constant(x)), ts, "pure f <*> pure x"
+        ),
+    )
+    law(
+        "behavior applicative interchange",
+        st.tuples(function_behaviors, ints, samples),
+        lambda u, y, ts: _same_samples(
+            ops.apply(ops.constant(_Named(f"($ {y!r})", lambda f: f(y))), u),
+            ops.apply(u, ops.constant(y)),
+            ts,
+            "u <*> pure y",
+        ),
+    )
+    law(
+        "behavior applicative composition",
+        st.tuples(function_behaviors, function_behaviors, ints_behaviors, samples),
+        lambda u, v, w, ts: _same_samples(
+            ops.apply(u, ops.apply(v, w)),
+            ops.apply(ops.apply(ops.apply(ops.constant(_COMPOSE), u), v), w),
+            ts,
+            "pure (.) <*> u <*> v <*> w",
+        ),
+    )
+    law(
+        "merge is the time-ordered union",
+        st.tuples(events, events),
+        lambda a, b: _same_occurrences(
+            DiscreteEvent(_stable_union(a, b)), ops.merge(a, b, None), "a.merge(b)"
+        ),
+    )
+    law(
+        "merge combines simultaneous occurrences",
+        st.tuples(tuple_events, tuple_events),
+        lambda a, b: _same_occurrences(
+            DiscreteEvent(_combined_union(a, b, _CONCAT)),
+            ops.merge(a, b, _CONCAT),
+            "a.merge(b, a + b)",
+        ),
+    )
+    law(
+        "merge associativity",
+        st.tuples(tuple_events, tuple_events, tuple_events, combines),
+        lambda a, b, c, f: _same_occurrences(
+            ops.merge(a, ops.merge(b, c, f), f),
+            ops.merge(ops.merge(a, b, f), c, f),
+            f"a.merge(b, {f!r}).merge(c, {f!r})",
+        ),
+    )
+    law(
+        "never is the identity of merge",
+        st.tuples(tuple_events, combines),
+        lambda a, f: _first_problem(
+            _same_occurrences(a, ops.merge(a, ops.never(), f), f"a.merge(never, {f!r})"),
+            _same_occurrences(a, ops.merge(ops.never(), a, f), f"never.merge(a, {f!r})"),
+        ),
+    )
+    law(
+        "filter fusion",
+        st.tuples(events, st.sampled_from(_PREDICATES), st.sampled_from(_PREDICATES)),
+        lambda e, p, q: _same_occurrences(
+            ops.filter(e, _Named(f"{p!r} and {q!r}", lambda x: p(x) and q(x))),
+            ops.filter(ops.filter(e, p), q),
+            "e.filter(p).filter(q)",
+        ),
+    )
+    law(
+        "hold/at consistency",
+        st.tuples(events, ints, samples),
+        lambda e, initial, ts: _same_samples(
+            Behavior.from_function(lambda t: _last_before(e, t, initial)),
+            ops.hold(e, initial),
+            ts,
+            "e.hold(initial) (last value strictly before t)",
+        ),
+    )
+    law(
+        "accum/at consistency",
+        st.tuples(events, ints, steps, samples),
+        lambda e, initial, f, ts: _same_samples(
+            Behavior.from_function(
+                lambda t: reduce(f, (v for s, v in e.occurrences if s < t), initial)
+            ),
+            ops.accum(e, initial, f),
+            ts,
+            "e.accum(initial, f) (fold of occurrences strictly before t)",
+        ),
+    )
+    law(
+        "fold is the last scan",
+        st.tuples(events, ints, steps),
+        lambda e, initial, f: _fold_is_last_scan(ops, e, initial, f),
+    )
+    law(
+        "push/pull agreement",
+        st.tuples(events, ints, steps, samples, at),
+        lambda e, initial, f, ts, late: _push_pull(ops, e, initial, f, ts, late),
+    )
+
+
+def _fold_is_last_scan(ops: SignalOperations, e: Event, initial: Any, f: Step) -> str | None:
+    scanned = ops.scan(e, initial, f).occurrences
+    last = scanned[-1][1] if scanned else initial
+    folded = ops.fold(e, initial, f)
+    if folded != last:
+        return f"fold gave {folded!r}, the last scan value is {last!r} (scan: {scanned!r})"
+    return None
+
+
+def _push_pull(
+    ops: SignalOperations, e: Event, initial: Any, f: Step, samples: Sequence[Any], late: Any
+) -> str | None:
+    """Pushing *e* one occurrence at a time agrees with the pure scan, fold, accum and hold."""
+    running, holding = ops.accumulator(initial, f), ops.accumulator(initial, _latest)
+    pushed: list[tuple[Any, Any]] = []
+    for t, v in e.occurrences:
+        next_running, next_holding = running.push(t, v), holding.push(t, v)
+        if not isinstance(next_running, Success) or not isinstance(next_holding, Success):
+            return f"pushing the in-order {(t, v)!r} gave {next_running!r} / {next_holding!r}"
+        running, holding = next_running.unwrap(), next_holding.unwrap()
+        pushed.append((t, running.value))
+    present = [t for t in samples if not e.occurrences or not t < e.occurrences[-1][0]]
+    problem = _first_problem(
+        _same_occurrences(ops.scan(e, initial, f), DiscreteEvent(tuple(pushed)), "pushed scan"),
+        None
+        if running.value == ops.fold(e, initial, f)
+        else f"pushed value {running.value!r} != fold {ops.fold(e, initial, f)!r}",
+        _same_samples(
+            ops.accum(e, initial, f), Behavior(running.at), present, "pushed accum vs accum"
+        ),
+        _same_samples(ops.hold(e, initial), Behavior(holding.at), present, "pushed hold vs hold"),
+    )
+    if problem is not None or not e.occurrences:
+        return problem
+    last = e.occurrences[-1][0]
+    pushed_late = running.push(late, 0)
+    if late < last and pushed_late != Failure(OutOfOrder(last, late)):
+        return f"pushing {late!r} after {last!r} gave {pushed_late!r}, not OutOfOrder"
+    if not late < last and not isinstance(pushed_late, Success):
+        return f"pushing {late!r} after {last!r} gave {pushed_late!r}"
+    return None
