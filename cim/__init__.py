@@ -6,6 +6,7 @@ effects it describes; laws (``laws``) prove it right.
 """
 
 from cim._codec import Header, JsonCodec
+from cim._converter import make_payload_converter
 from cim._decode_errors import (
     DecodeError,
     InvalidHeader,
@@ -73,4 +74,5 @@ __all__ = (
     "UpcastFailed",
     "Upcaster",
     "WrongExpectedVersion",
+    "make_payload_converter",
 )

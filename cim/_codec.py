@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
-from uuid import UUID
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, NamedTuple
+from uuid import UUID, SafeUUID
 
+import attrs
 import cattrs
 import orjson
 from attrs import field, frozen
-from pyrsistent import pmap
+from pyrsistent import PMap, pmap
 from returns.result import Failure, Result, Success
 
 from cim._converter import make_payload_converter
@@ -29,6 +32,12 @@ from cim._decode_errors import (
 from cim._events import EventEnvelope, id_text
 from cim._registry import EventType, EventTypes
 from cim._stream_id import StreamId
+
+
+class _FastPath(NamedTuple):
+    entry: EventType
+    version: str
+    structure: Callable[[Any, Any], Any]
 
 
 class Header(StrEnum):
@@ -55,11 +64,30 @@ class JsonCodec:
     """Encode envelopes as ``(headers, body)`` and decode them back, upcasting old versions.
 
     The body is ``{"payload": {...}, "metadata": {...}}`` as JSON. ``decode`` never raises:
-    every way a message can be wrong is a :data:`~cim.DecodeError` value.
+    every way a message can be wrong is a :data:`~cim.DecodeError` value. Configure a custom
+    ``converter`` fully before building the codec: the codec prepares its hooks once.
     """
 
     types: EventTypes
     converter: cattrs.Converter = field(factory=make_payload_converter, eq=False, repr=False)
+    _fast: Mapping[str, _FastPath] = field(init=False, eq=False, repr=False)
+
+    @_fast.default
+    def _prepare_fast_paths(self) -> Mapping[str, _FastPath]:
+        """For each registered type: what decoding its current version needs, prepared once.
+
+        Payloads are structured without cattrs' detailed validation (a failure retries on the
+        exact path, which reports it in detail).
+        """
+        quick = self.converter.copy(detailed_validation=False)
+        paths = {}
+        for entry in self.types:
+            try:
+                structure = quick.get_structure_hook(entry.cls)
+            except Exception:  # cattrs cannot build it: decoding reports why, on the exact path
+                continue
+            paths[entry.name] = _FastPath(entry, str(entry.version), structure)
+        return MappingProxyType(paths)
 
     def encode(self, envelope: EventEnvelope[Any]) -> tuple[dict[str, str], bytes]:
         """The NATS headers and body for *envelope*; ``ValueError`` if its type is not registered."""
@@ -96,10 +124,54 @@ class JsonCodec:
         self, headers: Mapping[str, str] | None, data: bytes
     ) -> Result[EventEnvelope[Any], DecodeError]:
         """The envelope in *headers* and *data*, or the precise reason it cannot be read."""
+        if headers:
+            try:
+                return Success(self._decode_current(headers, data))
+            except Exception:  # any doubt: the exact path below decides and names the error
+                pass
         try:
             return Success(self._decode(headers or {}, data))
         except _Invalid as invalid:
             return Failure(invalid.error)
+
+    def _decode_current(self, headers: Mapping[str, str], data: bytes) -> EventEnvelope[Any]:
+        """The fast path for the common case: a well-formed message at the current schema version.
+
+        It accepts only what :meth:`_decode` accepts and builds the same envelope; on anything
+        unusual (an upcast to do, any bad value) it raises, and :meth:`_decode` finds the precise
+        error. The checks of ``EventEnvelope``'s validators are all made here, so the envelope is
+        built without running them again. (A header value that is not text makes its parser
+        raise, so it too takes the exact path.)
+        """
+        entry, version, structure = self._fast[headers[_EVENT_TYPE]]
+        if headers[_SCHEMA_VERSION] != version:
+            raise _NotCurrent
+        body = orjson.loads(data)
+        raw, metadata = body["payload"], body.get("metadata", _EMPTY)
+        if type(body) is not dict or type(raw) is not dict or type(metadata) is not dict:
+            raise _NotCurrent
+        for key, value in metadata.items():
+            if type(key) is not str or type(value) is not str:
+                raise _NotCurrent
+        correlation_id = headers.get(_CORRELATION_ID)
+        causation_id = headers.get(_CAUSATION_ID)
+        envelope: EventEnvelope[Any] = _new(EventEnvelope)
+        _set_event_id(envelope, _uuid(headers[_EVENT_ID]))
+        _set_stream(envelope, _stream(headers[_STREAM]))
+        _set_version(envelope, _positive_int(headers[_VERSION]))
+        _set_position(envelope, _natural_int(headers[_POSITION]))
+        _set_event_type(envelope, entry.name)
+        _set_schema_version(envelope, entry.version)
+        _set_payload(envelope, structure(raw, entry.cls))
+        _set_recorded_at(envelope, _aware_datetime(headers[_RECORDED_AT]))
+        if correlation_id is not None or _CORRELATION_ID in headers:
+            correlation_id = id_text(_CORRELATION_ID, correlation_id)
+        _set_correlation_id(envelope, correlation_id)
+        if causation_id is not None or _CAUSATION_ID in headers:
+            causation_id = id_text(_CAUSATION_ID, causation_id)
+        _set_causation_id(envelope, causation_id)
+        _set_metadata(envelope, pmap(metadata) if metadata else _NO_METADATA)
+        return envelope
 
     def _decode(self, headers: Mapping[str, str], data: bytes) -> EventEnvelope[Any]:
         event_type = _required(headers, Header.EVENT_TYPE)
@@ -122,7 +194,7 @@ class JsonCodec:
         try:
             return EventEnvelope(
                 event_id=_parse(headers, Header.EVENT_ID, UUID),
-                stream=_parse(headers, Header.STREAM, StreamId.parse),
+                stream=_parse(headers, Header.STREAM, _stream),
                 version=_parse(headers, Header.VERSION, _positive_int),
                 position=_parse(headers, Header.POSITION, _natural_int),
                 event_type=entry.name,
@@ -156,6 +228,71 @@ class JsonCodec:
             return self.converter.structure(raw, entry.cls)
         except Exception as exc:  # cattrs reports through several exception types
             raise _Invalid(MalformedPayload(entry.name, _describe(exc))) from None
+
+
+_EMPTY: dict[str, str] = {}
+_NO_METADATA: PMap[str, str] = pmap()
+_ENVELOPE_FIELDS = (
+    "event_id",
+    "stream",
+    "version",
+    "position",
+    "event_type",
+    "schema_version",
+    "payload",
+    "recorded_at",
+    "correlation_id",
+    "causation_id",
+    "metadata",
+)
+if tuple(a.name for a in attrs.fields(EventEnvelope)) != _ENVELOPE_FIELDS:  # pragma: no cover
+    raise ImportError("EventEnvelope's fields changed: update JsonCodec._decode_current")
+
+# The fast path fills a new envelope's slots directly (a frozen class refuses setattr).
+_new = object.__new__
+(
+    _set_event_id,
+    _set_stream,
+    _set_version,
+    _set_position,
+    _set_event_type,
+    _set_schema_version,
+    _set_payload,
+    _set_recorded_at,
+    _set_correlation_id,
+    _set_causation_id,
+    _set_metadata,
+) = (EventEnvelope.__dict__[name].__set__ for name in _ENVELOPE_FIELDS)
+_set_uuid_int, _set_uuid_safety = (UUID.__dict__[name].__set__ for name in ("int", "is_safe"))
+_EVENT_TYPE, _SCHEMA_VERSION = Header.EVENT_TYPE.value, Header.SCHEMA_VERSION.value
+_EVENT_ID, _STREAM, _VERSION = Header.EVENT_ID.value, Header.STREAM.value, Header.VERSION.value
+_POSITION, _RECORDED_AT = Header.POSITION.value, Header.RECORDED_AT.value
+_CORRELATION_ID, _CAUSATION_ID = Header.CORRELATION_ID.value, Header.CAUSATION_ID.value
+_UNKNOWN_SAFETY = SafeUUID.unknown
+
+
+class _NotCurrent(Exception):
+    """The message is not a well-formed one at its type's current version: take the exact path."""
+
+
+def _uuid(text: str) -> UUID:
+    """``UUID(text)`` for text without braces or a ``urn:uuid:`` prefix (those raise here).
+
+    Parses exactly as ``UUID`` does (hyphens dropped, 32 hex digits) without its general checks.
+    """
+    digits = text.replace("-", "")
+    if len(digits) != 32 or not (digits.isascii() and digits.isalnum()):
+        raise ValueError("badly formed hexadecimal UUID string")
+    uuid = _new(UUID)
+    _set_uuid_int(uuid, int(digits, 16))
+    _set_uuid_safety(uuid, _UNKNOWN_SAFETY)
+    return uuid
+
+
+@lru_cache(maxsize=4096)
+def _stream(text: str) -> StreamId:
+    """``StreamId.parse``, remembered: the events of one stream all carry the same header."""
+    return StreamId.parse(text)
 
 
 def _required(headers: Mapping[str, str], name: str) -> str:

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from hypothesis import HealthCheck, given
 from hypothesis import settings as Settings
+from hypothesis.errors import FlakyFailure
 from hypothesis.strategies import SearchStrategy
 
 T = TypeVar("T")
@@ -38,6 +39,10 @@ def check_law(
 
     *holds* returns a description of what went wrong, or ``None`` when the law holds. Hypothesis
     shrinks a failing example before the violation is raised, so the counterexample is minimal.
+
+    Hypothesis re-runs a failing example before reporting it. Code that keeps state between calls
+    (a global, a cache) can fail once and pass on the re-run; Hypothesis calls that flaky. For a
+    law about pure code that is itself the violation, so it is reported as one.
     """
 
     @given(examples)
@@ -46,4 +51,25 @@ def check_law(
         if problem is not None:
             raise LawViolation(law, example, problem)
 
-    Settings(parent=settings or DEFAULT_SETTINGS)(prop)()
+    try:
+        Settings(parent=settings or DEFAULT_SETTINGS)(prop)()
+    except FlakyFailure as flaky:
+        first = _first_violation(flaky)
+        if first is None:
+            raise
+        detail = (
+            f"{first.detail}\n  (re-running this example did not fail the same way: the code "
+            "under test depends on state kept outside its arguments)"
+        )
+        raise LawViolation(first.law, first.counterexample, detail) from flaky
+
+
+def _first_violation(group: BaseExceptionGroup[BaseException]) -> LawViolation | None:
+    for error in group.exceptions:
+        if isinstance(error, LawViolation):
+            return error
+        if isinstance(error, BaseExceptionGroup):
+            found = _first_violation(error)
+            if found is not None:
+                return found
+    return None

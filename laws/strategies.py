@@ -121,7 +121,7 @@ def envelopes(
         name, version = name_and_version(payload)
         return EventEnvelope(
             event_id=draw(uuid7s()),
-            stream=draw(streams or stream_ids()),
+            stream=draw(streams if streams is not None else stream_ids()),
             version=draw(st.integers(1, 2**40)),
             position=draw(st.integers(1, 2**50)),
             event_type=name,
@@ -134,3 +134,138 @@ def envelopes(
         )
 
     return build()
+
+
+# ---------------------------------------------------------------- signals (cim.frp)
+from typing import overload  # noqa: E402
+
+from cim.frp import Behavior, DiscreteEvent  # noqa: E402
+
+
+def signal_times() -> st.SearchStrategy[int]:
+    """Small integer times, so that occurrences and sampling times often coincide."""
+    return st.integers(0, 10)
+
+
+@overload
+def discrete_events(
+    values: None = None, *, times: st.SearchStrategy[Any] | None = None, max_size: int = 8
+) -> st.SearchStrategy[DiscreteEvent[int]]: ...
+
+
+@overload
+def discrete_events(
+    values: st.SearchStrategy[T],
+    *,
+    times: st.SearchStrategy[Any] | None = None,
+    max_size: int = 8,
+) -> st.SearchStrategy[DiscreteEvent[T]]: ...
+
+
+def discrete_events(
+    values: st.SearchStrategy[Any] | None = None,
+    *,
+    times: st.SearchStrategy[Any] | None = None,
+    max_size: int = 8,
+) -> st.SearchStrategy[DiscreteEvent[Any]]:
+    """Discrete events of *values* (default: small ints) at *times* (default: :func:`signal_times`).
+
+    Drawn from unsorted pairs, so simultaneous occurrences are common and keep their drawn order.
+    """
+    pairs = st.tuples(
+        signal_times() if times is None else times,
+        st.integers(-5, 5) if values is None else values,
+    )
+    return st.lists(pairs, max_size=max_size).map(DiscreteEvent.from_pairs)
+
+
+@overload
+def behaviors(
+    values: None = None, *, times: st.SearchStrategy[Any] | None = None
+) -> st.SearchStrategy[Behavior[int]]: ...
+
+
+@overload
+def behaviors(
+    values: st.SearchStrategy[T], *, times: st.SearchStrategy[Any] | None = None
+) -> st.SearchStrategy[Behavior[T]]: ...
+
+
+def behaviors(
+    values: st.SearchStrategy[Any] | None = None, *, times: st.SearchStrategy[Any] | None = None
+) -> st.SearchStrategy[Behavior[Any]]:
+    """Behaviours of *values* (default: small ints): constants, step functions, arbitrary ones.
+
+    Step functions hold a :func:`discrete_events` at *times*; arbitrary ones are pure functions of
+    time drawn by Hypothesis (times must then be hashable).
+    """
+    of = st.integers(-5, 5) if values is None else values
+    return st.one_of(
+        of.map(Behavior.constant),
+        st.builds(DiscreteEvent.hold, discrete_events(of, times=times), of),
+        st.functions(like=lambda t: None, returns=of, pure=True).map(Behavior.from_function),
+    )
+
+
+# ---------------------------------------------------------------- projections & deciders (bank example)
+from cim.examples import bank  # noqa: E402
+
+
+def account_ids() -> st.SearchStrategy[str]:
+    """A few account ids, so that drawn events often meet on the same account."""
+    return st.sampled_from(("acc-1", "acc-2", "acc-3"))
+
+
+def bank_events(
+    accounts: st.SearchStrategy[str] | None = None,
+) -> st.SearchStrategy[bank.BankEvent]:
+    """Single bank events in any order (a projection must take whatever the store holds)."""
+    ids = account_ids() if accounts is None else accounts
+    cents = st.integers(1, 10_000)
+    return st.one_of(
+        st.builds(bank.AccountOpened, ids, st.sampled_from(("Ada", "Grace"))),
+        st.builds(bank.Deposited, ids, cents),
+        st.builds(bank.Withdrawn, ids, cents),
+        st.builds(bank.LimitSet, ids, st.integers(0, 10_000)),
+        st.builds(bank.AccountClosed, ids),
+    )
+
+
+def bank_commands() -> st.SearchStrategy[bank.BankCommand]:
+    """Commands to one bank account, invalid ones included (zero or negative amounts, no owner)."""
+    cents = st.integers(-5, 1_000)
+    return st.one_of(
+        st.builds(bank.OpenAccount, account_ids(), st.sampled_from(("Ada", "Grace", " "))),
+        st.builds(bank.Deposit, cents),
+        st.builds(bank.Withdraw, cents),
+        st.builds(bank.SetLimit, cents),
+        st.just(bank.CloseAccount()),
+    )
+
+
+# ---------------------------------------------------------------- state machines (cim.fsm)
+from cim.fsm import Fsm  # noqa: E402
+
+
+def valid_input_sequences(
+    fsm: Fsm[Any, T, Any], *, max_size: int = 10
+) -> st.SearchStrategy[tuple[T, ...]]:
+    """Input sequences *fsm* accepts from its initial state, each input drawn from ``enabled``.
+
+    Inputs of class-matched rows come from the machine's ``sample_inputs``. A drawn sequence
+    stops early in a state that accepts nothing; it shrinks towards shorter, earlier choices.
+    """
+
+    @st.composite
+    def paths(draw: st.DrawFn) -> tuple[T, ...]:
+        state, taken = fsm.initial, []
+        for _ in range(draw(st.integers(0, max_size))):
+            choices = fsm.enabled(state)
+            if not choices:
+                break
+            chosen = draw(st.sampled_from(choices))
+            taken.append(chosen)
+            state = fsm.transition(state, chosen).unwrap()[0]
+        return tuple(taken)
+
+    return paths()
