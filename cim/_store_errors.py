@@ -84,5 +84,8 @@ AppendError = (
     | EmptyAppend
     | PermissionDenied
     | StoreUnavailable
+    | CorruptEvent
 )
-StoreError = AppendError | CorruptEvent
+"""Why an append stored nothing (``CorruptEvent``: the stream's last message cannot be read)."""
+StoreError = AppendError
+"""Why a store operation failed."""

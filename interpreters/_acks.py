@@ -1,0 +1,95 @@
+"""Request-reply for JetStream publishes over one shared wildcard inbox.
+
+Cheaper per request than ``nc.request`` (no ``wait_for``, no cancel scope): a future per token,
+resolved by the inbox callback, expired by a timer, or failed at once by :meth:`AckInbox.deny`
+when the server reports a permissions violation for the subject.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from attrs import define, field
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+__all__ = ("AckInbox", "Denied", "NoResponders", "NoReply")
+
+
+class NoReply(Exception):
+    """No reply arrived within the timeout (the outcome of the publish is unknown)."""
+
+
+class NoResponders(Exception):
+    """Nothing listens on the subject (no stream captures it)."""
+
+
+class Denied(Exception):
+    """The server refused the subject to this connection."""
+
+
+@define
+class AckInbox:
+    """One inbox subscription answering many concurrent requests."""
+
+    nc: Client
+    _prefix: str = field(init=False, default="")
+    _sub: Any = field(init=False, default=None)
+    _waiting: dict[str, tuple[str, asyncio.Future[Msg]]] = field(init=False, factory=dict)
+    _counter: int = field(init=False, default=0)
+
+    async def open(self) -> None:
+        """Subscribe to the inbox."""
+        self._prefix = self.nc.new_inbox() + "."
+        self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
+
+    async def close(self) -> None:
+        """Unsubscribe; pending requests fail with :class:`NoReply`."""
+        if self._sub is not None and not self.nc.is_closed:
+            await self._sub.unsubscribe()
+        self._sub = None
+        for _, future in list(self._waiting.values()):
+            if not future.done():
+                future.set_exception(NoReply("the store was closed"))
+
+    async def _on_reply(self, msg: Msg) -> None:
+        entry = self._waiting.get(msg.subject[len(self._prefix) :])
+        if entry is None or entry[1].done():
+            return
+        if msg.headers and msg.headers.get("Status") == "503":
+            entry[1].set_exception(NoResponders(entry[0]))
+        else:
+            entry[1].set_result(msg)
+
+    def deny(self, subject: str | None, detail: str) -> None:
+        """Fail every pending request on *subject* (all of them if ``None``) with :class:`Denied`.
+
+        Subjects compare case-insensitively: nats-py lower-cases the server's error text.
+        """
+        denied = None if subject is None else subject.lower()
+        for target, future in list(self._waiting.values()):
+            if (denied is None or target.lower() == denied) and not future.done():
+                future.set_exception(Denied(detail))
+
+    async def request(self, subject: str, body: bytes, headers: dict[str, str], wait: float) -> Msg:
+        """Publish with a reply token and wait up to *wait* seconds for the reply."""
+        if self._sub is None:
+            raise NoReply("the store is closed")
+        self._counter += 1
+        token = str(self._counter)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Msg] = loop.create_future()
+        self._waiting[token] = (subject, future)
+        timer = loop.call_later(wait, _expire, future, wait)
+        try:
+            await self.nc.publish(subject, body, reply=self._prefix + token, headers=headers)
+            return await future
+        finally:
+            timer.cancel()
+            del self._waiting[token]
+
+
+def _expire(future: asyncio.Future[Msg], wait: float) -> None:
+    if not future.done():
+        future.set_exception(NoReply(f"no reply within {wait}s"))

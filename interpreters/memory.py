@@ -1,0 +1,239 @@
+"""``InMemoryEventStore``: the whole store contract in one process, no server (the embedded default).
+
+>>> import anyio
+>>> from attrs import frozen
+>>> from cim import EventTypes, NewEvent, NoStream, StreamId
+>>> @frozen
+... class Opened:
+...     owner: str
+>>> async def main() -> None:
+...     store = InMemoryEventStore(types=EventTypes().register(Opened))
+...     stream = StreamId("account", "a-1")
+...     result = await store.append(stream, [NewEvent(Opened("ann"))], expected=NoStream())
+...     print(result.unwrap())
+...     print([e.payload for e in (await store.read(stream)).unwrap()])
+>>> anyio.run(main)
+AppendResult(version=1, position=1)
+[Opened(owner='ann')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import anyio
+import anyio.lowlevel
+from attrs import define, field
+from returns.result import Failure, Result, Success
+from uuid6 import uuid7
+
+from cim import (
+    AnyVersion,
+    AppendError,
+    AppendResult,
+    AppendTooLarge,
+    EmptyAppend,
+    EventEnvelope,
+    EventTooLarge,
+    EventTypes,
+    ExpectedVersion,
+    JsonCodec,
+    NewEvent,
+    StoreError,
+    StreamId,
+    WrongExpectedVersion,
+)
+from interpreters.store import Loaded, Snapshot
+
+__all__ = ("InMemoryEventStore", "utc_now")
+
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+DEFAULT_MAX_APPEND = 1000
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (the default clock of the stores)."""
+    return datetime.now(UTC)
+
+
+def _check_positive(_: object, attribute: Any, value: int) -> None:
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"{attribute.name} must be a positive int, got {value!r}")
+
+
+@define
+class InMemoryEventStore:
+    """Every stream in lists in memory, with the same semantics as the JetStream store.
+
+    ``clock`` and ``new_id`` (UUIDv7 by default) are the edge's sources of time and ids; pass
+    fixed ones in tests. Events are encoded once on append so that the size limit
+    (``max_event_bytes``, NATS's default ``max_payload``) and unregistered types fail here as
+    they would on a server. At most ``max_append`` events are appended at once.
+    """
+
+    types: EventTypes
+    clock: Callable[[], datetime] = utc_now
+    new_id: Callable[[], UUID] = uuid7
+    max_event_bytes: int = field(default=DEFAULT_MAX_EVENT_BYTES, validator=_check_positive)
+    max_append: int = field(default=DEFAULT_MAX_APPEND, validator=_check_positive)
+    _codec: JsonCodec = field(init=False)
+    _log: list[EventEnvelope[Any]] = field(init=False, factory=list)
+    _streams: dict[StreamId, list[int]] = field(init=False, factory=dict)
+    _by_id: dict[UUID, int] = field(init=False, factory=dict)
+    _by_correlation: dict[str, list[int]] = field(init=False, factory=dict)
+    _snapshots: dict[StreamId, Snapshot] = field(init=False, factory=dict)
+    _appended: anyio.Event = field(init=False, factory=anyio.Event)
+
+    def __attrs_post_init__(self) -> None:
+        self._codec = JsonCodec(self.types)
+
+    async def __aenter__(self) -> InMemoryEventStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    async def append(
+        self,
+        stream: StreamId,
+        events: Sequence[NewEvent[Any]],
+        *,
+        expected: ExpectedVersion = AnyVersion(),  # noqa: B008 - a frozen value
+    ) -> Result[AppendResult, AppendError]:
+        """Append *events* to *stream* if it is at the *expected* version (all or nothing)."""
+        await anyio.lowlevel.checkpoint()
+        if not events:
+            return Failure(EmptyAppend(stream))
+        if len(events) > self.max_append:
+            return Failure(AppendTooLarge(len(events), self.max_append))
+        retried = self._retried(stream, events)
+        if retried is not None:
+            return Success(retried)
+        positions = self._streams.get(stream, [])
+        current = len(positions)
+        if not expected.accepts(current):
+            return Failure(WrongExpectedVersion(stream, expected, current))
+        now = self.clock()
+        sealed = []
+        for offset, event in enumerate(events, start=1):
+            envelope = self.types.envelope(
+                event,
+                stream=stream,
+                version=current + offset,
+                position=len(self._log) + offset,
+                event_id=event.event_id or self.new_id(),
+                recorded_at=now,
+            )
+            headers, body = self._codec.encode(envelope)
+            size = len(body) + sum(len(k) + len(v) + 4 for k, v in headers.items())
+            if size > self.max_event_bytes:
+                return Failure(EventTooLarge(envelope.event_id, size, self.max_event_bytes))
+            sealed.append(envelope)
+        for envelope in sealed:
+            self._log.append(envelope)
+            positions.append(envelope.position)
+            self._by_id[envelope.event_id] = envelope.position
+            if envelope.correlation_id is not None:
+                self._by_correlation.setdefault(envelope.correlation_id, []).append(
+                    envelope.position
+                )
+        self._streams[stream] = positions
+        self._appended.set()
+        self._appended = anyio.Event()
+        return Success(AppendResult(sealed[-1].version, sealed[-1].position))
+
+    def _retried(self, stream: StreamId, events: Sequence[NewEvent[Any]]) -> AppendResult | None:
+        """The original result if *events* were all appended to *stream* before, in one run."""
+        first = events[0].event_id
+        if first is None or first not in self._by_id:
+            return None
+        start = self._by_id[first]
+        stored = self._log[start - 1 : start - 1 + len(events)]
+        if len(stored) != len(events) or any(
+            e.stream != stream or e.event_id != n.event_id
+            for e, n in zip(stored, events, strict=True)
+        ):
+            return None
+        return AppendResult(stored[-1].version, stored[-1].position)
+
+    async def read(
+        self, stream: StreamId, *, from_version: int = 1
+    ) -> Result[tuple[EventEnvelope[Any], ...], StoreError]:
+        """The events of *stream* from *from_version* on (empty if the stream does not exist)."""
+        _check_from("from_version", from_version)
+        await anyio.lowlevel.checkpoint()
+        positions = self._streams.get(stream, [])
+        return Success(tuple(self._log[p - 1] for p in positions[from_version - 1 :]))
+
+    async def iter_stream(
+        self, stream: StreamId, *, from_version: int = 1
+    ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
+        """The events of *stream* one at a time."""
+        _check_from("from_version", from_version)
+        version = from_version
+        while version <= len(positions := self._streams.get(stream, [])):
+            await anyio.lowlevel.checkpoint()
+            yield Success(self._log[positions[version - 1] - 1])
+            version += 1
+
+    async def read_all(
+        self, *, from_position: int = 1
+    ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
+        """Every stored event from *from_position* on, in global order; ends at the current end."""
+        _check_from("from_position", from_position)
+        end = len(self._log)
+        for position in range(from_position, end + 1):
+            await anyio.lowlevel.checkpoint()
+            yield Success(self._log[position - 1])
+
+    async def subscribe(
+        self, *, from_position: int = 1
+    ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
+        """Every event from *from_position*: the backlog, then live events until cancelled."""
+        _check_from("from_position", from_position)
+        position = from_position
+        while True:
+            appended = self._appended
+            while position <= len(self._log):
+                await anyio.lowlevel.checkpoint()
+                yield Success(self._log[position - 1])
+                position += 1
+            await appended.wait()
+
+    async def version(self, stream: StreamId) -> Result[int, StoreError]:
+        """The current version of *stream* (0 if it has no events)."""
+        await anyio.lowlevel.checkpoint()
+        return Success(len(self._streams.get(stream, ())))
+
+    async def read_by_correlation(
+        self, correlation_id: str
+    ) -> Result[tuple[EventEnvelope[Any], ...], StoreError]:
+        """Every event carrying *correlation_id*, in global order."""
+        await anyio.lowlevel.checkpoint()
+        positions = self._by_correlation.get(correlation_id, [])
+        return Success(tuple(self._log[p - 1] for p in positions))
+
+    async def save_snapshot(
+        self, stream: StreamId, version: int, state: bytes
+    ) -> Result[Snapshot, StoreError]:
+        """Remember *state* as the state of *stream* after event *version*."""
+        await anyio.lowlevel.checkpoint()
+        snapshot = Snapshot(stream, version, state)
+        self._snapshots[stream] = snapshot
+        return Success(snapshot)
+
+    async def load_snapshot(self, stream: StreamId) -> Result[Loaded, StoreError]:
+        """The latest snapshot of *stream* and the events after it."""
+        snapshot = self._snapshots.get(stream)
+        after = 1 if snapshot is None else snapshot.version + 1
+        return (await self.read(stream, from_version=after)).map(
+            lambda events: Loaded(snapshot, events)
+        )
+
+
+def _check_from(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")

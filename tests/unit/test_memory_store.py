@@ -1,0 +1,112 @@
+"""The in-memory store passes the store contract, plus its own edges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import anyio
+import pytest
+
+from cim import AnyVersion, AppendTooLarge, EventTypes, NewEvent, StreamId
+from interpreters.memory import InMemoryEventStore
+from interpreters.store import EventStore, SnapshotStore
+from laws.conformance import Deposited, EventStoreContract, contract_types
+
+
+class TestInMemoryEventStore(EventStoreContract):
+    """The contract against ``InMemoryEventStore``."""
+
+    @pytest.fixture
+    def store(self, types: EventTypes) -> InMemoryEventStore:
+        """A fresh in-memory store."""
+        return InMemoryEventStore(types=types)
+
+
+def test_memory_store_implements_the_protocols() -> None:
+    """InMemoryEventStore is an EventStore and a SnapshotStore."""
+    store = InMemoryEventStore(types=contract_types())
+    assert isinstance(store, EventStore)
+    assert isinstance(store, SnapshotStore)
+
+
+@pytest.mark.anyio
+async def test_injected_clock_and_ids_are_used() -> None:
+    """Ids and recorded_at come from the injected sources."""
+    moment = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    ids = iter([UUID(int=1), UUID(int=2)])
+    store = InMemoryEventStore(
+        types=contract_types(), clock=lambda: moment, new_id=lambda: next(ids)
+    )
+    stream = StreamId("acc", "1")
+    await store.append(stream, [NewEvent(Deposited(1)), NewEvent(Deposited(2))])
+    read = (await store.read(stream)).unwrap()
+    assert [e.event_id for e in read] == [UUID(int=1), UUID(int=2)]
+    assert {e.recorded_at for e in read} == {moment}
+
+
+@pytest.mark.anyio
+async def test_append_over_the_limit_is_refused() -> None:
+    """An append with more events than max_append is AppendTooLarge, nothing stored."""
+    store = InMemoryEventStore(types=contract_types(), max_append=3)
+    stream = StreamId("acc", "1")
+    result = await store.append(stream, [NewEvent(Deposited(i)) for i in range(4)])
+    assert result.failure() == AppendTooLarge(4, 3)
+    assert (await store.version(stream)).unwrap() == 0
+
+
+@pytest.mark.anyio
+async def test_reading_from_version_zero_is_a_programmer_error() -> None:
+    """from_version below 1 raises ValueError naming the value."""
+    store = InMemoryEventStore(types=contract_types())
+    with pytest.raises(ValueError, match="from_version must be an int >= 1, got 0"):
+        await store.read(StreamId("a", "b"), from_version=0)
+
+
+_ANY = AnyVersion()
+
+
+class _IgnoresExpectations(InMemoryEventStore):
+    """Planted bug: every append behaves as AnyVersion."""
+
+    async def append(self, stream: Any, events: Any, *, expected: Any = _ANY) -> Any:
+        return await super().append(stream, events)
+
+
+class _NotAtomic(InMemoryEventStore):
+    """Planted bug: a multi-event append is stored one event at a time, yielding in between."""
+
+    async def append(self, stream: Any, events: Any, *, expected: Any = _ANY) -> Any:
+        result = await super().append(stream, events[:1], expected=expected)
+        for event in events[1:]:
+            await anyio.sleep(0.001)
+            result = await super().append(stream, [event])
+        return result
+
+
+class _NotIdempotent(InMemoryEventStore):
+    """Planted bug: a retried append is stored again (or refused) instead of recognised."""
+
+    def _retried(self, stream: Any, events: Any) -> None:
+        return None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("broken", "test"),
+    [
+        (_IgnoresExpectations, "test_exactly_expectation"),
+        (_IgnoresExpectations, "test_no_stream_expectation"),
+        (_IgnoresExpectations, "test_racing_writers_each_version_won_once"),
+        (_NotAtomic, "test_concurrent_batches_do_not_interleave"),
+        (_NotIdempotent, "test_retry_with_same_event_ids_stores_once"),
+    ],
+)
+async def test_contract_rejects_planted_broken_stores(
+    broken: type[InMemoryEventStore], test: str
+) -> None:
+    """The contract fails a store with a planted bug (so it can fail at all)."""
+    contract = EventStoreContract()
+    with pytest.raises(AssertionError):
+        await getattr(contract, test)(broken(types=contract_types()))
