@@ -1,0 +1,136 @@
+"""Dead letters: events a projection could not process, kept with the reason (never lost silently).
+
+A :class:`DeadLetter` names the projection, the global position of the event, what is known about
+it and why it was set aside. :class:`InMemoryDeadLetters` keeps them in a list;
+:class:`KvDeadLetters` in a JetStream KV bucket, key ``<projection>.<position>``, JSON value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol, runtime_checkable
+
+import nats.errors
+import nats.js.errors
+import orjson
+from attrs import asdict, define, field, frozen
+from returns.result import Failure, Result, Success
+
+from interpreters.read_model import bucket_keys
+
+__all__ = (
+    "DEFAULT_BUCKET",
+    "DeadLetter",
+    "DeadLetterUnavailable",
+    "DeadLetters",
+    "InMemoryDeadLetters",
+    "KvDeadLetters",
+)
+
+DEFAULT_BUCKET = "cim_dead_letters"
+_KEY_PART = re.compile(r"^[-_=a-zA-Z0-9]+$")
+
+
+@frozen
+class DeadLetter:
+    """The event at ``position`` that ``projection`` set aside, and why."""
+
+    projection: str
+    position: int
+    reason: str
+    event_id: str | None = None
+    event_type: str | None = None
+
+    def __str__(self) -> str:
+        about = f" ({self.event_type} {self.event_id})" if self.event_type else ""
+        return f"{self.projection} skipped position {self.position}{about}: {self.reason}"
+
+
+@frozen
+class DeadLetterUnavailable:
+    """The dead letter could not be recorded (so the runner must not skip the event)."""
+
+    letter: DeadLetter
+    detail: str
+
+    def __str__(self) -> str:
+        return f"could not record dead letter [{self.letter}]: {self.detail}"
+
+
+@runtime_checkable
+class DeadLetters(Protocol):
+    """Where skipped events are recorded."""
+
+    async def record(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
+        """Keep *letter* (recording the same position twice keeps the latest)."""
+        ...
+
+    async def letters(
+        self, projection: str
+    ) -> Result[tuple[DeadLetter, ...], DeadLetterUnavailable]:
+        """Every letter of *projection*, by position."""
+        ...
+
+
+@define
+class InMemoryDeadLetters:
+    """Dead letters in a dict (tests, single process)."""
+
+    _letters: dict[tuple[str, int], DeadLetter] = field(factory=dict)
+
+    async def record(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
+        """Keep *letter*."""
+        self._letters[letter.projection, letter.position] = letter
+        return Success(None)
+
+    async def letters(
+        self, projection: str
+    ) -> Result[tuple[DeadLetter, ...], DeadLetterUnavailable]:
+        """Every letter of *projection*, by position."""
+        mine = [v for (name, _), v in self._letters.items() if name == projection]
+        return Success(tuple(sorted(mine, key=lambda letter: letter.position)))
+
+
+@define
+class KvDeadLetters:
+    """Dead letters in a JetStream KV bucket (created by :meth:`open` if missing)."""
+
+    js: Any
+    bucket: str
+    kv: Any
+
+    @classmethod
+    async def open(cls, js: Any, bucket: str = DEFAULT_BUCKET) -> KvDeadLetters:
+        """Open (creating if needed) the KV *bucket* through the JetStream context *js*."""
+        try:
+            kv = await js.key_value(bucket)
+        except nats.js.errors.BucketNotFoundError:
+            kv = await js.create_key_value(bucket=bucket, history=1)
+        return cls(js, bucket, kv)
+
+    async def record(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
+        """Keep *letter* under ``<projection>.<position>``."""
+        if not _KEY_PART.match(letter.projection):
+            raise ValueError(f"projection name {letter.projection!r} cannot be part of a KV key")
+        try:
+            await self.kv.put(
+                f"{letter.projection}.{letter.position}", orjson.dumps(asdict(letter))
+            )
+        except (nats.errors.Error, TimeoutError) as exc:
+            return Failure(DeadLetterUnavailable(letter, f"{type(exc).__name__}: {exc}"))
+        return Success(None)
+
+    async def letters(
+        self, projection: str
+    ) -> Result[tuple[DeadLetter, ...], DeadLetterUnavailable]:
+        """Every letter of *projection*, by position."""
+        found: list[DeadLetter] = []
+        try:
+            for key in await bucket_keys(self.js, self.bucket):
+                if key.rpartition(".")[0] == projection:
+                    entry = await self.kv.get(key)
+                    found.append(DeadLetter(**orjson.loads(entry.value)))
+        except (nats.errors.Error, TimeoutError) as exc:
+            probe = DeadLetter(projection, 0, "listing")
+            return Failure(DeadLetterUnavailable(probe, f"{type(exc).__name__}: {exc}"))
+        return Success(tuple(sorted(found, key=lambda letter: letter.position)))

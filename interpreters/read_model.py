@@ -1,0 +1,268 @@
+"""Read models in JetStream KV, one bucket per collection, with writes idempotent per event.
+
+Every row is stored as JSON ``{"data": {...} | null, "applied": [position, index] | null}``:
+``data`` is the row (``null`` once deleted: a tombstone keeps the row's history), ``applied``
+is the ``(event position, effect index)`` of the last effect that changed it. A write caused by
+an event carries that pair and is skipped when the row already records the same or a later one,
+so replaying events after a crash (their effects ran, the checkpoint was not saved yet) cannot
+change any row, and neither can a stale runner that lags behind. Writes are optimistic
+(``update(last=revision)``, retried on conflict), so concurrent writers never lose an update.
+
+Queries read the same rows: :meth:`KvReadModel.get` and :meth:`KvReadModel.rows`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+import orjson
+from attrs import define, field, frozen
+from pyrsistent import PMap
+from returns.result import Failure, Result, Success
+
+from cim.effects import DatabaseDelete, DatabaseEffect, DatabaseUpdate, DatabaseWrite
+
+__all__ = (
+    "Applied",
+    "InvalidName",
+    "KvReadModel",
+    "ReadModelError",
+    "ReadModelUnavailable",
+    "Row",
+    "bucket_keys",
+    "thaw",
+)
+
+_BUCKET = re.compile(r"^[a-zA-Z0-9_-]+$")
+_KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
+_MAX_CONFLICTS = 20
+
+Applied = tuple[int, int]
+"""``(event position, effect index)``: the cause of a read-model write."""
+
+
+@frozen
+class Row:
+    """One read-model row: its ``data`` (``None``: deleted) and the cause of its last change."""
+
+    key: str
+    data: dict[str, Any] | None
+    applied: Applied | None
+
+
+@frozen
+class InvalidName:
+    """A collection or key cannot be a KV bucket or key name."""
+
+    collection: str
+    key: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"invalid read-model name {self.collection}/{self.key}: {self.detail}"
+
+
+@frozen
+class ReadModelUnavailable:
+    """KV could not be reached, or kept conflicting, or holds a value that is not a row."""
+
+    collection: str
+    key: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"read model {self.collection}/{self.key} unavailable: {self.detail}"
+
+
+ReadModelError = InvalidName | ReadModelUnavailable
+
+
+def thaw(value: Any) -> Any:
+    """Plain JSON-ready data from the frozen (pmap/tuple) data effects carry."""
+    if isinstance(value, dict | PMap):
+        return {str(k): thaw(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+@define
+class KvReadModel:
+    """Read-model rows in JetStream KV: buckets are created on demand.
+
+    A collection is the bucket ``<prefix><collection>`` (*prefix* is empty by default; set it to
+    keep several deployments or test runs apart on one server).
+    """
+
+    js: Any
+    prefix: str = field(default="", validator=lambda _, __, v: _check_prefix(v))
+    _buckets: dict[str, Any] = field(factory=dict, init=False)
+
+    async def apply(
+        self, effect: DatabaseEffect, *, applied: Applied | None = None
+    ) -> Result[bool, ReadModelError]:
+        """Run *effect*; ``Success(False)`` when *applied* is not newer than the row's own.
+
+        Without *applied* the write always happens (and the row forgets its cause).
+        """
+        invalid = _check(effect.collection, effect.key)
+        if invalid is not None:
+            return Failure(invalid)
+        try:
+            kv = await self._bucket(effect.collection, create=True)
+            for _ in range(_MAX_CONFLICTS):
+                current, revision = await self._read(kv, effect.key)
+                if current is not None and _not_newer(applied, current.applied):
+                    return Success(False)
+                data = _change(effect, current.data if current is not None else None)
+                body = orjson.dumps({"data": data, "applied": applied})
+                try:
+                    await kv.update(effect.key, body, last=revision)
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    continue
+                return Success(True)
+        except _Unreadable as bad:
+            return Failure(ReadModelUnavailable(effect.collection, effect.key, str(bad)))
+        except (nats.errors.Error, TimeoutError) as exc:
+            return Failure(ReadModelUnavailable(effect.collection, effect.key, _describe(exc)))
+        return Failure(
+            ReadModelUnavailable(
+                effect.collection, effect.key, f"{_MAX_CONFLICTS} write conflicts in a row"
+            )
+        )
+
+    async def get(self, collection: str, key: str) -> Result[Row | None, ReadModelError]:
+        """The row *key* of *collection*, or ``None`` if it does not exist (or was deleted)."""
+        invalid = _check(collection, key)
+        if invalid is not None:
+            return Failure(invalid)
+        try:
+            kv = await self._bucket(collection, create=False)
+            if kv is None:
+                return Success(None)
+            row, _ = await self._read(kv, key)
+        except _Unreadable as bad:
+            return Failure(ReadModelUnavailable(collection, key, str(bad)))
+        except (nats.errors.Error, TimeoutError) as exc:
+            return Failure(ReadModelUnavailable(collection, key, _describe(exc)))
+        return Success(row if row is not None and row.data is not None else None)
+
+    async def rows(self, collection: str) -> Result[dict[str, dict[str, Any]], ReadModelError]:
+        """Every live row of *collection* as ``{key: data}`` (empty if it does not exist)."""
+        invalid = _check(collection, "all")
+        if invalid is not None:
+            return Failure(invalid)
+        try:
+            kv = await self._bucket(collection, create=False)
+            if kv is None:
+                return Success({})
+            table: dict[str, dict[str, Any]] = {}
+            for key in await bucket_keys(self.js, self.prefix + collection):
+                row, _ = await self._read(kv, key)
+                if row is not None and row.data is not None:
+                    table[key] = row.data
+        except _Unreadable as bad:
+            return Failure(ReadModelUnavailable(collection, "*", str(bad)))
+        except (nats.errors.Error, TimeoutError) as exc:
+            return Failure(ReadModelUnavailable(collection, "*", _describe(exc)))
+        return Success(table)
+
+    async def clear(self, collection: str) -> Result[None, ReadModelError]:
+        """Remove every row of *collection* (purges its bucket; a missing bucket is fine)."""
+        invalid = _check(collection, "all")
+        if invalid is not None:
+            return Failure(invalid)
+        try:
+            await self.js.purge_stream(f"KV_{self.prefix}{collection}")
+        except nats.js.errors.NotFoundError:
+            return Success(None)
+        except (nats.errors.Error, TimeoutError) as exc:
+            return Failure(ReadModelUnavailable(collection, "*", _describe(exc)))
+        return Success(None)
+
+    async def _bucket(self, collection: str, *, create: bool) -> Any:
+        kv = self._buckets.get(collection)
+        if kv is not None:
+            return kv
+        bucket = self.prefix + collection
+        try:
+            kv = await self.js.key_value(bucket)
+        except nats.js.errors.BucketNotFoundError:
+            if not create:
+                return None
+            kv = await self.js.create_key_value(bucket=bucket, history=1)
+        self._buckets[collection] = kv
+        return kv
+
+    async def _read(self, kv: Any, key: str) -> tuple[Row | None, int]:
+        try:
+            entry = await kv.get(key)
+        except nats.js.errors.KeyNotFoundError as exc:
+            deleted = getattr(exc, "entry", None)
+            return None, deleted.revision if deleted is not None else 0
+        return _parse(key, entry.value), entry.revision
+
+
+async def bucket_keys(js: Any, bucket: str) -> list[str]:
+    """The keys that have a message in KV *bucket*, sorted (deleted keys included).
+
+    Read from the stream's subject list (one request, no consumer): nats-py's ``kv.keys()``
+    can miss keys when its watcher's first message is still in flight. The server lists up to
+    100,000 subjects in one answer.
+    """
+    info = await js.stream_info(f"KV_{bucket}", subjects_filter=f"$KV.{bucket}.>")
+    prefix = len(f"$KV.{bucket}.")
+    return sorted(subject[prefix:] for subject in (info.state.subjects or {}))
+
+
+class _Unreadable(Exception):
+    """A stored value is not a row (someone else wrote into the bucket)."""
+
+
+def _parse(key: str, value: bytes | None) -> Row:
+    try:
+        body = orjson.loads(value or b"")
+        data, applied = body["data"], body["applied"]
+    except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
+        raise _Unreadable(f"stored value of {key!r} is not a read-model row: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise _Unreadable(f"stored data of {key!r} is not an object")
+    if applied is not None and not (
+        isinstance(applied, list) and len(applied) == 2 and all(isinstance(n, int) for n in applied)
+    ):
+        raise _Unreadable(f"stored cause of {key!r} is not [position, index]")
+    return Row(key, data, (applied[0], applied[1]) if applied is not None else None)
+
+
+def _not_newer(applied: Applied | None, recorded: Applied | None) -> bool:
+    return applied is not None and recorded is not None and applied <= recorded
+
+
+def _change(effect: DatabaseEffect, current: dict[str, Any] | None) -> dict[str, Any] | None:
+    if isinstance(effect, DatabaseWrite):
+        return thaw(effect.data)  # type: ignore[no-any-return]
+    if isinstance(effect, DatabaseUpdate):
+        return {**(current or {}), **thaw(effect.changes)}
+    if isinstance(effect, DatabaseDelete):
+        return None
+    raise TypeError(f"not a read-model effect: {effect!r}")  # pragma: no cover
+
+
+def _check_prefix(prefix: str) -> None:
+    if not isinstance(prefix, str) or (prefix and not _BUCKET.match(prefix)):
+        raise ValueError(f"bucket prefix {prefix!r} may only use letters, digits, - and _")
+
+
+def _check(collection: str, key: str) -> InvalidName | None:
+    if not isinstance(collection, str) or not _BUCKET.match(collection):
+        return InvalidName(collection, key, "collections use letters, digits, - and _ only")
+    if not isinstance(key, str) or not _KEY.match(key):
+        return InvalidName(collection, key, "keys use letters, digits and -/_=. only")
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")

@@ -1,0 +1,419 @@
+"""The projection runner: catch up from the last checkpoint, then follow live events.
+
+For each event, in global order, :class:`ProjectionRunner` calls the pure ``step``, runs the
+effects it returns through the executor, and only then records the event's position as the
+checkpoint. Processing is therefore at-least-once: a crash (task cancelled, process killed)
+between the effects and the checkpoint replays the events after the checkpoint on restart.
+
+Why a replay cannot change the read model:
+
+* with :class:`~interpreters.nats_executor.NatsExecutor`, every KV read-model write records the
+  ``(event position, effect index)`` that caused it and skips a write whose cause is not newer
+  (see :mod:`interpreters.read_model`); publishes carry a ``Nats-Msg-Id`` and emitted events an
+  event id derived from the cause, so JetStream drops the repeats (within its duplicate window);
+* ``DatabaseWrite``/``Update``/``Delete`` are idempotent anyway when replayed in order (each is
+  "set", "merge constants" or "remove"), so even a plain in-memory read model ends up the same.
+
+The projection's own state is not stored: on start the runner folds the events up to the
+checkpoint through ``step`` again, discarding their effects (pass ``stateless=True`` when
+``step`` ignores its state, to skip that). ``step`` must be pure for this to hold (the
+projection laws in :mod:`laws` check it).
+
+Poison events (undecodable messages, or a ``step`` that raises) follow the runner's policy:
+:class:`StopOnPoison` (the default) stops with a :class:`PoisonEvent` error and leaves the
+checkpoint before it; :class:`SkipToDeadLetters` records a
+:class:`~interpreters.dead_letters.DeadLetter` with the reason and goes on. Nothing is dropped
+silently.
+
+Several runners run concurrently as services under one
+:class:`~interpreters.service.Supervisor` (one task group).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Collection, Iterable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+import anyio
+from anyio.abc import TaskStatus
+from attrs import frozen
+from returns.result import Failure, Result, Success
+
+from cim import CorruptEvent, EventEnvelope, StoreError
+from cim.effects import Effect
+from cim.projection import Projection
+from interpreters.checkpoints import CheckpointError, CheckpointStore
+from interpreters.dead_letters import DeadLetter, DeadLetters, DeadLetterUnavailable
+from interpreters.executors import EffectError, Executor
+from interpreters.service import HealthStatus
+from interpreters.store import EventStore
+
+__all__ = (
+    "CheckpointFailed",
+    "EffectsFailed",
+    "EventScopedExecutor",
+    "PoisonEvent",
+    "PoisonPolicy",
+    "ProjectionRunner",
+    "ResettableExecutor",
+    "RunnerError",
+    "RunnerStopped",
+    "SkipToDeadLetters",
+    "StopOnPoison",
+    "StoreFailed",
+)
+
+S = TypeVar("S")
+E = TypeVar("E")
+
+
+# ------------------------------------------------------------------ errors
+
+
+@frozen
+class PoisonEvent:
+    """The event at ``position`` cannot be processed (and the policy is to stop)."""
+
+    projection: str
+    position: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.projection} stopped at poison event {self.position}: {self.reason}"
+
+
+@frozen
+class EffectsFailed:
+    """The effects of the event at ``position`` failed; the checkpoint stays before it."""
+
+    projection: str
+    position: int
+    error: EffectError
+
+    def __str__(self) -> str:
+        return f"{self.projection}: effects of event {self.position} failed: {self.error}"
+
+
+@frozen
+class CheckpointFailed:
+    """The checkpoint could not be read or written."""
+
+    projection: str
+    error: CheckpointError
+
+    def __str__(self) -> str:
+        return f"{self.projection}: {self.error}"
+
+
+@frozen
+class StoreFailed:
+    """The event store failed while the runner read from it."""
+
+    projection: str
+    error: StoreError
+
+    def __str__(self) -> str:
+        return f"{self.projection}: reading events failed: {self.error}"
+
+
+RunnerError = PoisonEvent | EffectsFailed | CheckpointFailed | StoreFailed | DeadLetterUnavailable
+
+
+class RunnerStopped(Exception):
+    """Raised by :meth:`ProjectionRunner.start` (the service form) when the runner fails.
+
+    ``error`` is the :data:`RunnerError` value; :meth:`ProjectionRunner.run` returns it instead.
+    """
+
+    def __init__(self, error: RunnerError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+# ------------------------------------------------------------------ policies and executor shapes
+
+
+@frozen
+class StopOnPoison:
+    """Stop the runner with :class:`PoisonEvent` (the checkpoint stays before the event)."""
+
+
+@frozen
+class SkipToDeadLetters:
+    """Record the event in *letters* with the reason, then skip it."""
+
+    letters: DeadLetters
+
+
+PoisonPolicy = StopOnPoison | SkipToDeadLetters
+
+
+@runtime_checkable
+class EventScopedExecutor(Protocol):
+    """An executor that wants to know which event caused the effects it runs."""
+
+    def for_event(self, event: EventEnvelope[Any]) -> Executor:
+        """An executor for the effects of *event*."""
+        ...
+
+
+@runtime_checkable
+class ResettableExecutor(Protocol):
+    """An executor that can empty read-model collections (for :meth:`ProjectionRunner.rebuild`)."""
+
+    async def reset(self, collections: Collection[str]) -> Result[None, EffectError]:
+        """Remove every row of *collections*."""
+        ...
+
+
+# ------------------------------------------------------------------ the runner
+
+
+@contextlib.asynccontextmanager
+async def _closing(
+    events: AsyncIterator[Result[EventEnvelope[Any], StoreError]],
+) -> AsyncIterator[AsyncIterator[Result[EventEnvelope[Any], StoreError]]]:
+    """Close *events* (an async generator holds a subscription) however iteration ends."""
+    try:
+        yield events
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            with anyio.CancelScope(shield=True):
+                await close()
+
+
+class ProjectionRunner(Generic[S, E]):
+    """Run *projection* over the events of *store*, effects through *executor*.
+
+    * *checkpoints*: where the last processed position is kept (key: the projection's name).
+    * *poison*: :class:`StopOnPoison` (default) or :class:`SkipToDeadLetters`.
+    * *collections*: the read-model collections the projection owns; :meth:`rebuild` empties
+      them (the executor must then be a :class:`ResettableExecutor`).
+    * *checkpoint_every*: save the checkpoint after every n-th event (and at the end of a
+      catch-up); a larger n replays up to n-1 events after a crash, which is harmless.
+    * *stateless*: ``step`` ignores its state, so resuming needs no refold.
+    """
+
+    def __init__(
+        self,
+        projection: Projection[S, E],
+        store: EventStore,
+        executor: Executor | EventScopedExecutor,
+        checkpoints: CheckpointStore,
+        *,
+        poison: PoisonPolicy = StopOnPoison(),
+        collections: Collection[str] = (),
+        checkpoint_every: int = 1,
+        stateless: bool = False,
+    ) -> None:
+        if collections and not isinstance(executor, ResettableExecutor):
+            raise TypeError(
+                f"collections={sorted(collections)} need an executor with reset(collections) "
+                f"to rebuild; {type(executor).__name__} has none"
+            )
+        if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
+        self.projection = projection
+        self.store = store
+        self.executor = executor
+        self.checkpoints = checkpoints
+        self.poison = poison
+        self.collections = tuple(collections)
+        self.checkpoint_every = checkpoint_every
+        self.stateless = stateless
+        self._state: S = projection.initial
+        self._position = 0
+        self._saved = 0
+        self._restored = False
+        self._scope: anyio.CancelScope | None = None
+        self._failure: RunnerError | None = None
+
+    @property
+    def name(self) -> str:
+        """The projection's name (also its checkpoint key and service name)."""
+        return self.projection.name
+
+    @property
+    def state(self) -> S:
+        """The projection state after the last processed event."""
+        return self._state
+
+    @property
+    def position(self) -> int:
+        """The global position of the last processed event (0 if none)."""
+        return self._position
+
+    async def catch_up(self) -> Result[int, RunnerError]:
+        """Process every event stored now after the checkpoint; the last position processed."""
+        restored = await self._restore()
+        if isinstance(restored, Failure):
+            return restored
+        async with _closing(self.store.read_all(from_position=self._position + 1)) as events:
+            done = await self._consume(events)
+        if isinstance(done, Failure):
+            return done
+        return (await self._save()).map(lambda _: self._position)
+
+    async def run(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> Result[None, RunnerError]:
+        """Catch up, then follow live events until cancelled; return only on failure.
+
+        ``task_status.started()`` is called once the state is restored from the checkpoint.
+        """
+        restored = await self._restore()
+        if isinstance(restored, Failure):
+            task_status.started()
+            return restored
+        task_status.started()
+        async with _closing(self.store.subscribe(from_position=self._position + 1)) as events:
+            return await self._consume(events)
+
+    async def rebuild(self) -> Result[int, RunnerError]:
+        """Empty the read model and the checkpoint, then process every event from the start.
+
+        Call it on a runner that is not running.
+        """
+        if self._scope is not None:
+            raise RuntimeError(f"stop the runner {self.name!r} before rebuilding it")
+        if self.collections and isinstance(self.executor, ResettableExecutor):
+            reset = await self.executor.reset(self.collections)
+            if isinstance(reset, Failure):
+                return Failure(EffectsFailed(self.name, 0, reset.failure()))
+        cleared = await self.checkpoints.clear(self.name)
+        if isinstance(cleared, Failure):
+            return Failure(CheckpointFailed(self.name, cleared.failure()))
+        self._state, self._position, self._saved = self.projection.initial, 0, 0
+        self._restored = True
+        return await self.catch_up()
+
+    # ---------------------------------------------------------- Service
+
+    async def start(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run as a service until :meth:`stop`; raise :class:`RunnerStopped` on failure."""
+        self._failure = None
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            try:
+                result = await self.run(task_status=task_status)
+            finally:
+                self._scope = None
+            if isinstance(result, Failure):
+                self._failure = result.failure()
+                raise RunnerStopped(self._failure)
+
+    async def stop(self) -> None:
+        """Stop following events (the checkpoint is already saved for every finished event)."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def health_check(self) -> HealthStatus:
+        """Healthy while running; unhealthy with the reason after a failure."""
+        if self._failure is not None:
+            return HealthStatus.unhealthy(str(self._failure))
+        if self._scope is None:
+            return HealthStatus.unhealthy("not running")
+        return HealthStatus.healthy(f"at position {self._position}")
+
+    # ---------------------------------------------------------- internals
+
+    async def _restore(self) -> Result[None, RunnerError]:
+        if self._restored:
+            return Success(None)
+        loaded = await self.checkpoints.load(self.name)
+        if isinstance(loaded, Failure):
+            return Failure(CheckpointFailed(self.name, loaded.failure()))
+        checkpoint = loaded.unwrap()
+        state = self.projection.initial
+        if checkpoint > 0 and not self.stateless:
+            async with _closing(self.store.read_all()) as events:
+                async for item in events:
+                    if isinstance(item, Failure):
+                        error = item.failure()
+                        if isinstance(error, CorruptEvent) and error.position <= checkpoint:
+                            continue  # processed by the poison policy before the checkpoint
+                        return Failure(StoreFailed(self.name, error))
+                    envelope = item.unwrap()
+                    if envelope.position > checkpoint:
+                        break
+                    try:
+                        state, _ = self.projection.step(state, envelope.payload)
+                    except Exception:  # processed by the poison policy before the checkpoint
+                        continue
+        self._state, self._position, self._saved = state, checkpoint, checkpoint
+        self._restored = True
+        return Success(None)
+
+    async def _consume(
+        self, events: AsyncIterator[Result[EventEnvelope[Any], StoreError]]
+    ) -> Result[None, RunnerError]:
+        async for item in events:
+            processed = await self._process(item)
+            if isinstance(processed, Failure):
+                return processed
+        return Success(None)
+
+    async def _process(
+        self, item: Result[EventEnvelope[Any], StoreError]
+    ) -> Result[None, RunnerError]:
+        if isinstance(item, Failure):
+            error = item.failure()
+            if not isinstance(error, CorruptEvent):
+                return Failure(StoreFailed(self.name, error))
+            if error.position <= self._position:
+                return Success(None)
+            return await self._poisoned(DeadLetter(self.name, error.position, str(error.error)))
+        envelope = item.unwrap()
+        if envelope.position <= self._position:
+            return Success(None)  # already processed (a redelivery)
+        try:
+            state, effects = self.projection.step(self._state, envelope.payload)
+        except Exception as exc:
+            letter = DeadLetter(
+                self.name,
+                envelope.position,
+                f"step raised {type(exc).__name__}: {exc}",
+                str(envelope.event_id),
+                envelope.event_type,
+            )
+            return await self._poisoned(letter)
+        executed = await self._execute(envelope, effects)
+        if isinstance(executed, Failure):
+            return Failure(EffectsFailed(self.name, envelope.position, executed.failure()))
+        self._state = state
+        return await self._advance(envelope.position)
+
+    async def _execute(
+        self, envelope: EventEnvelope[Any], effects: Iterable[Effect]
+    ) -> Result[None, EffectError]:
+        batch = tuple(effects)
+        if not batch:
+            return Success(None)
+        if isinstance(self.executor, EventScopedExecutor):
+            return await self.executor.for_event(envelope).execute(batch)
+        return await self.executor.execute(batch)
+
+    async def _poisoned(self, letter: DeadLetter) -> Result[None, RunnerError]:
+        if isinstance(self.poison, StopOnPoison):
+            return Failure(PoisonEvent(self.name, letter.position, letter.reason))
+        recorded = await self.poison.letters.record(letter)
+        if isinstance(recorded, Failure):
+            return Failure(recorded.failure())
+        return await self._advance(letter.position)
+
+    async def _advance(self, position: int) -> Result[None, RunnerError]:
+        self._position = position
+        if position - self._saved >= self.checkpoint_every:
+            return await self._save()
+        return Success(None)
+
+    async def _save(self) -> Result[None, RunnerError]:
+        if self._saved == self._position:
+            return Success(None)
+        saved = await self.checkpoints.save(self.name, self._position)
+        if isinstance(saved, Failure):
+            return Failure(CheckpointFailed(self.name, saved.failure()))
+        self._saved = self._position
+        return Success(None)
