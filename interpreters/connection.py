@@ -1,0 +1,162 @@
+"""How to reach a NATS server: URL, credentials, TLS and user/password, as one value.
+
+:class:`ConnectOptions` is what the ``cim`` command line builds from its connection flags;
+:meth:`ConnectOptions.nats_kwargs` gives the keyword arguments for ``nats.connect`` (usable with
+any nats-py client), and :func:`connect` turns the usual failures (server down, bad TLS files,
+refused credentials) into a :class:`CannotConnect` value instead of an exception.
+
+>>> ConnectOptions("nats://127.0.0.1:4222", user="ann", password="secret").nats_kwargs()["user"]
+'ann'
+>>> print(ConnectOptions(tls_cert=Path("client.pem")).problem())
+--tls-cert and --tls-key go together: give both or neither
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+from typing import Any
+
+import anyio
+import nats
+import nats.errors
+from attrs import frozen
+from nats.aio.client import Client
+from returns.result import Failure, Result, Success
+
+__all__ = ("DEFAULT_URL", "CannotConnect", "ConnectOptions", "connect", "default_url")
+
+DEFAULT_URL = "nats://127.0.0.1:4222"
+
+
+def default_url() -> str:
+    """``$NATS_URL`` if set, else ``nats://127.0.0.1:4222``."""
+    return os.environ.get("NATS_URL") or DEFAULT_URL
+
+
+@frozen
+class CannotConnect:
+    """The server at ``url`` could not be reached or refused us; ``reason`` says why."""
+
+    url: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"cannot connect to {self.url}: {self.reason}"
+
+
+@frozen
+class ConnectOptions:
+    """Where the server is and how to authenticate (every field optional but the URL).
+
+    * ``creds``: a NATS ``.creds`` file (JWT + NKey seed);
+    * ``tls_ca``: CA bundle to verify the server; ``tls_cert`` + ``tls_key``: a client
+      certificate (mutual TLS). Any TLS option turns TLS on;
+    * ``user`` / ``password``: plain user/password authentication;
+    * ``timeout``: seconds to wait for the connection before giving up.
+    """
+
+    url: str = DEFAULT_URL
+    creds: Path | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    user: str | None = None
+    password: str | None = None
+    timeout: float = 3.0
+
+    def problem(self) -> str | None:
+        """What is wrong with these options before even trying, or ``None``."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            return "--tls-cert and --tls-key go together: give both or neither"
+        if self.password is not None and self.user is None:
+            return "--password needs --user"
+        for flag, path in (
+            ("--creds", self.creds),
+            ("--tls-ca", self.tls_ca),
+            ("--tls-cert", self.tls_cert),
+            ("--tls-key", self.tls_key),
+        ):
+            if path is not None and not path.is_file():
+                return f"{flag} {path}: no such file"
+        return None
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context the options ask for (``None``: no TLS options given)."""
+        if self.tls_ca is None and self.tls_cert is None:
+            return None
+        context = ssl.create_default_context(
+            purpose=ssl.Purpose.SERVER_AUTH,
+            cafile=str(self.tls_ca) if self.tls_ca is not None else None,
+        )
+        if self.tls_cert is not None and self.tls_key is not None:
+            context.load_cert_chain(str(self.tls_cert), str(self.tls_key))
+        return context
+
+    def nats_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``nats.connect`` (without callbacks)."""
+        kwargs: dict[str, Any] = {
+            "servers": [url.strip() for url in self.url.split(",") if url.strip()],
+            "connect_timeout": self.timeout,
+        }
+        if self.creds is not None:
+            kwargs["user_credentials"] = str(self.creds)
+        tls = self.tls_context()
+        if tls is not None:
+            kwargs["tls"] = tls
+        if self.user is not None:
+            kwargs["user"] = self.user
+        if self.password is not None:
+            kwargs["password"] = self.password
+        return kwargs
+
+
+async def connect(options: ConnectOptions) -> Result[Client, CannotConnect]:
+    """A connected nats-py client, or why there is none (never hangs past ``options.timeout``).
+
+    A client from here does not retry forever when the server goes away: it tries once more,
+    then closes, which is what a command-line tool wants.
+    """
+    problem = options.problem()
+    if problem is not None:
+        return Failure(CannotConnect(options.url, problem))
+    errors: list[BaseException] = []
+
+    async def remember(error: Exception) -> None:
+        errors.append(error)
+
+    try:
+        kwargs = options.nats_kwargs()
+    except (OSError, ssl.SSLError) as exc:
+        return Failure(CannotConnect(options.url, f"TLS files unusable: {exc}"))
+    try:
+        with anyio.fail_after(options.timeout * 2 + 1):
+            client = await nats.connect(
+                **kwargs,
+                error_cb=remember,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.1,
+            )
+    except TimeoutError:
+        return Failure(CannotConnect(options.url, _reason(errors, "timed out")))
+    except (nats.errors.Error, OSError, ssl.SSLError) as exc:
+        return Failure(CannotConnect(options.url, _reason(errors, _describe(exc))))
+    return Success(client)
+
+
+def _reason(errors: list[BaseException], fallback: str) -> str:
+    for error in reversed(errors):
+        if isinstance(error, ConnectionRefusedError):
+            return "connection refused (is nats-server running there? `cim server` starts one)"
+        text = str(error).strip("'\" ")
+        if "authorization" in text.lower() or "authentication" in text.lower():
+            return f"the server refused our credentials ({text})"
+        if text:
+            return _describe(error)
+    return fallback
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
