@@ -1,9 +1,13 @@
 """Every ```python block in README.md and docs/ runs, so the docs cannot rot.
 
-Blocks in one file run in order in a shared namespace (a guide builds up its example); a block
-whose first line is ``# doc: no-run`` is skipped (use it only for shell-dependent snippets).
+Blocks in one file run in order in a shared namespace (a guide builds up its example) and on
+one event loop, so a block may use top-level ``await``/``async with``. A block whose first line is
+``# doc: no-run`` is skipped (use it only for shell-dependent snippets).
 """
 
+import ast
+import asyncio
+import inspect
 import re
 from pathlib import Path
 
@@ -24,6 +28,14 @@ def python_blocks(path: Path) -> list[str]:
 def test_python_blocks_run(path: Path) -> None:
     """The file's python blocks execute without error, in order."""
     namespace: dict[str, object] = {"__name__": f"docs_{path.stem}"}
-    for number, block in enumerate(python_blocks(path), start=1):
-        code = compile(block, f"{path.name}[block {number}]", "exec")
-        exec(code, namespace)
+    loop = asyncio.new_event_loop()
+    try:
+        for number, block in enumerate(python_blocks(path), start=1):
+            name = f"{path.name}[block {number}]"
+            code = compile(block, name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            outcome = eval(code, namespace)
+            if inspect.iscoroutine(outcome):
+                loop.run_until_complete(outcome)
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
