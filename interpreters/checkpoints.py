@@ -112,12 +112,17 @@ class KvCheckpoints:
     _revisions: dict[str, int] = field(factory=dict, init=False)
 
     @classmethod
-    async def open(cls, js: Any, bucket: str = DEFAULT_BUCKET) -> KvCheckpoints:
-        """Open (creating if needed) the KV *bucket* through the JetStream context *js*."""
+    async def open(
+        cls, js: Any, bucket: str = DEFAULT_BUCKET, *, replicas: int = 1
+    ) -> KvCheckpoints:
+        """Open (creating if needed, with *replicas*) the KV *bucket* through JetStream *js*.
+
+        In a cluster, give the event stream's replica count so checkpoints survive a node loss.
+        """
         try:
             kv = await js.key_value(bucket)
         except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(bucket=bucket, history=1)
+            kv = await js.create_key_value(bucket=bucket, history=1, replicas=replicas)
         return cls(kv)
 
     async def load(self, name: str) -> Result[int, CheckpointError]:

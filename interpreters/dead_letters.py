@@ -100,12 +100,17 @@ class KvDeadLetters:
     kv: Any
 
     @classmethod
-    async def open(cls, js: Any, bucket: str = DEFAULT_BUCKET) -> KvDeadLetters:
-        """Open (creating if needed) the KV *bucket* through the JetStream context *js*."""
+    async def open(
+        cls, js: Any, bucket: str = DEFAULT_BUCKET, *, replicas: int = 1
+    ) -> KvDeadLetters:
+        """Open (creating if needed, with *replicas*) the KV *bucket* through JetStream *js*.
+
+        In a cluster, give the event stream's replica count so dead letters survive a node loss.
+        """
         try:
             kv = await js.key_value(bucket)
         except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(bucket=bucket, history=1)
+            kv = await js.create_key_value(bucket=bucket, history=1, replicas=replicas)
         return cls(js, bucket, kv)
 
     async def record(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:

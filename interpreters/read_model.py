@@ -99,6 +99,8 @@ class KvReadModel:
 
     js: Any
     prefix: str = field(default="", validator=lambda _, __, v: _check_prefix(v))
+    replicas: int = 1
+    """Replica count of the buckets this read model creates (the event stream's, in a cluster)."""
     _buckets: dict[str, Any] = field(factory=dict, init=False)
 
     async def apply(
@@ -193,7 +195,7 @@ class KvReadModel:
         except nats.js.errors.BucketNotFoundError:
             if not create:
                 return None
-            kv = await self.js.create_key_value(bucket=bucket, history=1)
+            kv = await self.js.create_key_value(bucket=bucket, history=1, replicas=self.replicas)
         self._buckets[collection] = kv
         return kv
 

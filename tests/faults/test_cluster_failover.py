@@ -17,7 +17,6 @@ import anyio
 import anyio.to_thread
 import nats
 import pytest
-from nats.js.api import KeyValueConfig
 from returns.result import Failure
 
 from interpreters.checkpoints import KvCheckpoints
@@ -59,8 +58,6 @@ async def test_leader_killed_under_load_loses_nothing(figures: Record) -> None:
         admin = await nats.connect(cluster.urls, **RECONNECT)
         js = admin.jetstream(timeout=5)
         await js.account_info()
-        for bucket in ("cim_checkpoints", TICKS):  # replicated like the stream they follow
-            await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, replicas=3))
         options: dict[str, Any] = {
             "types": TYPES,
             "stream": STREAM,
@@ -76,12 +73,12 @@ async def test_leader_killed_under_load_loses_nothing(figures: Record) -> None:
             load = WriteLoad(store, "tick", writers=WRITERS, appends=APPENDS)
             runner_nc = runner_store.nc
             runner_js = runner_nc.jetstream(timeout=5)
-            executor = NatsExecutor(runner_nc, runner_js, read_model=KvReadModel(runner_js))
+            executor = NatsExecutor(runner_nc, runner_js, read_model=KvReadModel(runner_js, replicas=3))
             runners: list[ProjectionRunner[Any, Any]] = []
             runner_failures: list[str] = []
             killed: dict[str, Any] = {}
 
-            checkpoints = await KvCheckpoints.open(runner_js)
+            checkpoints = await KvCheckpoints.open(runner_js, replicas=3)
 
             async def follow() -> None:
                 while True:

@@ -3,10 +3,8 @@
 Roles, for a store on stream ``CIM_EVENTS`` with subjects ``events.>``:
 
 * **writer**: append and read (event subjects, the JetStream API, KV, flow control and acks);
-* **reader**: read only (stream info, direct get, consumers), no publish on event subjects; it
-  may also (re)declare the store's two KV buckets, because ``JetStreamEventStore.connect``
-  always declares them (see ``test_store_permissions.py``);
-* **read-only**: the reader without those two declarations;
+* **reader**: read only (stream info, direct get, consumers), no publish on event subjects and
+  no right to create streams or buckets;
 * **nobody**: connected, allowed nothing.
 
 The exact text :func:`authorization_config` renders is what ``docs/deployment.md`` shows.
@@ -23,7 +21,6 @@ from attrs import frozen
 __all__ = (
     "NOBODY_PERMISSIONS",
     "READER_PERMISSIONS",
-    "READ_ONLY_PERMISSIONS",
     "WRITER_PERMISSIONS",
     "NkeyUser",
     "PasswordUser",
@@ -47,12 +44,6 @@ READ_APIS = (
 )
 """What a reader publishes: JetStream read APIs, flow-control replies and acks."""
 
-BUCKET_DECLARATIONS = (
-    "$JS.API.STREAM.CREATE.KV_CIM_EVENTS_correlation",
-    "$JS.API.STREAM.CREATE.KV_CIM_EVENTS_snapshots",
-)
-"""The store's KV buckets (correlation index, snapshots), declared by every ``connect``."""
-
 
 def permissions(
     publish_allow: Sequence[str], publish_deny: Sequence[str], subscribe_allow: Sequence[str]
@@ -74,10 +65,7 @@ def permissions(
 WRITER_PERMISSIONS = permissions(
     ["events.>", "$JS.API.>", "$KV.>", "$JS.FC.>", "$JS.ACK.>"], [], ["_INBOX.>"]
 )
-READER_PERMISSIONS = permissions(
-    [*READ_APIS, *BUCKET_DECLARATIONS], ["events.>", "$KV.>"], ["_INBOX.>"]
-)
-READ_ONLY_PERMISSIONS = permissions(READ_APIS, ["events.>", "$KV.>"], ["_INBOX.>"])
+READER_PERMISSIONS = permissions(READ_APIS, ["events.>", "$KV.>"], ["_INBOX.>"])
 NOBODY_PERMISSIONS = permissions([], [">"], ["_INBOX.>"])
 
 

@@ -13,7 +13,6 @@ from interpreters.server import NatsServer
 from tests.faults._figures import figures, pytest_terminal_summary
 from tests.security._auth import (
     NOBODY_PERMISSIONS,
-    READ_ONLY_PERMISSIONS,
     READER_PERMISSIONS,
     WRITER_PERMISSIONS,
     NkeyUser,
@@ -41,7 +40,6 @@ class Users:
 
     writer: PasswordUser
     reader: PasswordUser
-    read_only: PasswordUser
     nobody: PasswordUser
     nkey_writer: NkeyUser
     nkey_reader: NkeyUser
@@ -51,7 +49,6 @@ class Users:
         return [
             self.writer,
             self.reader,
-            self.read_only,
             self.nobody,
             self.nkey_writer,
             self.nkey_reader,
@@ -73,11 +70,10 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 
 @pytest.fixture(scope="session")
 def users() -> Users:
-    """Writer, reader, read-only and nobody logins (passwords), plus nkey writer and reader."""
+    """Writer, reader and nobody logins (passwords), plus nkey writer and reader."""
     return Users(
         writer=PasswordUser("writer", "w-secret", WRITER_PERMISSIONS),
         reader=PasswordUser("reader", "r-secret", READER_PERMISSIONS),
-        read_only=PasswordUser("read-only", "o-secret", READ_ONLY_PERMISSIONS),
         nobody=PasswordUser("nobody", "n-secret", NOBODY_PERMISSIONS),
         nkey_writer=new_nkey_user(WRITER_PERMISSIONS),
         nkey_reader=new_nkey_user(READER_PERMISSIONS),

@@ -108,7 +108,7 @@ async def test_read_only_login_can_open_the_store_and_read(
     secure_server: NatsServer, tls_options: dict[str, Any], users: Users, written: int
 ) -> None:
     """A login with only JetStream read APIs opens the store and reads (no bucket declaration)."""
-    async with open_store(secure_server, tls_options, users.read_only) as store:
+    async with open_store(secure_server, tls_options, users.reader) as store:
         assert (await store.read(STREAM)).unwrap()[-1].version == written
 
 
