@@ -29,7 +29,7 @@ from cim._decode_errors import (
     UnsupportedSchemaVersion,
     UpcastFailed,
 )
-from cim._events import EventEnvelope, id_text
+from cim._events import EventEnvelope, NewEvent, id_text
 from cim._registry import EventType, EventTypes
 from cim._stream_id import StreamId
 
@@ -38,6 +38,12 @@ class _FastPath(NamedTuple):
     entry: EventType
     version: str
     structure: Callable[[Any, Any], Any]
+
+
+class _Encoding(NamedTuple):
+    cls: type[Any]
+    name: str
+    version: str
 
 
 class Header(StrEnum):
@@ -71,6 +77,7 @@ class JsonCodec:
     types: EventTypes
     converter: cattrs.Converter = field(factory=make_payload_converter, eq=False, repr=False)
     _fast: Mapping[str, _FastPath] = field(init=False, eq=False, repr=False)
+    _encodings: Mapping[type[Any], _Encoding] = field(init=False, eq=False, repr=False)
 
     @_fast.default
     def _prepare_fast_paths(self) -> Mapping[str, _FastPath]:
@@ -88,6 +95,13 @@ class JsonCodec:
                 continue
             paths[entry.name] = _FastPath(entry, str(entry.version), structure)
         return MappingProxyType(paths)
+
+    @_encodings.default
+    def _prepare_encodings(self) -> Mapping[type[Any], _Encoding]:
+        """For each registered class: the type name and version text its headers carry."""
+        return MappingProxyType(
+            {e.cls: _Encoding(e.cls, e.name, str(e.version)) for e in self.types}
+        )
 
     def encode(self, envelope: EventEnvelope[Any]) -> tuple[dict[str, str], bytes]:
         """The NATS headers and body for *envelope*; ``ValueError`` if its type is not registered."""
@@ -112,9 +126,74 @@ class JsonCodec:
             headers[Header.CAUSATION_ID] = envelope.causation_id
         body = {
             "payload": self.converter.unstructure(envelope.payload, entry.cls),
-            "metadata": dict(envelope.metadata),
+            "metadata": dict(envelope.metadata) if envelope.metadata else {},
         }
         return {str(k): v for k, v in headers.items()}, orjson.dumps(body)
+
+    def encode_new(
+        self,
+        event: NewEvent[Any],
+        *,
+        stream: StreamId,
+        version: int,
+        event_id: UUID,
+        recorded_at: datetime,
+    ) -> tuple[dict[str, str], bytes]:
+        """``encode(types.envelope(event, position=0, ...))`` without building the envelope.
+
+        For stores, whose append encodes every event before the server assigns its position
+        (``Cim-Position`` is ``"0"``; the stored position is the message's sequence). It checks
+        what the envelope's validators would: a registered payload type, a ``StreamId``, a
+        ``UUID`` id, a version ``>= 1`` and an aware time (*event* was checked when built).
+
+        >>> from datetime import UTC, datetime
+        >>> from uuid import UUID
+        >>> from attrs import frozen
+        >>> @frozen
+        ... class Opened:
+        ...     owner: str
+        >>> codec = JsonCodec(EventTypes().register(Opened))
+        >>> headers, body = codec.encode_new(
+        ...     NewEvent(Opened("ann")), stream=StreamId("account", "a-1"), version=1,
+        ...     event_id=UUID(int=1), recorded_at=datetime(2026, 1, 1, tzinfo=UTC))
+        >>> headers["Cim-Stream"], headers["Cim-Version"], body
+        ('account.a-1', '1', b'{"payload":{"owner":"ann"},"metadata":{}}')
+        """
+        payload = event.payload
+        try:
+            encoding = self._encodings[type(payload)]
+        except KeyError:
+            name = type(payload).__qualname__
+            raise KeyError(f"{name} is not a registered event type") from None
+        if type(stream) is not StreamId:
+            raise TypeError(f"stream must be a StreamId, got {type(stream).__name__}")
+        if not isinstance(version, int):
+            raise TypeError(f"version must be an int, got {type(version).__name__}")
+        if version < 1:
+            raise ValueError(f"version must be >= 1, got {version!r}")
+        if not isinstance(event_id, UUID):
+            raise TypeError(f"event_id must be a UUID, got {type(event_id).__name__}")
+        if not isinstance(recorded_at, datetime) or recorded_at.utcoffset() is None:
+            raise ValueError(f"recorded_at must be a timezone-aware datetime, got {recorded_at!r}")
+        headers = {
+            _EVENT_ID: str(event.event_id or event_id),
+            _EVENT_TYPE: encoding.name,
+            _SCHEMA_VERSION: encoding.version,
+            _STREAM: f"{stream.category}.{stream.entity_id}",
+            _VERSION: str(version),
+            _POSITION: "0",
+            _RECORDED_AT: recorded_at.isoformat(),
+        }
+        if event.correlation_id is not None:
+            headers[_CORRELATION_ID] = event.correlation_id
+        if event.causation_id is not None:
+            headers[_CAUSATION_ID] = event.causation_id
+        metadata = event.metadata
+        body = {
+            "payload": self.converter.unstructure(payload, encoding.cls),
+            "metadata": dict(metadata) if metadata else {},
+        }
+        return headers, orjson.dumps(body)
 
     def encode_payload(self, payload: Any) -> bytes:
         """Only the payload's JSON (for effects and replies that carry a record)."""

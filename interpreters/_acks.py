@@ -2,12 +2,15 @@
 
 Cheaper per request than ``nc.request`` (no ``wait_for``, no cancel scope): a future per token,
 resolved by the inbox callback, expired by a timer, or failed at once by :meth:`AckInbox.deny`
-when the server reports a permissions violation for the subject.
+when the server reports a permissions violation for the subject. Requests whose deadlines fall
+in the same 50 ms tick share one timer (a timer per request costs several microseconds), so a
+request expires up to one tick after its timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 from attrs import define, field
@@ -15,6 +18,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 __all__ = ("AckInbox", "Denied", "NoResponders", "NoReply")
+
+_TICK = 0.05
 
 
 class NoReply(Exception):
@@ -38,6 +43,7 @@ class AckInbox:
     _sub: Any = field(init=False, default=None)
     _waiting: dict[str, tuple[str, asyncio.Future[Msg]]] = field(init=False, factory=dict)
     _counter: int = field(init=False, default=0)
+    _deadlines: dict[int, list[str]] = field(init=False, factory=dict)
 
     async def open(self) -> None:
         """Subscribe to the inbox."""
@@ -81,15 +87,21 @@ class AckInbox:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Msg] = loop.create_future()
         self._waiting[token] = (subject, future)
-        timer = loop.call_later(wait, _expire, future, wait)
+        tick = math.ceil((loop.time() + wait) / _TICK)
+        expiring = self._deadlines.get(tick)
+        if expiring is None:
+            expiring = self._deadlines[tick] = []
+            loop.call_at(tick * _TICK, self._expire, tick, wait)
+        expiring.append(token)
         try:
             await self.nc.publish(subject, body, reply=self._prefix + token, headers=headers)
             return await future
         finally:
-            timer.cancel()
             del self._waiting[token]
 
-
-def _expire(future: asyncio.Future[Msg], wait: float) -> None:
-    if not future.done():
-        future.set_exception(NoReply(f"no reply within {wait}s"))
+    def _expire(self, tick: int, wait: float) -> None:
+        """Fail the requests of *tick* that are still waiting."""
+        for token in self._deadlines.pop(tick, ()):
+            entry = self._waiting.get(token)
+            if entry is not None and not entry[1].done():
+                entry[1].set_exception(NoReply(f"no reply within {wait}s"))

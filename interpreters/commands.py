@@ -2,13 +2,14 @@
 
 :class:`CommandHandler` turns a pure :class:`~cim.decider.Decider` into a running write side:
 
-1. load the state of *stream*: from its state cache (the state at version ``v`` plus the events
-   after ``v``), or from the latest snapshot plus newer events, or by folding every event;
+1. take the state of *stream* from the handler's state cache without reading (optimistic), or
+   load it: the latest snapshot plus newer events, or the fold of every event;
 2. ``decide(command, state)`` (a terminal state accepts no command);
 3. append the events with ``Exactly(version)``, each stamped with a fresh event id and the
    command's correlation and causation ids;
-4. on :class:`~cim.WrongExpectedVersion` (another writer got there first) reload and decide
-   again, up to ``max_attempts`` times, then give up with :class:`ConcurrencyExhausted`.
+4. on :class:`~cim.WrongExpectedVersion` (another writer got there first, or the cached state
+   was behind) read the newer events, decide again, up to ``max_attempts`` times, then give up
+   with :class:`ConcurrencyExhausted`.
 
 >>> import anyio
 >>> from attrs import frozen
@@ -43,7 +44,7 @@ import attrs
 import orjson
 from attrs import frozen
 from returns.result import Failure, Result, Success
-from uuid6 import uuid7
+from uuid_utils.compat import uuid7
 
 from cim import (
     EventEnvelope,
@@ -104,8 +105,17 @@ class CommandHandler(Generic[C, E, S]):
       of ``n``. States are serialised as JSON with the codec's strict converter, as *state_type*
       (default: the type of ``decider.initial``).
     * *cache_size*: how many streams' latest states to keep in memory (0 turns the cache off).
-      A cached state is only a starting point: the events after it are always read, so a cache
-      never hides another writer's events.
+
+    The cache is optimistic: on a hit the command is decided on the cached state at version
+    ``v`` and appended with ``Exactly(v)`` without reading first, so a command costs one round
+    trip. It never hides another writer's events:
+
+    * if someone appended after ``v``, the store refuses the append
+      (:class:`~cim.WrongExpectedVersion`, checked by the server); the handler reads the events
+      after ``v`` and decides again. That optimistic try counts as one of ``max_attempts``;
+    * a decision that appends nothing (a :class:`~cim.decider.Rejection`, a terminal state, or
+      no events) cannot be checked that way, so before returning it the handler reads the
+      events after ``v`` and decides again on the current state, and returns that outcome.
     """
 
     def __init__(
@@ -155,17 +165,12 @@ class CommandHandler(Generic[C, E, S]):
         correlation = correlation_id if correlation_id is not None else str(uuid7())
         causation = causation_id if causation_id is not None else correlation
         conflict: WrongExpectedVersion | None = None
+        optimistic = True
         for attempt in range(1, self.max_attempts + 1):
-            loaded = await self.load(stream)
-            if isinstance(loaded, Failure):
-                return Failure(loaded.failure())
-            version, state = loaded.unwrap()
-            if self.decider.is_terminal(state):
-                return Failure(_TERMINAL)
-            decided = self.decider.decide(command, state)
-            if isinstance(decided, Failure):
-                return Failure(decided.failure())
-            payloads = decided.unwrap()
+            decision = await self._decision(stream, command, optimistic=optimistic)
+            if isinstance(decision, Failure):
+                return Failure(decision.failure())
+            version, state, payloads, cached = decision.unwrap()
             if not payloads:
                 return Success(Handled(stream, (), version, None, state))
             events = tuple(_stamp(p, correlation, causation) for p in payloads)
@@ -180,11 +185,39 @@ class CommandHandler(Generic[C, E, S]):
             if not isinstance(error, WrongExpectedVersion):
                 return Failure(error)
             conflict = error
-            self._cache.pop(stream, None)
-            if attempt < self.max_attempts:
+            optimistic = False
+            if not cached and attempt < self.max_attempts:  # a real race: let the winner finish
                 await anyio.sleep(random.uniform(0, 0.002 * attempt))
         assert conflict is not None
         return Failure(ConcurrencyExhausted(stream, self.max_attempts, conflict))
+
+    async def _decision(
+        self, stream: StreamId, command: C, *, optimistic: bool
+    ) -> Result[tuple[int, S, Sequence[Any], bool], CommandError]:
+        """``(version, state, payloads, cached)``: what to append, decided on which state.
+
+        With *optimistic* and a cached state, a decision with events is made on the cache alone
+        (``cached`` is then true: the append checks it). Anything else is decided on the state
+        as currently stored: a rejection or an empty decision on a cached state is made again
+        after reading the newer events.
+        """
+        if optimistic:
+            hit = self._cache.get(stream)
+            if hit is not None:
+                version, state = hit
+                if not self.decider.is_terminal(state):
+                    decided = self.decider.decide(command, state)
+                    if isinstance(decided, Success) and decided.unwrap():
+                        return Success((version, state, decided.unwrap(), True))
+        loaded = await self.load(stream)
+        if isinstance(loaded, Failure):
+            return Failure(loaded.failure())
+        version, state = loaded.unwrap()
+        if self.decider.is_terminal(state):
+            return Failure(_TERMINAL)
+        return self.decider.decide(command, state).map(
+            lambda payloads: (version, state, payloads, False)
+        )
 
     async def load(self, stream: StreamId) -> Result[tuple[int, S], StoreError]:
         """The current ``(version, state)`` of *stream* (version 0 and the initial state if new)."""

@@ -33,13 +33,13 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 from uuid import UUID
 
 import anyio
 import nats
 import orjson
-from attrs import define, field, frozen
+from attrs import define, field
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
@@ -47,7 +47,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 from returns.result import Failure, Result, Success
-from uuid6 import uuid7
+from uuid_utils.compat import uuid7
 
 from cim import (
     AnyVersion,
@@ -106,8 +106,7 @@ Storage = Literal["file", "memory"]
 _T = TypeVar("_T")
 
 
-@frozen
-class _Tip:
+class _Tip(NamedTuple):
     """The last event of a stream: its stream sequence, version and event id."""
 
     sequence: int
@@ -547,7 +546,8 @@ class JetStreamEventStore:
             reply = await self._publish(subject, messages)
             error = reply.get("error")
             if error is None:
-                return Success(await self._acked(subject, reply, tip, len(events), ids))
+                last_id = messages[-1][1][MSG_ID]
+                return Success(await self._acked(subject, reply, tip, len(events), last_id))
             code = error.get("err_code")
             if code in (WRONG_LAST_SEQUENCE, BATCH_DUPLICATE_ID):
                 tip = await self._tip(subject, fresh=True)
@@ -576,19 +576,12 @@ class JetStreamEventStore:
     ) -> list[tuple[str, dict[str, str], bytes]] | EventTooLarge:
         """The messages of an append after *tip*, or the first event too large to send."""
         messages = []
-        envelope_of, encode, limit = self.types.envelope, self._codec.encode, self.max_event_bytes
+        encode, limit = self._codec.encode_new, self.max_event_bytes
         version = tip.version
         for event, event_id in zip(events, ids, strict=True):
             version += 1
             headers, body = encode(
-                envelope_of(
-                    event,
-                    stream=stream,
-                    version=version,
-                    position=0,
-                    event_id=event_id,
-                    recorded_at=recorded_at,
-                )
+                event, stream=stream, version=version, event_id=event_id, recorded_at=recorded_at
             )
             headers[MSG_ID] = headers[_EVENT_ID]
             size = _size(headers, body)
@@ -643,7 +636,7 @@ class JetStreamEventStore:
         return await self._acks.request(subject, body, headers, self.request_timeout)
 
     async def _acked(
-        self, subject: str, reply: dict[str, Any], tip: _Tip, count: int, ids: list[UUID]
+        self, subject: str, reply: dict[str, Any], tip: _Tip, count: int, last_id: str
     ) -> AppendResult:
         sequence = int(reply["seq"])
         if reply.get("duplicate"):  # stored before (retry inside the duplicate window)
@@ -652,7 +645,7 @@ class JetStreamEventStore:
             self._tips.pop(subject, None)
             return AppendResult(version, sequence)
         result = AppendResult(tip.version + count, sequence)
-        self._remember(subject, _Tip(sequence, result.version, str(ids[-1])))
+        self._remember(subject, _Tip(sequence, result.version, last_id))
         return result
 
     def _remember(self, subject: str, tip: _Tip) -> None:
@@ -995,8 +988,8 @@ def _api_failure(subject: str, error: dict[str, Any]) -> StoreUnavailable | Perm
 
 def _size(headers: dict[str, str], body: bytes) -> int:
     """The bytes the server counts against max_payload: the header block plus the body."""
-    header_block = 12 + sum(len(k) + len(v.encode()) + 4 for k, v in headers.items())
-    return header_block + len(body)
+    names, values = "".join(headers), "".join(headers.values())
+    return 12 + 4 * len(headers) + len(names) + len(values.encode()) + len(body)
 
 
 def _version_of(headers: dict[str, str]) -> int | None:

@@ -28,7 +28,7 @@ import anyio
 import anyio.lowlevel
 from attrs import define, field
 from returns.result import Failure, Result, Success
-from uuid6 import uuid7
+from uuid_utils.compat import uuid7
 
 from cim import (
     AnyVersion,
@@ -118,20 +118,26 @@ class InMemoryEventStore:
             return Failure(WrongExpectedVersion(stream, expected, current))
         now = self.clock()
         sealed = []
+        encode, envelope_of = self._codec.encode_new, self.types.envelope
         for offset, event in enumerate(events, start=1):
-            envelope = self.types.envelope(
-                event,
-                stream=stream,
-                version=current + offset,
-                position=len(self._log) + offset,
-                event_id=event.event_id or self.new_id(),
-                recorded_at=now,
+            event_id = event.event_id or self.new_id()
+            version = current + offset
+            headers, body = encode(
+                event, stream=stream, version=version, event_id=event_id, recorded_at=now
             )
-            headers, body = self._codec.encode(envelope)
             size = len(body) + sum(len(k) + len(v) + 4 for k, v in headers.items())
             if size > self.max_event_bytes:
-                return Failure(EventTooLarge(envelope.event_id, size, self.max_event_bytes))
-            sealed.append(envelope)
+                return Failure(EventTooLarge(event_id, size, self.max_event_bytes))
+            sealed.append(
+                envelope_of(
+                    event,
+                    stream=stream,
+                    version=version,
+                    position=len(self._log) + offset,
+                    event_id=event_id,
+                    recorded_at=now,
+                )
+            )
         for envelope in sealed:
             self._log.append(envelope)
             positions.append(envelope.position)

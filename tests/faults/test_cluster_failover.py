@@ -73,7 +73,9 @@ async def test_leader_killed_under_load_loses_nothing(figures: Record) -> None:
             load = WriteLoad(store, "tick", writers=WRITERS, appends=APPENDS)
             runner_nc = runner_store.nc
             runner_js = runner_nc.jetstream(timeout=5)
-            executor = NatsExecutor(runner_nc, runner_js, read_model=KvReadModel(runner_js, replicas=3))
+            executor = NatsExecutor(
+                runner_nc, runner_js, read_model=KvReadModel(runner_js, replicas=3)
+            )
             runners: list[ProjectionRunner[Any, Any]] = []
             runner_failures: list[str] = []
             killed: dict[str, Any] = {}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from returns.result import Failure, Result, Success
 
-from cim import AnyVersion, AppendError, AppendResult, ExpectedVersion, NewEvent, StreamId
+from cim import AnyVersion, AppendError, AppendResult, Exactly, ExpectedVersion, NewEvent, StreamId
 from cim.decider import Rejection, state_of
 from cim.examples.bank import (
     Account,
@@ -192,3 +192,110 @@ def test_bad_settings_are_refused() -> None:
         CommandHandler(account, store, max_attempts=0)
     with pytest.raises(ValueError, match="snapshot store"):
         CommandHandler(account, store, snapshot_every=10)
+
+
+class RecordingStore(InMemoryEventStore):
+    """An in-memory store that records every read and append call (and the append outcomes)."""
+
+    calls: list[str]
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self.calls = []
+
+    async def read(self, stream: StreamId, *, from_version: int = 1) -> Any:
+        """Read through, recording the call."""
+        self.calls.append(f"read from {from_version}")
+        return await super().read(stream, from_version=from_version)
+
+    async def append(
+        self,
+        stream: StreamId,
+        events: Sequence[NewEvent[Any]],
+        *,
+        expected: ExpectedVersion = AnyVersion(),  # noqa: B008 - a frozen value
+    ) -> Result[AppendResult, AppendError]:
+        """Append through, recording the expectation and whether it held."""
+        result = await super().append(stream, events, expected=expected)
+        self.calls.append(f"append {expected} {'ok' if isinstance(result, Success) else 'refused'}")
+        return result
+
+
+@pytest.mark.anyio
+async def test_a_cached_state_is_decided_and_appended_without_reading() -> None:
+    """On a cache hit the command costs one append with the cached version and no read."""
+    store = RecordingStore(types=bank_types)
+    handler = await opened(store)
+    store.calls.clear()
+    handled = (await handler.handle(ACC, Deposit(10))).unwrap()
+    assert (handled.version, handled.state.balance) == (2, 10)
+    assert store.calls == [f"append {Exactly(1)} ok"]
+
+
+@pytest.mark.anyio
+async def test_a_stale_cache_loses_the_append_and_is_retried_on_the_stored_state() -> None:
+    """Another writer appended after the cached version: the append is refused, then redone."""
+    store = RecordingStore(types=bank_types)
+    handler = await opened(store)
+    other: CommandHandler[Any, Any, Account] = CommandHandler(account, store)
+    await other.handle(ACC, Deposit(20))
+    store.calls.clear()
+    handled = (await handler.handle(ACC, Deposit(30))).unwrap()
+    assert (handled.version, handled.state.balance) == (3, 50)
+    assert store.calls == [f"append {Exactly(1)} refused", "read from 2", f"append {Exactly(2)} ok"]
+    stored = [e.payload for e in (await store.read(ACC)).unwrap()]
+    assert state_of(account, stored) == handled.state
+    assert (await handler.load(ACC)).unwrap() == (3, handled.state)
+
+
+@pytest.mark.anyio
+async def test_a_rejection_on_a_stale_cached_state_is_rechecked_on_the_stored_state() -> None:
+    """Insufficient funds on the cached state, but another writer deposited: the withdrawal works."""
+    store = RecordingStore(types=bank_types)
+    handler = await opened(store)
+    other: CommandHandler[Any, Any, Account] = CommandHandler(account, store)
+    await other.handle(ACC, Deposit(100))
+    store.calls.clear()
+    handled = (await handler.handle(ACC, Withdraw(60))).unwrap()
+    assert (handled.version, handled.state.balance) == (3, 40)
+    assert store.calls == ["read from 2", f"append {Exactly(2)} ok"]
+
+
+@pytest.mark.anyio
+async def test_a_rejection_that_still_holds_on_the_stored_state_is_returned() -> None:
+    """A rejection on a cached state is returned only after the stored state confirms it."""
+    store = RecordingStore(types=bank_types)
+    handler = await opened(store)
+    other: CommandHandler[Any, Any, Account] = CommandHandler(account, store)
+    await other.handle(ACC, Deposit(10))
+    store.calls.clear()
+    refused = await handler.handle(ACC, Withdraw(60))
+    assert isinstance(refused, Failure)
+    assert refused.failure().code == "insufficient_funds"
+    assert refused.failure().details["balance"] == "10"  # decided on the stored balance
+    assert store.calls == ["read from 2"]
+
+
+@pytest.mark.anyio
+async def test_an_empty_decision_on_a_stale_cached_state_is_rechecked() -> None:
+    """No events on the cached state (limit already 0) but the stored limit is 50: it is changed."""
+    store = RecordingStore(types=bank_types)
+    handler = await opened(store)
+    other: CommandHandler[Any, Any, Account] = CommandHandler(account, store)
+    await other.handle(ACC, SetLimit(50))
+    handled = (await handler.handle(ACC, SetLimit(0))).unwrap()
+    assert [type(e.payload).__name__ for e in handled.events] == ["LimitSet"]
+    assert (handled.version, handled.state.limit) == (3, 0)
+
+
+@pytest.mark.anyio
+async def test_a_terminal_cached_state_is_rechecked_on_the_stored_state() -> None:
+    """A cached closed account refuses only once the store confirms it is closed."""
+    store = RecordingStore(types=bank_types)
+    handler = await opened(store)
+    assert isinstance(await handler.handle(ACC, CloseAccount()), Success)
+    store.calls.clear()
+    refused = await handler.handle(ACC, Deposit(5))
+    assert isinstance(refused, Failure)
+    assert refused.failure().code == "terminal"
+    assert store.calls == ["read from 3"]
