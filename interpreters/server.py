@@ -193,12 +193,16 @@ class NatsServer:
             time.sleep(0.05)
 
     def _count(self, line: str) -> int:
+        if self._own_dir is None:  # never started, or stopped and removed: nothing logged
+            return 0
         try:
             return self.log_path.read_text(errors="replace").count(line)
         except FileNotFoundError:
             return 0
 
     def _log_tail(self, lines: int = 30) -> str:
+        if self._own_dir is None:
+            return "(no log)"
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
