@@ -44,7 +44,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from uuid6 import uuid7
+from uuid_utils.compat import uuid7
 
 from cim import (
     AnyVersion,

@@ -34,7 +34,7 @@ import nats.errors
 import nats.js.errors
 from attrs import Factory, define, field
 from returns.result import Failure, Result, Success
-from uuid6 import uuid7
+from uuid_utils.compat import uuid7
 
 from cim import EventEnvelope, NewEvent
 from cim.effects import (

@@ -1,7 +1,11 @@
-"""Shared test configuration: Hypothesis profiles (the ``nats_server`` fixture comes from laws)."""
+"""Shared test configuration: Hypothesis profiles and the anyio backend.
+
+The ``nats_server`` and ``nats_url`` fixtures come from the laws pytest plugin.
+"""
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -9,9 +13,6 @@ settings.register_profile(
 )
 settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
-
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import anyio
 from attrs import define, field, frozen
 from pyrsistent import PMap, pmap, thaw
 from returns.result import Failure, Success
-from uuid6 import uuid7
+from uuid_utils.compat import uuid7
 
 from cim import (
     EventEnvelope,

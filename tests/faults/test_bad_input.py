@@ -20,7 +20,7 @@ from attrs import frozen
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from returns.result import Failure, Success
-from uuid6 import uuid7
+from uuid_utils.compat import uuid7
 
 from cim import (
     CorruptEvent,
