@@ -15,13 +15,15 @@ Run: ``.venv/bin/python bench/store.py`` (starts its own nats-server, file stora
 (f) the atomicity trade-off: a 3-event atomic batch vs one message carrying the 3 events.
 
 Each figure is the median of 5 runs; ratios are cim / baseline (higher is better for rates,
-lower is better for latencies).
+lower is better for latencies). Every timed phase starts from a collected heap, and (a)/(b)
+alternate their order from run to run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import statistics
 import tempfile
@@ -76,6 +78,8 @@ def add_latency(name: str, cim: list[float], base: list[float], target: str) -> 
 
 
 async def timed(action: Callable[[], Awaitable[Any]]) -> float:
+    """Seconds *action* takes, starting from a collected heap (no garbage left by the last one)."""
+    gc.collect()
     start = time.perf_counter()
     await action()
     return time.perf_counter() - start
@@ -149,11 +153,17 @@ async def bench_appends(store: JetStreamEventStore, nc: Client) -> None:
             ]
             await asyncio.gather(*acks)
 
-        seq_raw.append(STREAMS / await timed(raw_sequential))
-        seq_cim.append(STREAMS / await timed(cim_sequential))
-        con_raw.append(STREAMS / await timed(raw_concurrent))
-        con_cim.append(STREAMS / await timed(cim_concurrent))
-        con_group.append(STREAMS / await timed(cim_task_group))
+        phases = [
+            (seq_raw, raw_sequential),
+            (seq_cim, cim_sequential),
+            (con_raw, raw_concurrent),
+            (con_cim, cim_concurrent),
+            (con_group, cim_task_group),
+        ]
+        if run % 2:  # alternate the order: neither side always runs right after the other
+            phases.reverse()
+        for samples, phase in phases:
+            samples.append(STREAMS / await timed(phase))
     add_rate("(a) sequential appends, 1 event, 1,000 streams", seq_cim, seq_raw, ">= 0.8")
     add_rate("(b) concurrent appends, 1,000 streams", con_cim, con_raw, ">= 0.8")
     add_rate("(b) same, one anyio task per append", con_group, con_raw, "info")

@@ -45,6 +45,8 @@ def _check_metadata(_: object, attribute: Any, value: object) -> None:
         raise TypeError(
             f"{attribute.name} must be a pyrsistent PMap[str, str], got {type(value).__name__}"
         )
+    if not value:
+        return
     for k, v in value.items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise TypeError(f"{attribute.name} must map str to str, got {k!r}: {v!r}")

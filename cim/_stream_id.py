@@ -9,6 +9,16 @@ _FORBIDDEN = frozenset(".*>")
 
 def validate_token(kind: str, token: object) -> str:
     """Return *token* if it is a valid NATS subject token, else raise ``ValueError`` naming it."""
+    if (  # the common case, decided without building the error's set
+        type(token) is str
+        and token.isprintable()
+        and " " not in token
+        and "." not in token
+        and "*" not in token
+        and ">" not in token
+        and token
+    ):
+        return token
     if not isinstance(token, str):
         raise TypeError(f"{kind} must be a str, got {type(token).__name__}: {token!r}")
     if not token:

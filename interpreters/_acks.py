@@ -17,6 +17,8 @@ from attrs import define, field
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from interpreters._wire import FrameWriter
+
 __all__ = ("AckInbox", "Denied", "NoResponders", "NoReply")
 
 _TICK = 0.05
@@ -39,11 +41,20 @@ class AckInbox:
     """One inbox subscription answering many concurrent requests."""
 
     nc: Client
+    _writer: FrameWriter = field(init=False)
     _prefix: str = field(init=False, default="")
     _sub: Any = field(init=False, default=None)
     _waiting: dict[str, tuple[str, asyncio.Future[Msg]]] = field(init=False, factory=dict)
     _counter: int = field(init=False, default=0)
     _deadlines: dict[int, list[str]] = field(init=False, factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        self._writer = FrameWriter.for_client(self.nc)
+
+    @property
+    def direct(self) -> bool:
+        """Whether requests go out as pre-built frames (see :mod:`interpreters._wire`)."""
+        return self._writer.direct
 
     async def open(self) -> None:
         """Subscribe to the inbox."""
@@ -78,8 +89,18 @@ class AckInbox:
             if (denied is None or target.lower() == denied) and not future.done():
                 future.set_exception(Denied(detail))
 
-    async def request(self, subject: str, body: bytes, headers: dict[str, str], wait: float) -> Msg:
-        """Publish with a reply token and wait up to *wait* seconds for the reply."""
+    async def request(
+        self,
+        subject: str,
+        body: bytes,
+        headers: dict[str, str],
+        wait: float,
+        block: bytes | None = None,
+    ) -> Msg:
+        """Publish with a reply token and wait up to *wait* seconds for the reply.
+
+        *block* is ``header_block(headers)`` when the caller has built it already.
+        """
         if self._sub is None:
             raise NoReply("the store is closed")
         self._counter += 1
@@ -94,7 +115,7 @@ class AckInbox:
             loop.call_at(tick * _TICK, self._expire, tick, wait)
         expiring.append(token)
         try:
-            await self.nc.publish(subject, body, reply=self._prefix + token, headers=headers)
+            await self._writer.publish(subject, self._prefix + token, headers, body, block)
             return await future
         finally:
             del self._waiting[token]

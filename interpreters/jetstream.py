@@ -107,14 +107,23 @@ _T = TypeVar("_T")
 
 
 class _Tip(NamedTuple):
-    """The last event of a stream: its stream sequence, version and event id."""
+    """The last event of a stream: its stream sequence, version and event id.
+
+    The id is a ``UUID`` when this store appended the event, its header text when read back.
+    """
 
     sequence: int
     version: int
-    event_id: str | None
+    event_id: UUID | str | None
 
 
 _EMPTY = _Tip(0, 0, None)
+_NO_HEADERS: dict[str, str] = {}  # a message sent as a pre-built frame carries its own headers
+
+
+def _is_last(tip: _Tip, ids: list[UUID]) -> bool:
+    """Whether *tip* is the last event of an append with event ids *ids*."""
+    return tip.event_id is not None and str(tip.event_id) == str(ids[-1])
 
 
 class _Unavailable(Exception):
@@ -540,18 +549,24 @@ class JetStreamEventStore:
                         fresh = True
                         continue
                     return self._conflict(stream, expected, tip, ids)
-            messages = self._encode(stream, subject, events, ids, recorded_at, tip)
-            if isinstance(messages, EventTooLarge):
-                return Failure(messages)
-            reply = await self._publish(subject, messages)
+            if len(events) == 1 and self._acks.direct:  # one frame, headers written once
+                frame = self._encode_frame(stream, events[0], ids[0], recorded_at, tip)
+                if isinstance(frame, EventTooLarge):
+                    return Failure(frame)
+                block, body = frame
+                reply = await self._publish(subject, [(subject, _NO_HEADERS, body)], block)
+            else:
+                messages = self._encode(stream, subject, events, ids, recorded_at, tip)
+                if isinstance(messages, EventTooLarge):
+                    return Failure(messages)
+                reply = await self._publish(subject, messages)
             error = reply.get("error")
             if error is None:
-                last_id = messages[-1][1][MSG_ID]
-                return Success(await self._acked(subject, reply, tip, len(events), last_id))
+                return Success(await self._acked(subject, reply, tip, len(events), ids[-1]))
             code = error.get("err_code")
             if code in (WRONG_LAST_SEQUENCE, BATCH_DUPLICATE_ID):
                 tip = await self._tip(subject, fresh=True)
-                if tip.event_id == str(ids[-1]):  # our own earlier write: a retry
+                if _is_last(tip, ids):  # our own earlier write: a retry
                     return Success(AppendResult(tip.version, tip.sequence))
                 if code == BATCH_DUPLICATE_ID:
                     raise ValueError(
@@ -565,6 +580,26 @@ class JetStreamEventStore:
             raise _Unavailable(_api_failure(subject, error))
         return Failure(StoreUnavailable(f"{subject}: too much contention, gave up appending"))
 
+    def _encode_frame(
+        self,
+        stream: StreamId,
+        event: NewEvent[Any],
+        event_id: UUID,
+        recorded_at: datetime,
+        tip: _Tip,
+    ) -> tuple[bytes, bytes] | EventTooLarge:
+        """The header block and body of a one-event append after *tip*, or why it is too large."""
+        block, body = self._codec.encode_new_block(
+            event,
+            stream=stream,
+            version=tip.version + 1,
+            event_id=event_id,
+            recorded_at=recorded_at,
+            trailer=f"{EXPECTED_LAST_SUBJECT_SEQUENCE}: {tip.sequence}\r\n",
+        )
+        size, limit = len(block) + len(body), self.max_event_bytes
+        return EventTooLarge(event_id, size, limit) if size > limit else (block, body)
+
     def _encode(
         self,
         stream: StreamId,
@@ -575,7 +610,7 @@ class JetStreamEventStore:
         tip: _Tip,
     ) -> list[tuple[str, dict[str, str], bytes]] | EventTooLarge:
         """The messages of an append after *tip*, or the first event too large to send."""
-        messages = []
+        messages: list[tuple[str, dict[str, str], bytes]] = []
         encode, limit = self._codec.encode_new, self.max_event_bytes
         version = tip.version
         for event, event_id in zip(events, ids, strict=True):
@@ -584,7 +619,7 @@ class JetStreamEventStore:
                 event, stream=stream, version=version, event_id=event_id, recorded_at=recorded_at
             )
             headers[MSG_ID] = headers[_EVENT_ID]
-            size = _size(headers, body)
+            size = _size(headers) + len(body)
             if size > limit:
                 return EventTooLarge(event_id, size, limit)
             messages.append((subject, headers, body))
@@ -594,17 +629,24 @@ class JetStreamEventStore:
     def _conflict(
         self, stream: StreamId, expected: ExpectedVersion, tip: _Tip, ids: list[UUID]
     ) -> Result[AppendResult, AppendError]:
-        if tip.event_id == str(ids[-1]):
+        if _is_last(tip, ids):
             return Success(AppendResult(tip.version, tip.sequence))
         return Failure(WrongExpectedVersion(stream, expected, tip.version))
 
     async def _publish(
-        self, subject: str, messages: list[tuple[str, dict[str, str], bytes]]
+        self,
+        subject: str,
+        messages: list[tuple[str, dict[str, str], bytes]],
+        block: bytes | None = None,
     ) -> dict[str, Any]:
+        """Publish *messages* (one plain message, or an atomic batch) and return the ack.
+
+        *block* is the header block of a single message, when already built.
+        """
         try:
             if len(messages) == 1:
                 _, headers, body = messages[0]
-                msg = await self._acks.request(subject, body, headers, self.request_timeout)
+                msg = await self._acks.request(subject, body, headers, self.request_timeout, block)
             else:
                 msg = await publish_atomic(self.nc, uuid7().hex, messages, self._request)
         except Denied as denied:
@@ -636,7 +678,7 @@ class JetStreamEventStore:
         return await self._acks.request(subject, body, headers, self.request_timeout)
 
     async def _acked(
-        self, subject: str, reply: dict[str, Any], tip: _Tip, count: int, last_id: str
+        self, subject: str, reply: dict[str, Any], tip: _Tip, count: int, last_id: UUID
     ) -> AppendResult:
         sequence = int(reply["seq"])
         if reply.get("duplicate"):  # stored before (retry inside the duplicate window)
@@ -953,7 +995,7 @@ class JetStreamEventStore:
         snapshot = Snapshot(stream, version, state)
         subject = self._snapshot_subject(stream)
         body = b"%d\n" % version + state
-        if _size({}, body) > self.max_event_bytes:
+        if _size({}) + len(body) > self.max_event_bytes:
             return Failure(EventTooLarge(UUID(int=0), len(body), self.max_event_bytes))
         try:
             reply = await self._publish(subject, [(subject, {}, body)])
@@ -986,10 +1028,10 @@ def _api_failure(subject: str, error: dict[str, Any]) -> StoreUnavailable | Perm
     return StoreUnavailable(f"{subject}: {description} (code {error.get('err_code')})")
 
 
-def _size(headers: dict[str, str], body: bytes) -> int:
-    """The bytes the server counts against max_payload: the header block plus the body."""
+def _size(headers: dict[str, str]) -> int:
+    """The size of the header block of *headers* (counted against max_payload with the body)."""
     names, values = "".join(headers), "".join(headers.values())
-    return 12 + 4 * len(headers) + len(names) + len(values.encode()) + len(body)
+    return 12 + 4 * len(headers) + len(names) + len(values.encode())
 
 
 def _version_of(headers: dict[str, str]) -> int | None:

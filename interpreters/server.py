@@ -244,8 +244,11 @@ class NatsCluster:
     def __attrs_post_init__(self) -> None:
         if self.size < 1:
             raise ValueError(f"a cluster needs at least one server, got {self.size}")
+        self.servers = self._new_servers()
+
+    def _new_servers(self) -> list[NatsServer]:
         cluster_ports = [free_port() for _ in range(self.size)]
-        self.servers = [
+        return [
             NatsServer(
                 name=f"n{i + 1}",
                 cluster_port=cluster_ports[i],
@@ -268,18 +271,31 @@ class NatsCluster:
         return ",".join(self.urls)
 
     def start(self) -> NatsCluster:
-        """Launch every node, then wait until each is ready and knows the JetStream meta leader."""
-        for server in self.servers:
-            server.launch()
-        try:
+        """Launch every node, then wait until each is ready and knows the JetStream meta leader.
+
+        A port taken between choosing and binding it (by any process on the machine) fails the
+        start; the cluster then tries again on fresh ports, up to three times in all.
+        """
+        attempt = 1
+        while True:
             for server in self.servers:
-                server.wait_ready()
-            for server in self.servers:
-                server.wait_meta_leader()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+                server.launch()
+            try:
+                for server in self.servers:
+                    server.wait_ready()
+                for server in self.servers:
+                    server.wait_meta_leader()
+            except ServerStartError as error:
+                self.stop()
+                if _PORT_TAKEN not in str(error) or attempt == _PORT_ATTEMPTS:
+                    raise
+                attempt += 1
+                self.servers = self._new_servers()
+            except BaseException:
+                self.stop()
+                raise
+            else:
+                return self
 
     def stop(self) -> None:
         """Stop every node and remove their dirs."""
@@ -309,6 +325,10 @@ class NatsCluster:
     ) -> None:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self.stop)
+
+
+_PORT_ATTEMPTS = 3
+_PORT_TAKEN = "address already in use"
 
 
 def _port_open(port: int) -> bool:

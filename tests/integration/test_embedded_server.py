@@ -1,6 +1,7 @@
 """The embedded nats-server: a real JetStream round trip of an encoded envelope."""
 
 import os
+import socket
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -77,3 +78,18 @@ def test_start_failure_reports_the_server_log() -> None:
     with pytest.raises(ServerStartError, match="exited"):
         server.start()
     server.stop()
+
+
+def test_cluster_start_moves_off_a_port_taken_after_it_was_chosen() -> None:
+    """A route port taken by another process before start: the cluster retries on fresh ports."""
+    cluster = NatsCluster(3)
+    taken = cluster.servers[1].cluster_port
+    assert taken is not None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        with cluster:
+            assert taken not in [server.cluster_port for server in cluster.servers]
+            for server in cluster.servers:
+                assert server.process is not None
+                assert server.process.poll() is None

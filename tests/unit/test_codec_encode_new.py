@@ -1,4 +1,5 @@
-"""``JsonCodec.encode_new`` writes exactly what ``encode`` writes for the envelope it skips."""
+"""``JsonCodec.encode_new`` writes exactly what ``encode`` writes for the envelope it skips,
+and ``encode_new_block`` writes the same headers as one NATS header block."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from cim import EventEnvelope, JsonCodec, NewEvent, StreamId
 from cim.examples import bank
+from interpreters._wire import header_block
 from laws.strategies import bank_events, envelopes, example_types, uuid7s
 
 NOTE_TYPES = example_types()
@@ -48,6 +50,31 @@ def check_same_encoding(
     assert codec.decode(headers, body).unwrap() == sealed
 
 
+def check_same_block(
+    codec: JsonCodec, envelope: EventEnvelope[Any], own_id: UUID | None, sequence: int
+) -> None:
+    """encode_new_block(...) == header_block(encode_new(...) headers + message id + trailer)."""
+    event = new_event_of(envelope, own_id)
+    args: dict[str, Any] = {
+        "stream": envelope.stream,
+        "version": envelope.version,
+        "event_id": envelope.event_id,
+        "recorded_at": envelope.recorded_at,
+    }
+    headers, body = codec.encode_new(event, **args)
+    trailer = f"Nats-Expected-Last-Subject-Sequence: {sequence}\r\n"
+    block, block_body = codec.encode_new_block(event, **args, trailer=trailer)
+    expected = header_block(
+        {
+            **headers,
+            "Nats-Msg-Id": headers["Cim-Event-Id"],
+            "Nats-Expected-Last-Subject-Sequence": str(sequence),
+        }
+    )
+    assert block == expected
+    assert block_body == body
+
+
 @settings(max_examples=150, deadline=None)
 @given(envelopes(types=NOTE_TYPES), st.none() | uuid7s())
 def test_encode_new_matches_encode_of_the_envelope(
@@ -64,6 +91,39 @@ def test_encode_new_matches_encode_for_bank_events(
 ) -> None:
     """The bank example's events encode identically on both paths too."""
     check_same_encoding(BANK_CODEC, envelope, own_id)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    envelopes(types=NOTE_TYPES),
+    st.none() | uuid7s(),
+    st.integers(min_value=0, max_value=2**64 - 1),
+)
+def test_encode_new_block_is_the_header_block_of_encode_new(
+    envelope: EventEnvelope[Any], own_id: UUID | None, sequence: int
+) -> None:
+    """For arbitrary events (unicode ids, correlation, metadata) the block holds the same headers."""
+    check_same_block(NOTE_CODEC, envelope, own_id, sequence)
+
+
+def test_encode_new_block_of_an_event_without_optional_ids() -> None:
+    """Without correlation or causation ids the block has no such lines (and no empty values)."""
+    block, _ = BANK_CODEC.encode_new_block(
+        _EVENT, stream=_STREAM, version=1, event_id=_ID, recorded_at=_WHEN
+    )
+    lines = block.decode().split("\r\n")
+    assert lines[0] == "NATS/1.0"
+    assert lines[-2:] == ["", ""]
+    assert [line.split(": ")[0] for line in lines[1:-2]] == [
+        "Cim-Event-Id",
+        "Cim-Event-Type",
+        "Cim-Schema-Version",
+        "Cim-Stream",
+        "Cim-Version",
+        "Cim-Position",
+        "Cim-Recorded-At",
+        "Nats-Msg-Id",
+    ]
 
 
 _STREAM = StreamId("account", "a-1")
@@ -86,7 +146,8 @@ _EVENT = NewEvent(bank.Deposited("a-1", 5))
 def test_encode_new_refuses_what_an_envelope_refuses(
     event: NewEvent[Any], changes: dict[str, Any], error: type[Exception]
 ) -> None:
-    """Unregistered payloads and invalid stream/version/id/time raise like the envelope does."""
+    """Unregistered payloads and invalid stream/version/id/time raise like the envelope does
+    (on both encode_new paths)."""
     args: dict[str, Any] = {
         "stream": _STREAM,
         "version": 1,
@@ -96,6 +157,8 @@ def test_encode_new_refuses_what_an_envelope_refuses(
     }
     with pytest.raises(error):
         BANK_CODEC.encode_new(event, **args)
+    with pytest.raises(error):
+        BANK_CODEC.encode_new_block(event, **args)
     if event is _EVENT:  # the envelope path refuses the same input with the same error type
         with pytest.raises(error):
             bank.bank_types.envelope(event, position=0, **args)
