@@ -5,6 +5,9 @@ resolved by the inbox callback, expired by a timer, or failed at once by :meth:`
 when the server reports a permissions violation for the subject. Requests whose deadlines fall
 in the same 50 ms tick share one timer (a timer per request costs several microseconds), so a
 request expires up to one tick after its timeout.
+
+Requests go out through a :class:`~interpreters._wire.FrameWriter`: as one pre-built frame
+when the client allows it.
 """
 
 from __future__ import annotations

@@ -10,12 +10,14 @@ before it (closed, draining, buffer full while reconnecting, ``max_payload``) ra
 nats-py errors.
 
 It relies on three private members of nats-py's ``Client`` (``_send_command``,
-``_flush_queue``, ``_flush_pending``) plus the two sizes of its reconnect buffer; when a
-client lacks them, or a header value holds a line break, it calls ``Client.publish`` instead.
+``_flush_queue``, ``_flush_pending``) plus the two sizes of its reconnect buffer, as nats-py
+2.16 has them; when a client lacks them (or they are not coroutines), or a header value holds a
+line break, it calls ``Client.publish`` instead.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from attrs import frozen
@@ -36,6 +38,7 @@ _PRIVATE = (
     "_pending_data_size",
     "_max_pending_size",
 )
+_AWAITED = ("_send_command", "_flush_pending")
 
 
 def header_block(headers: dict[str, str]) -> bytes | None:
@@ -62,7 +65,10 @@ class FrameWriter:
     @classmethod
     def for_client(cls, nc: Client) -> FrameWriter:
         """A writer for *nc*: direct if *nc* has the members the frame path uses."""
-        return cls(nc, all(hasattr(nc, name) for name in _PRIVATE))
+        usable = all(hasattr(nc, name) for name in _PRIVATE) and all(
+            inspect.iscoroutinefunction(getattr(nc, name)) for name in _AWAITED
+        )
+        return cls(nc, usable)
 
     async def publish(
         self,

@@ -29,6 +29,7 @@ from cim import (
     UnknownEventType,
 )
 from interpreters import _ordered_reader
+from interpreters._wire import FrameWriter
 from interpreters.jetstream import IncompatibleStream, JetStreamEventStore, StoreAccessDenied
 from interpreters.server import NatsServer
 from interpreters.store import EventStore, SnapshotStore
@@ -52,6 +53,26 @@ class TestJetStreamEventStore(EventStoreContract):
         async with JetStreamEventStore.connect(
             nats_server.url, types=types, stream=stream, subject_prefix=prefix
         ) as store:
+            yield store
+
+
+class TestJetStreamEventStoreThroughPublish(EventStoreContract):
+    """The contract again with frames off: appends go through nats-py's ``publish``.
+
+    That is the path of a nats-py whose private members differ from those the frame writer uses.
+    """
+
+    @pytest.fixture
+    async def store(
+        self, types: EventTypes, nats_server: NatsServer
+    ) -> AsyncIterator[JetStreamEventStore]:
+        """A store whose ack inbox publishes without pre-built frames."""
+        stream, prefix = _names()
+        async with JetStreamEventStore.connect(
+            nats_server.url, types=types, stream=stream, subject_prefix=prefix
+        ) as store:
+            store._acks._writer = FrameWriter(store.nc, direct=False)
+            assert not store._acks.direct
             yield store
 
 
