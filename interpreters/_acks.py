@@ -93,16 +93,11 @@ class AckInbox:
                 future.set_exception(Denied(detail))
 
     async def request(
-        self,
-        subject: str,
-        body: bytes,
-        headers: dict[str, str],
-        wait: float,
-        block: bytes | None = None,
+        self, subject: str, body: bytes, headers: dict[str, str] | bytes, wait: float
     ) -> Msg:
         """Publish with a reply token and wait up to *wait* seconds for the reply.
 
-        *block* is ``header_block(headers)`` when the caller has built it already.
+        *headers* is a dict or, when :attr:`direct`, a ready header block.
         """
         if self._sub is None:
             raise NoReply("the store is closed")
@@ -118,7 +113,7 @@ class AckInbox:
             loop.call_at(tick * _TICK, self._expire, tick, wait)
         expiring.append(token)
         try:
-            await self._writer.publish(subject, self._prefix + token, headers, body, block)
+            await self._writer.publish(subject, self._prefix + token, headers, body)
             return await future
         finally:
             del self._waiting[token]

@@ -71,23 +71,24 @@ class FrameWriter:
         return cls(nc, usable)
 
     async def publish(
-        self,
-        subject: str,
-        reply: str,
-        headers: dict[str, str],
-        body: bytes,
-        block: bytes | None = None,
+        self, subject: str, reply: str, headers: dict[str, str] | bytes, body: bytes
     ) -> None:
-        """Publish *body* with *headers* to *subject*, replies to *reply* (both valid subjects).
+        """Publish *body* to *subject*, replies to *reply* (both valid subjects).
 
-        *block* is ``header_block(headers)`` when the caller has built it already.
+        *headers* is a dict, or a ready header block (such as
+        :meth:`~cim.JsonCodec.encode_new_block` writes), which only a direct writer can send.
         """
-        if block is None and self.direct:
-            block = header_block(headers)
         nc: Any = self.nc
-        if block is None or not self.direct:
-            await nc.publish(subject, body, reply=reply, headers=headers)
-            return
+        if isinstance(headers, bytes):
+            if not self.direct:
+                raise ValueError("a ready header block needs a direct FrameWriter")
+            block = headers
+        else:
+            built = header_block(headers) if self.direct else None
+            if built is None:
+                await nc.publish(subject, body, reply=reply, headers=headers)
+                return
+            block = built
         if nc.is_closed:
             raise ConnectionClosedError
         if nc.is_draining_pubs:

@@ -118,7 +118,6 @@ class _Tip(NamedTuple):
 
 
 _EMPTY = _Tip(0, 0, None)
-_NO_HEADERS: dict[str, str] = {}  # a message sent as a pre-built frame carries its own headers
 
 
 def _is_last(tip: _Tip, ids: list[UUID]) -> bool:
@@ -553,8 +552,7 @@ class JetStreamEventStore:
                 frame = self._encode_frame(stream, events[0], ids[0], recorded_at, tip)
                 if isinstance(frame, EventTooLarge):
                     return Failure(frame)
-                block, body = frame
-                reply = await self._publish(subject, [(subject, _NO_HEADERS, body)], block)
+                reply = await self._publish(subject, frame)
             else:
                 messages = self._encode(stream, subject, events, ids, recorded_at, tip)
                 if isinstance(messages, EventTooLarge):
@@ -636,17 +634,17 @@ class JetStreamEventStore:
     async def _publish(
         self,
         subject: str,
-        messages: list[tuple[str, dict[str, str], bytes]],
-        block: bytes | None = None,
+        messages: list[tuple[str, dict[str, str], bytes]] | tuple[bytes, bytes],
     ) -> dict[str, Any]:
-        """Publish *messages* (one plain message, or an atomic batch) and return the ack.
-
-        *block* is the header block of a single message, when already built.
-        """
+        """Publish *messages* and return the ack: a ready frame (header block, body) for a
+        direct ack inbox, one plain message, or an atomic batch."""
         try:
-            if len(messages) == 1:
+            if isinstance(messages, tuple):
+                block, body = messages
+                msg = await self._acks.request(subject, body, block, self.request_timeout)
+            elif len(messages) == 1:
                 _, headers, body = messages[0]
-                msg = await self._acks.request(subject, body, headers, self.request_timeout, block)
+                msg = await self._acks.request(subject, body, headers, self.request_timeout)
             else:
                 msg = await publish_atomic(self.nc, uuid7().hex, messages, self._request)
         except Denied as denied:

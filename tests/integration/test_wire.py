@@ -56,14 +56,22 @@ async def test_a_frame_arrives_as_nats_py_publish_would_send_it(nc: Client) -> N
     assert ours.headers == theirs.headers == HEADERS
 
 
-async def test_a_prebuilt_block_is_sent_as_given(nc: Client) -> None:
-    """A caller's ``header_block`` is used instead of the headers argument."""
+async def test_a_ready_header_block_is_sent_as_given(nc: Client) -> None:
+    """Headers given as a ready block (bytes) go out unchanged."""
     block = header_block({"Only": "this"})
     assert block is not None
-    send = FrameWriter.for_client(nc).publish("wire.b", "r.b", {}, b"x", block)
+    send = FrameWriter.for_client(nc).publish("wire.b", "r.b", block, b"x")
     (msg,) = await received(nc, "wire.b", 1, send)
     assert msg.headers == {"Only": "this"}
     assert msg.data == b"x"
+
+
+async def test_a_ready_header_block_needs_a_direct_writer(nc: Client) -> None:
+    """Without the direct path a block cannot be sent: a programmer error, raised at once."""
+    block = header_block({"Only": "this"})
+    assert block is not None
+    with pytest.raises(ValueError, match="direct"):
+        await FrameWriter(nc, direct=False).publish("wire.f", "r.f", block, b"x")
 
 
 async def test_a_line_break_in_a_value_cannot_inject_protocol(nc: Client) -> None:
