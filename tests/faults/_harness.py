@@ -122,6 +122,15 @@ class WriteLoad:
         times = [self.started, *sorted(self.ack_times)]
         return max(itertools.pairwise(times), key=lambda gap: gap[1] - gap[0])
 
+    def stalls(self, longer_than: float) -> list[tuple[float, float]]:
+        """Every (start, end) with no acknowledgement for more than *longer_than* seconds.
+
+        An outage can show as several stalls: a few acknowledgements in the middle of a leader
+        election split it in two.
+        """
+        times = [self.started, *sorted(self.ack_times)]
+        return [(a, b) for a, b in itertools.pairwise(times) if b - a > longer_than]
+
     @property
     def max_ack_gap_s(self) -> float:
         """The length of :attr:`longest_ack_gap` in seconds."""
