@@ -359,6 +359,8 @@ class JetStreamEventStore:
             raise ValueError(f"storage must be 'file' or 'memory', got {storage!r}")
         if duplicate_window <= 0:
             raise ValueError(f"duplicate_window must be > 0 seconds, got {duplicate_window!r}")
+        if not request_timeout > 0:
+            raise ValueError(f"request_timeout must be > 0 seconds, got {request_timeout!r}")
         store = cls(
             nc,
             types,

@@ -185,6 +185,30 @@ async def test_incompatible_stream_is_reported(
     assert raised.value.stream == name
 
 
+@pytest.mark.parametrize(
+    ("option", "problem"),
+    [
+        ({"stream": "has space"}, "stream name 'has space' must be"),
+        ({"subject_prefix": "a..b"}, "subject_prefix token must be a non-empty"),
+        ({"replicas": 2}, "replicas must be 1, 3 or 5, got 2"),
+        ({"storage": "disk"}, "storage must be 'file' or 'memory'"),
+        ({"duplicate_window": 0}, "duplicate_window must be > 0 seconds"),
+        ({"request_timeout": -1}, "request_timeout must be > 0 seconds"),
+        ({"types": [Deposited]}, "types must be an EventTypes registry"),
+    ],
+)
+async def test_bad_options_are_refused_naming_the_option(
+    client: Client, nats_url: str, option: dict[str, Any], problem: str
+) -> None:
+    """connect and from_client raise on a bad option; a client passed in is left open."""
+    options: dict[str, Any] = {"types": contract_types(), **option}
+    with pytest.raises((ValueError, TypeError), match=problem):
+        await JetStreamEventStore.connect(nats_url, **options)
+    with pytest.raises((ValueError, TypeError), match=problem):
+        await JetStreamEventStore.from_client(client, **options)
+    assert client.is_connected
+
+
 async def test_lost_ack_retry_is_stored_once(store: JetStreamEventStore, client: Client) -> None:
     """An append whose ack was lost, retried with the same ids, is stored once."""
     stream = StreamId("acc", "lost-ack")

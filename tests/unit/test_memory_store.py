@@ -31,6 +31,13 @@ def test_memory_store_implements_the_protocols() -> None:
     assert isinstance(store, SnapshotStore)
 
 
+@pytest.mark.parametrize("wrong", [[Deposited], Deposited, None])
+def test_types_other_than_a_registry_are_refused_with_a_hint(wrong: Any) -> None:
+    """A list of classes (or a class) for types= is a TypeError showing how to build a registry."""
+    with pytest.raises(TypeError, match=r"types must be an EventTypes registry, e\.g\. EventTypes"):
+        InMemoryEventStore(types=wrong)
+
+
 @pytest.mark.anyio
 async def test_injected_clock_and_ids_are_used() -> None:
     """Ids and recorded_at come from the injected sources."""
