@@ -27,10 +27,11 @@ from cim._store_errors import (
     EmptyAppend,
     EventTooLarge,
     PermissionDenied,
+    SnapshotTooLarge,
     StoreError,
     StoreUnavailable,
 )
-from cim._stream_id import StreamId
+from cim._stream_id import MAX_TOKEN_BYTES, StreamId
 from cim._versions import (
     AnyVersion,
     AppendResult,
@@ -42,6 +43,7 @@ from cim._versions import (
 )
 
 __all__ = (
+    "MAX_TOKEN_BYTES",
     "AnyVersion",
     "AppendError",
     "AppendResult",
@@ -65,6 +67,7 @@ __all__ = (
     "NewEvent",
     "NoStream",
     "PermissionDenied",
+    "SnapshotTooLarge",
     "StoreError",
     "StoreUnavailable",
     "StreamExists",

@@ -115,8 +115,11 @@ class JsonCodec:
         )
 
     def encode(self, envelope: EventEnvelope[Any]) -> tuple[dict[str, str], bytes]:
-        """The NATS headers and body for *envelope*; ``ValueError`` if its type is not registered."""
-        entry = self.types.by_class(type(envelope.payload))
+        """The NATS headers and body for *envelope*; ``TypeError`` if its type is not registered."""
+        try:
+            entry = self.types.by_class(type(envelope.payload))
+        except KeyError:
+            raise _unregistered(envelope.payload) from None
         if (envelope.event_type, envelope.schema_version) != (entry.name, entry.version):
             raise ValueError(
                 f"envelope says {envelope.event_type!r} v{envelope.schema_version} but its payload "
@@ -245,8 +248,7 @@ class JsonCodec:
         try:
             encoding = self._encodings[type(event.payload)]
         except KeyError:
-            name = type(event.payload).__qualname__
-            raise KeyError(f"{name} is not a registered event type") from None
+            raise _unregistered(event.payload) from None
         if type(stream) is not StreamId:
             raise TypeError(f"stream must be a StreamId, got {type(stream).__name__}")
         if not isinstance(version, int):
@@ -459,6 +461,14 @@ _succeed = _success_factory()
 
 class _NotCurrent(Exception):
     """The message is not a well-formed one at its type's current version: take the exact path."""
+
+
+def _unregistered(payload: object) -> TypeError:
+    name = type(payload).__qualname__
+    return TypeError(
+        f"{name} is not a registered event type: register its class, "
+        f"e.g. EventTypes().register({name}), and pass that registry as types="
+    )
 
 
 def _uuid(text: str) -> UUID:

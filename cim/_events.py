@@ -28,8 +28,9 @@ def id_text(name: str, value: object) -> str:
         or not value.isprintable()
         or value != value.strip()
     ):
+        shown = repr(value) if len(value) <= 60 else f"{value[:40]!r}... ({len(value)} characters)"
         raise ValueError(
-            f"{name} {value!r} must be 1..{_MAX_ID_LENGTH} printable characters "
+            f"{name} {shown} must be 1..{_MAX_ID_LENGTH} printable characters "
             "without leading or trailing whitespace"
         )
     return value

@@ -24,6 +24,18 @@ class EventTooLarge:
 
 
 @frozen
+class SnapshotTooLarge:
+    """A snapshot's state is larger than the store accepts; the older snapshot (if any) stays."""
+
+    stream: StreamId
+    size: int
+    limit: int
+
+    def __str__(self) -> str:
+        return f"snapshot of {self.stream} is {self.size} bytes; the limit is {self.limit}"
+
+
+@frozen
 class AppendTooLarge:
     """More events in one atomic append than the store can commit at once; nothing was appended."""
 
@@ -87,5 +99,5 @@ AppendError = (
     | CorruptEvent
 )
 """Why an append stored nothing (``CorruptEvent``: the stream's last message cannot be read)."""
-StoreError = AppendError
+StoreError = AppendError | SnapshotTooLarge
 """Why a store operation failed."""

@@ -1,14 +1,44 @@
-"""The identity of one aggregate's event stream."""
+"""The identity of one aggregate's event stream.
+
+Both parts of a :class:`StreamId` are NATS subject tokens: non-empty, printable, without ``.``,
+``*``, ``>`` or whitespace, and at most :data:`MAX_TOKEN_BYTES` (256) bytes of UTF-8. The limit
+keeps a subject ``<prefix>.<category>.<entity_id>`` far below the NATS server's maximum control
+line (4096 bytes by default): a longer subject makes the server drop the connection.
+"""
 
 from __future__ import annotations
 
+from typing import Final
+
 from attrs import field, frozen
 
+MAX_TOKEN_BYTES: Final = 256
+"""The longest subject token accepted, in bytes of UTF-8 (``len(token.encode())``)."""
+
 _FORBIDDEN = frozenset(".*>")
+_SURELY_SHORT: Final = MAX_TOKEN_BYTES // 4  # no character takes more than 4 bytes of UTF-8
+_SHOWN: Final = 60
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, cut to about 60 characters so that a huge value cannot flood a message."""
+    text = repr(value[: _SHOWN + 1] if isinstance(value, str | bytes) else value)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 3]}..."
 
 
 def validate_token(kind: str, token: object) -> str:
-    """Return *token* if it is a valid NATS subject token, else raise ``ValueError`` naming it."""
+    """Return *token* if it is a valid NATS subject token, else raise ``ValueError`` naming it.
+
+    Valid: a non-empty ``str`` of printable characters without ``.``, ``*``, ``>`` or whitespace,
+    at most :data:`MAX_TOKEN_BYTES` bytes of UTF-8. The error shows at most ~60 characters of it.
+
+    >>> validate_token("entity_id", "é" * 128)[:3]
+    'ééé'
+    >>> validate_token("entity_id", "é" * 129)
+    Traceback (most recent call last):
+    ...
+    ValueError: entity_id 'ééé... is too long for a NATS subject token: 258 bytes of UTF-8, ...
+    """
     if (  # the common case, decided without building the error's set
         type(token) is str
         and token.isprintable()
@@ -17,18 +47,26 @@ def validate_token(kind: str, token: object) -> str:
         and "*" not in token
         and ">" not in token
         and token
+        and (len(token) <= _SURELY_SHORT or len(token.encode()) <= MAX_TOKEN_BYTES)
     ):
         return token
     if not isinstance(token, str):
-        raise TypeError(f"{kind} must be a str, got {type(token).__name__}: {token!r}")
+        raise TypeError(f"{kind} must be a str, got {type(token).__name__}: {_shown(token)}")
     if not token:
         raise ValueError(f"{kind} must be a non-empty NATS subject token, got ''")
     bad = sorted({c for c in token if c in _FORBIDDEN or c.isspace() or not c.isprintable()})
     if bad:
         raise ValueError(
-            f"{kind} {token!r} is not a valid NATS subject token: "
-            f"it contains {', '.join(repr(c) for c in bad)} (no '.', '*', '>', whitespace "
+            f"{kind} {_shown(token)} is not a valid NATS subject token: "
+            f"it contains {', '.join(repr(c) for c in bad[:8])}"
+            f"{' ...' if len(bad) > 8 else ''} (no '.', '*', '>', whitespace "
             "or control characters allowed)"
+        )
+    size = len(token.encode())  # no lone surrogate is left: they are not printable
+    if size > MAX_TOKEN_BYTES:
+        raise ValueError(
+            f"{kind} {_shown(token)} is too long for a NATS subject token: {size} bytes of "
+            f"UTF-8, at most {MAX_TOKEN_BYTES} allowed"
         )
     return token
 
@@ -45,7 +83,8 @@ def _check_entity(_: object, __: object, value: str) -> None:
 class StreamId:
     """One aggregate's event stream: a ``category`` and an ``entity_id``.
 
-    Both parts become NATS subject tokens, so they are validated here:
+    Both parts become NATS subject tokens, so they are validated here (see
+    :func:`validate_token`; each part at most :data:`MAX_TOKEN_BYTES` bytes of UTF-8):
 
     >>> StreamId("order", "o-1")
     StreamId(category='order', entity_id='o-1')
@@ -68,5 +107,5 @@ class StreamId:
         """Parse ``"category.entity_id"`` (the form ``str()`` gives); raise ``ValueError`` if bad."""
         category, sep, entity_id = text.partition(".")
         if not sep:
-            raise ValueError(f"stream {text!r} is not of the form 'category.entity_id'")
+            raise ValueError(f"stream {_shown(text)} is not of the form 'category.entity_id'")
         return cls(category, entity_id)

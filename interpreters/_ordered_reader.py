@@ -65,6 +65,7 @@ class OrderedReader:
     _wake: asyncio.Event = field(init=False, factory=asyncio.Event)
     _room: asyncio.Event = field(init=False, factory=asyncio.Event)
     _subscription: JetStreamContext.PushSubscription | None = field(init=False, default=None)
+    _stopped: str | None = field(init=False, default=None)
 
     async def _collect(self, msg: Msg) -> None:
         self._arrived.append(msg)
@@ -108,6 +109,8 @@ class OrderedReader:
                 finally:
                     if timer is not None:
                         timer.cancel()
+                if self._stopped is not None:
+                    raise ConsumerError(self._stopped)
                 if not arrived:
                     raise ConsumerError(
                         f"stream {self.stream!r} sent nothing for {idle}s (is the server up?)"
@@ -117,6 +120,11 @@ class OrderedReader:
             arrived.clear()
             self._room.set()
             yield batch
+
+    def stop(self, reason: str) -> None:
+        """End :meth:`batches` with ``ConsumerError(reason)`` once what arrived is handed over."""
+        self._stopped = reason
+        self._wake.set()
 
     async def close(self) -> None:
         """Stop receiving and delete the consumer."""

@@ -10,6 +10,22 @@ from nats.js import api
 __all__ = ("IncompatibleStream", "StreamSettings", "desired_config", "problems", "needs_update")
 
 
+class OverlappingSubjects(Exception):
+    """The store's stream cannot be created: another stream already captures its subjects.
+
+    Raised by ``JetStreamEventStore.connect`` (a deployment mistake): choose another
+    ``subject_prefix``, or the ``stream`` name of the stream that has them.
+    """
+
+    def __init__(self, stream: str, subjects: str, other: str | None) -> None:
+        self.stream, self.subjects, self.other = stream, subjects, other
+        owner = f"stream {other!r}" if other else "another stream"
+        super().__init__(
+            f"cannot create stream {stream!r}: its subjects {subjects!r} overlap those of "
+            f"{owner} (choose another subject_prefix, or connect to that stream by its name)"
+        )
+
+
 class IncompatibleStream(Exception):
     """A stream with the store's name exists with settings the store cannot use.
 

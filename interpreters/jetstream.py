@@ -45,11 +45,12 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext, api
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 from returns.result import Failure, Result, Success
 from uuid_utils.compat import uuid7
 
 from cim import (
+    MAX_TOKEN_BYTES,
     AnyVersion,
     AppendError,
     AppendResult,
@@ -66,6 +67,7 @@ from cim import (
     NewEvent,
     NoStream,
     PermissionDenied,
+    SnapshotTooLarge,
     StoreError,
     StoreUnavailable,
     StreamExists,
@@ -79,15 +81,23 @@ from interpreters._direct_get import SEQUENCE, DirectGetError, DirectReader
 from interpreters._ordered_reader import ConsumerError, OrderedReader, sequence_and_pending
 from interpreters._stream_config import (
     IncompatibleStream,
+    OverlappingSubjects,
     StreamSettings,
     desired_config,
     needs_update,
     problems,
 )
 from interpreters.memory import utc_now
-from interpreters.store import Loaded, Snapshot
+from interpreters.store import (
+    Loaded,
+    ReusedEventIds,
+    Snapshot,
+    check_append,
+    check_snapshot,
+    snapshot_size,
+)
 
-__all__ = ("IncompatibleStream", "JetStreamEventStore", "StoreAccessDenied")
+__all__ = ("IncompatibleStream", "JetStreamEventStore", "OverlappingSubjects", "StoreAccessDenied")
 
 MSG_ID = "Nats-Msg-Id"
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
@@ -96,6 +106,7 @@ _POSITION = Header.POSITION.value
 _EVENT_ID = Header.EVENT_ID.value
 _ANY = AnyVersion()
 WRONG_LAST_SEQUENCE = 10071
+SUBJECTS_OVERLAP = 10065  # JetStream API error: subjects overlap with an existing stream
 BATCH_DUPLICATE_ID = 10201
 _TIP_CACHE_SIZE = 100_000
 _ANY_VERSION_ATTEMPTS = 100
@@ -118,15 +129,20 @@ class _Tip(NamedTuple):
 
 
 _EMPTY = _Tip(0, 0, None)
+_RETRY_LOOKBACK = 1_000  # events before the tip searched for a batch retried without expectation
+_CLOSED = StoreUnavailable("the store is closed (nothing was sent to the server)")
 
 
 def _is_last(tip: _Tip, ids: list[UUID]) -> bool:
     """Whether *tip* is the last event of an append with event ids *ids*."""
-    return tip.event_id is not None and str(tip.event_id) == str(ids[-1])
+    known = tip.event_id
+    if known is None:
+        return False
+    return known == ids[-1] if type(known) is UUID else known == str(ids[-1])
 
 
 class _Unavailable(Exception):
-    def __init__(self, error: StoreError) -> None:
+    def __init__(self, error: AppendError) -> None:
         self.error = error
 
 
@@ -239,6 +255,7 @@ class JetStreamEventStore:
     _acks: AckInbox = field(init=False)
     _watch: _PermissionWatch = field(init=False)
     _closed: bool = field(init=False, default=False)
+    _consumers: list[OrderedReader] = field(init=False, factory=list)
     _all_subjects: str = field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -353,6 +370,8 @@ class JetStreamEventStore:
             raise ValueError(f"stream name {stream!r} must be letters, digits, '-' or '_'")
         for token in subject_prefix.split("."):
             validate_token("subject_prefix token", token)
+        if len(subject_prefix.encode()) > MAX_TOKEN_BYTES:  # subjects stay far below 4 KiB
+            raise ValueError(f"subject_prefix must be at most {MAX_TOKEN_BYTES} bytes of UTF-8")
         if replicas not in (1, 3, 5):
             raise ValueError(f"replicas must be 1, 3 or 5, got {replicas!r}")
         if storage not in ("file", "memory"):
@@ -398,10 +417,19 @@ class JetStreamEventStore:
         name = settings.name
         info = await self._stream_info(js, name)
         if info is None:
-            await self._admin(
-                js.add_stream(desired_config(settings)),
-                f"stream {name!r} does not exist and cannot be created",
-            )
+            try:
+                await self._admin(
+                    js.add_stream(desired_config(settings)),
+                    f"stream {name!r} does not exist and cannot be created",
+                )
+            except BadRequestError as error:
+                if error.err_code != SUBJECTS_OVERLAP:
+                    raise
+                subjects = settings.subjects[0]
+                other = None
+                with contextlib.suppress(NatsError):
+                    other = await js.find_stream_name_by_subject(subjects)
+                raise OverlappingSubjects(name, subjects, other) from None
         else:
             found = problems(settings, info.config)
             if found:
@@ -481,6 +509,8 @@ class JetStreamEventStore:
         if self._closed:
             return
         self._closed = True
+        for reader in self._consumers:  # running subscribe/read_all iterations end
+            reader.stop(_CLOSED.detail)
         with anyio.CancelScope(shield=True):
             self._watch.uninstall()
             for part in (self._acks, self._reader, self._index_reader, self._snapshot_reader):
@@ -515,6 +545,9 @@ class JetStreamEventStore:
         expected: ExpectedVersion = _ANY,
     ) -> Result[AppendResult, AppendError]:
         """Append *events* to *stream* if it is at the *expected* version (all or nothing)."""
+        check_append(stream, events, expected)
+        if self._closed:
+            return Failure(_CLOSED)
         count = len(events)
         if not count:
             return Failure(EmptyAppend(stream))
@@ -545,11 +578,13 @@ class JetStreamEventStore:
                 tip = _EMPTY
             else:
                 tip = await self._tip(subject, fresh=fresh)
+                if _is_last(tip, ids):  # a retry of the append that made the tip
+                    return Success(AppendResult(tip.version, tip.sequence))
                 if not expected.accepts(tip.version):
                     if not fresh:  # the cache may be behind: ask the server
                         fresh = True
                         continue
-                    return self._conflict(stream, expected, tip, ids)
+                    return await self._conflict(stream, expected, tip, ids)
             if len(events) == 1 and self._acks.direct:  # one frame, headers written once
                 frame = self._encode_frame(stream, events[0], ids[0], recorded_at, tip)
                 if isinstance(frame, EventTooLarge):
@@ -568,15 +603,18 @@ class JetStreamEventStore:
                 tip = await self._tip(subject, fresh=True)
                 if _is_last(tip, ids):  # our own earlier write: a retry
                     return Success(AppendResult(tip.version, tip.sequence))
-                if code == BATCH_DUPLICATE_ID:
-                    raise ValueError(
-                        f"event ids {[str(i) for i in ids]} of this append were already used "
-                        f"for other events in stream {self.stream_name!r}"
-                    )
+                if code == BATCH_DUPLICATE_ID:  # stored before, or ids of other events
+                    start = max(1, tip.version - _RETRY_LOOKBACK + 1)
+                    if isinstance(expected, NoStream | Exactly):
+                        start = expected.version + 1 if isinstance(expected, Exactly) else 1
+                    found = await self._find_run(stream, ids, start)
+                    if found is not None:
+                        return Success(found)
+                    raise ReusedEventIds(ids, f"earlier events of stream {self.stream_name!r}")
                 if isinstance(expected, AnyVersion | StreamExists) and tip.version > 0:
                     fresh = True
                     continue
-                return Failure(WrongExpectedVersion(stream, expected, tip.version))
+                return await self._conflict(stream, expected, tip, ids)
             raise _Unavailable(_api_failure(subject, error))
         return Failure(StoreUnavailable(f"{subject}: too much contention, gave up appending"))
 
@@ -626,12 +664,35 @@ class JetStreamEventStore:
         messages[0][1][EXPECTED_LAST_SUBJECT_SEQUENCE] = str(tip.sequence)
         return messages
 
-    def _conflict(
+    async def _conflict(
         self, stream: StreamId, expected: ExpectedVersion, tip: _Tip, ids: list[UUID]
     ) -> Result[AppendResult, AppendError]:
+        """``WrongExpectedVersion``, unless these very events are stored where *expected* put
+        them (an earlier attempt landed, then others appended): then the original result."""
         if _is_last(tip, ids):
             return Success(AppendResult(tip.version, tip.sequence))
+        if isinstance(expected, NoStream | Exactly):
+            start = expected.version + 1 if isinstance(expected, Exactly) else 1
+            found = await self._find_run(stream, ids, start)
+            if found is not None:
+                return Success(found)
         return Failure(WrongExpectedVersion(stream, expected, tip.version))
+
+    async def _find_run(self, stream: StreamId, ids: list[UUID], start: int) -> AppendResult | None:
+        """Where events *ids* are stored as one run in *stream* at or after version *start*."""
+        run: list[EventEnvelope[Any]] = []
+        async with contextlib.aclosing(self.iter_stream(stream, from_version=start)) as read:
+            async for item in read:
+                if not isinstance(item, Success):
+                    return None
+                envelope = item.unwrap()
+                if run or envelope.event_id == ids[0]:
+                    run.append(envelope)
+                    if len(run) == len(ids):
+                        break
+        if [envelope.event_id for envelope in run] != ids:
+            return None
+        return AppendResult(run[-1].version, run[-1].position)
 
     async def _publish(
         self,
@@ -683,9 +744,11 @@ class JetStreamEventStore:
         sequence = int(reply["seq"])
         if reply.get("duplicate"):  # stored before (retry inside the duplicate window)
             original = await self._get(self._reader.at(sequence))
-            version = int((original.headers or {}).get(Header.VERSION, "0")) if original else 0
+            headers = (original.headers or {}) if original else {}
             self._tips.pop(subject, None)
-            return AppendResult(version, sequence)
+            if original is not None and headers.get(SUBJECT) != subject:
+                raise ReusedEventIds([last_id], f"an event of {headers.get(SUBJECT)!r}")
+            return AppendResult(int(headers.get(Header.VERSION, "0")), sequence)
         result = AppendResult(tip.version + count, sequence)
         self._remember(subject, _Tip(sequence, result.version, last_id))
         return result
@@ -860,6 +923,10 @@ class JetStreamEventStore:
             self.request_timeout,
             idle_timeout,
         )
+        if self._closed:
+            yield [(Failure(_CLOSED), 0)]
+            return
+        self._consumers.append(reader)
         try:
             try:
                 await self._admin(reader.open(), f"cannot read {self.stream_name!r}")
@@ -877,6 +944,7 @@ class JetStreamEventStore:
         except ConsumerError as error:
             yield [(Failure(StoreUnavailable(str(error))), 0)]
         finally:
+            self._consumers.remove(reader)
             await reader.close()
 
     async def subscribe(
@@ -992,11 +1060,14 @@ class JetStreamEventStore:
         self, stream: StreamId, version: int, state: bytes
     ) -> Result[Snapshot, StoreError]:
         """Remember *state* as the state of *stream* after event *version* (in the KV bucket)."""
-        snapshot = Snapshot(stream, version, state)
+        snapshot = check_snapshot(stream, version, state)
+        if self._closed:
+            return Failure(_CLOSED)
         subject = self._snapshot_subject(stream)
         body = b"%d\n" % version + state
-        if _size({}) + len(body) > self.max_event_bytes:
-            return Failure(EventTooLarge(UUID(int=0), len(body), self.max_event_bytes))
+        size = snapshot_size(snapshot)
+        if size > self.max_event_bytes:
+            return Failure(SnapshotTooLarge(stream, size, self.max_event_bytes))
         try:
             reply = await self._publish(subject, [(subject, {}, body)])
         except _Unavailable as unavailable:
@@ -1016,9 +1087,14 @@ class JetStreamEventStore:
             version, _, state = msg.data.partition(b"\n")
             snapshot = Snapshot(stream, int(version), state)
         after = 1 if snapshot is None else snapshot.version + 1
-        return (await self.read(stream, from_version=after)).map(
-            lambda events: Loaded(snapshot, events)
-        )
+        events = await self.read(stream, from_version=after)
+        if snapshot is not None and events == Success(()):  # is the stream there at all?
+            current = await self.version(stream)
+            if isinstance(current, Failure):
+                return current
+            if current.unwrap() < snapshot.version:  # saved with a wrong version: ignore it
+                snapshot, events = None, await self.read(stream)
+        return events.map(lambda read: Loaded(snapshot, read))
 
 
 def _api_failure(subject: str, error: dict[str, Any]) -> StoreUnavailable | PermissionDenied:

@@ -42,11 +42,20 @@ from cim import (
     ExpectedVersion,
     JsonCodec,
     NewEvent,
+    SnapshotTooLarge,
     StoreError,
+    StoreUnavailable,
     StreamId,
     WrongExpectedVersion,
 )
-from interpreters.store import Loaded, Snapshot
+from interpreters.store import (
+    Loaded,
+    ReusedEventIds,
+    Snapshot,
+    check_append,
+    check_snapshot,
+    snapshot_size,
+)
 
 __all__ = ("InMemoryEventStore", "utc_now")
 
@@ -86,6 +95,7 @@ class InMemoryEventStore:
     _by_correlation: dict[str, list[int]] = field(init=False, factory=dict)
     _snapshots: dict[StreamId, Snapshot] = field(init=False, factory=dict)
     _appended: anyio.Event = field(init=False, factory=anyio.Event)
+    _closed: bool = field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         self._codec = JsonCodec(self.types)
@@ -94,7 +104,15 @@ class InMemoryEventStore:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        return None
+        await self.close()
+
+    async def close(self) -> None:
+        """End running :meth:`subscribe` iterations (as the JetStream store's ``close`` does).
+
+        The events stay: the store can still be read and appended to.
+        """
+        self._closed = True
+        self._appended.set()
 
     async def append(
         self,
@@ -104,6 +122,7 @@ class InMemoryEventStore:
         expected: ExpectedVersion = AnyVersion(),  # noqa: B008 - a frozen value
     ) -> Result[AppendResult, AppendError]:
         """Append *events* to *stream* if it is at the *expected* version (all or nothing)."""
+        check_append(stream, events, expected)
         await anyio.lowlevel.checkpoint()
         if not events:
             return Failure(EmptyAppend(stream))
@@ -112,6 +131,12 @@ class InMemoryEventStore:
         retried = self._retried(stream, events)
         if retried is not None:
             return Success(retried)
+        reused = [
+            e.event_id for e in events if e.event_id is not None and e.event_id in self._by_id
+        ]
+        if reused:
+            streams = sorted({str(self._log[self._by_id[i] - 1].stream) for i in reused})
+            raise ReusedEventIds(reused, f"events of {', '.join(streams)}")
         positions = self._streams.get(stream, [])
         current = len(positions)
         if not expected.accepts(current):
@@ -207,6 +232,9 @@ class InMemoryEventStore:
                 await anyio.lowlevel.checkpoint()
                 yield Success(self._log[position - 1])
                 position += 1
+            if self._closed:
+                yield Failure(StoreUnavailable("the store is closed"))
+                return
             await appended.wait()
 
     async def version(self, stream: StreamId) -> Result[int, StoreError]:
@@ -226,14 +254,22 @@ class InMemoryEventStore:
         self, stream: StreamId, version: int, state: bytes
     ) -> Result[Snapshot, StoreError]:
         """Remember *state* as the state of *stream* after event *version*."""
+        snapshot = check_snapshot(stream, version, state)
         await anyio.lowlevel.checkpoint()
-        snapshot = Snapshot(stream, version, state)
+        size = snapshot_size(snapshot)
+        if size > self.max_event_bytes:
+            return Failure(SnapshotTooLarge(stream, size, self.max_event_bytes))
         self._snapshots[stream] = snapshot
         return Success(snapshot)
 
     async def load_snapshot(self, stream: StreamId) -> Result[Loaded, StoreError]:
-        """The latest snapshot of *stream* and the events after it."""
+        """The latest snapshot of *stream* and the events after it.
+
+        A snapshot beyond the stream's last event (saved with a wrong version) is ignored.
+        """
         snapshot = self._snapshots.get(stream)
+        if snapshot is not None and snapshot.version > len(self._streams.get(stream, ())):
+            snapshot = None
         after = 1 if snapshot is None else snapshot.version + 1
         return (await self.read(stream, from_version=after)).map(
             lambda events: Loaded(snapshot, events)

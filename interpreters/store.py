@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Protocol, runtime_checkable
+from uuid import UUID
 
 from attrs import field, frozen
 from attrs.validators import ge, instance_of
@@ -23,15 +24,74 @@ from cim import (
     AppendError,
     AppendResult,
     EventEnvelope,
+    Exactly,
     ExpectedVersion,
     NewEvent,
+    NoStream,
     StoreError,
+    StreamExists,
     StreamId,
 )
 
-__all__ = ("EventStore", "Snapshot", "SnapshotStore", "Loaded")
+__all__ = (
+    "EventStore",
+    "Loaded",
+    "ReusedEventIds",
+    "Snapshot",
+    "SnapshotStore",
+    "check_append",
+    "check_snapshot",
+    "snapshot_size",
+)
 
 _ANY = AnyVersion()
+_EXPECTATIONS = (AnyVersion, NoStream, StreamExists, Exactly)
+
+
+class ReusedEventIds(ValueError):
+    """Event ids of an append already name other events: one id names one event.
+
+    A retry (the same events with the same ids, to the same stream) is not reuse: it answers
+    with the original result. Putting an id to another event (in another stream, in another
+    run of events, or twice in one append) is a programmer error, and nothing is stored.
+    """
+
+    def __init__(self, ids: Sequence[UUID], used_by: str) -> None:
+        self.ids = tuple(ids)
+        super().__init__(
+            f"event ids {[str(i) for i in self.ids]} of this append already name {used_by}; "
+            "a new event needs a new id (a retry repeats the whole append, same ids, same stream)"
+        )
+
+
+def check_append(stream: StreamId, events: Sequence[NewEvent[Any]], expected: object) -> None:
+    """Raise ``TypeError`` (or :class:`ReusedEventIds`) for arguments no store can take.
+
+    >>> check_append(StreamId("a", "1"), NewEvent(1), AnyVersion())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    TypeError: events must be a list of NewEvent, got NewEvent (wrap one event: [event])
+    """
+    if type(stream) is not StreamId:
+        raise TypeError(f"stream must be a StreamId, got {type(stream).__name__} {stream!r:.60}")
+    if type(events) is not list and type(events) is not tuple and not _is_sequence(events):
+        hint = " (wrap one event: [event])" if isinstance(events, NewEvent) else ""
+        raise TypeError(f"events must be a list of NewEvent, got {type(events).__name__}{hint}")
+    for event in events:
+        if not isinstance(event, NewEvent):
+            raise TypeError(
+                f"events must be NewEvent values, got {type(event).__name__}: "
+                "wrap the payload, NewEvent(payload)"
+            )
+    if not isinstance(expected, _EXPECTATIONS):
+        raise TypeError(
+            "expected must be AnyVersion(), NoStream(), StreamExists() or Exactly(n), "
+            f"got {expected!r:.60}"
+        )
+    if len(events) > 1:
+        given = [event.event_id for event in events if event.event_id is not None]
+        if len(set(given)) < len(given):
+            repeated = sorted({i for i in given if given.count(i) > 1}, key=given.index)
+            raise ReusedEventIds(repeated, "another event of the same append")
 
 
 @runtime_checkable
@@ -42,6 +102,11 @@ class EventStore(Protocol):
       An empty append is refused with :class:`~cim.EmptyAppend`.
     * Appending the same events again (same event ids, e.g. a retry after a lost reply) stores
       them once and answers with the original :class:`~cim.AppendResult`.
+    * An event id names one event: ids already given to other events are refused with
+      :class:`ReusedEventIds` (a ``ValueError``) and nothing is stored. (JetStream remembers
+      ids for its duplicate window; the in-memory store for ever.)
+    * Arguments of the wrong kind (a ``str`` for the stream, a bare ``NewEvent`` or payloads for
+      *events*, an ``int`` for *expected*) raise ``TypeError`` (:func:`check_append`).
     * versions in a stream run 1..n without gaps; positions are global and increasing.
     * ``read_all`` and ``subscribe`` yield envelopes in global position order.
     """
@@ -133,3 +198,25 @@ class SnapshotStore(Protocol):
     async def load_snapshot(self, stream: StreamId) -> Result[Loaded, StoreError]:
         """The latest snapshot of *stream* and the events after it."""
         ...
+
+
+def check_snapshot(stream: StreamId, version: int, state: bytes) -> Snapshot:
+    """The snapshot of these arguments, or ``TypeError``/``ValueError`` saying what is wrong."""
+    if type(stream) is not StreamId:
+        raise TypeError(f"stream must be a StreamId, got {type(stream).__name__} {stream!r:.60}")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"snapshot version must be an int >= 1, got {version!r:.60}")
+    if not isinstance(state, bytes):
+        raise TypeError(
+            f"snapshot state must be bytes (serialise it first), got {type(state).__name__}"
+        )
+    return Snapshot(stream, version, state)
+
+
+def snapshot_size(snapshot: Snapshot) -> int:
+    """The bytes *snapshot* takes as a message (``<version>\n<state>``, an empty header block)."""
+    return 12 + len(b"%d\n" % snapshot.version) + len(snapshot.state)
+
+
+def _is_sequence(events: object) -> bool:
+    return isinstance(events, Sequence) and not isinstance(events, str | bytes | NewEvent)

@@ -43,11 +43,12 @@ from cim import (
     ExpectedVersion,
     NewEvent,
     NoStream,
+    SnapshotTooLarge,
     StreamExists,
     StreamId,
     WrongExpectedVersion,
 )
-from interpreters.store import EventStore, SnapshotStore
+from interpreters.store import EventStore, ReusedEventIds, SnapshotStore
 
 __all__ = ("EventStoreContract", "Deposited", "Noted", "contract_types")
 
@@ -79,6 +80,11 @@ def _stream(category: str = "contract") -> StreamId:
 
 def _deposits(*amounts: int, **ids: Any) -> list[NewEvent[Any]]:
     return [NewEvent(Deposited(a), **ids) for a in amounts]
+
+
+def _identified(*amounts: int) -> list[NewEvent[Any]]:
+    """Deposits with caller-given event ids (what a retry repeats)."""
+    return [NewEvent(Deposited(a), event_id=uuid4()) for a in amounts]
 
 
 def _ok(result: Result[Any, Any]) -> Any:
@@ -338,6 +344,52 @@ class EventStoreContract:
         assert _amounts(read) == [0, 1, 2, 9]
         assert [e.event_id for e in read] == [e.event_id for e in [*batch, *single]]
 
+    async def test_retry_after_others_appended_answers_the_original(
+        self, store: EventStore
+    ) -> None:
+        """A retry whose first attempt landed before others appended answers the original."""
+        stream = _stream()
+        batch = _identified(1, 2)
+        first = _ok(await store.append(stream, batch, expected=NoStream()))
+        _ok(await store.append(stream, _deposits(3)))
+        assert _ok(await store.append(stream, batch, expected=NoStream())) == first
+        single = _identified(4)
+        one = _ok(await store.append(stream, single, expected=Exactly(3)))
+        _ok(await store.append(stream, _deposits(5)))
+        assert _ok(await store.append(stream, single, expected=Exactly(3))) == one
+        assert _amounts(await _read(store, stream)) == [1, 2, 3, 4, 5]
+
+    async def test_event_id_of_another_event_is_refused(self, store: EventStore) -> None:
+        """An id already naming an event elsewhere (or twice in one append) stores nothing."""
+        stream, other = _stream(), _stream()
+        stored = _identified(1, 2)
+        _ok(await store.append(stream, stored))
+        with pytest.raises(ReusedEventIds):  # the same id in another stream
+            await store.append(other, [stored[0]])
+        with pytest.raises(ReusedEventIds):  # a stored run, extended: not a retry
+            await store.append(stream, [*stored, *_deposits(3)])
+        twice = NewEvent(Deposited(7), event_id=uuid4())
+        with pytest.raises(ReusedEventIds):
+            await store.append(other, [twice, twice])
+        assert _ok(await store.version(other)) == 0
+        assert _amounts(await _read(store, stream)) == [1, 2]
+
+    async def test_arguments_of_the_wrong_kind_are_type_errors(self, store: EventStore) -> None:
+        """A str stream, a bare NewEvent, a bare payload or an int expectation: TypeError."""
+        stream = _stream()
+        wrong: list[tuple[Any, Any, Any]] = [
+            (str(stream), _deposits(1), AnyVersion()),
+            (stream, NewEvent(Deposited(1)), AnyVersion()),
+            (stream, [Deposited(1)], AnyVersion()),
+            (stream, _deposits(1), 0),
+        ]
+        for target, events, expected in wrong:
+            with pytest.raises(TypeError):
+                await store.append(target, events, expected=expected)
+        with pytest.raises(TypeError, match="registered"):
+            await store.append(stream, [NewEvent(object())])
+        assert _ok(await store.version(stream)) == 0
+
     # ---------------------------------------------------------------- global reads
 
     async def test_read_all_in_global_order(self, store: EventStore) -> None:
@@ -448,3 +500,28 @@ class EventStoreContract:
         assert (saved.version, saved.state) == (2, b'{"balance": 3}')
         assert _amounts(loaded.events) == [3, 4]
         assert loaded.version == 4
+
+    async def test_snapshot_beyond_the_stream_is_ignored(self, store: EventStore) -> None:
+        """A snapshot saved with a version the stream never reached is not used when loading."""
+        if not isinstance(store, SnapshotStore):
+            pytest.skip("this store keeps no snapshots")
+        stream = _stream()
+        _ok(await store.append(stream, _deposits(1)))
+        _ok(await store.save_snapshot(stream, 5, b"wrong"))
+        loaded = _ok(await store.load_snapshot(stream))
+        assert (loaded.snapshot, _amounts(loaded.events), loaded.version) == (None, [1], 1)
+
+    async def test_snapshot_arguments_are_checked(self, store: EventStore) -> None:
+        """Snapshot state must be bytes and the version >= 1; an oversized one is refused."""
+        if not isinstance(store, SnapshotStore):
+            pytest.skip("this store keeps no snapshots")
+        stream = _stream()
+        _ok(await store.append(stream, _deposits(1)))
+        with pytest.raises(TypeError, match="bytes"):
+            await store.save_snapshot(stream, 1, "text")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=">= 1"):
+            await store.save_snapshot(stream, 0, b"state")
+        huge = _failure(await store.save_snapshot(stream, 1, b"x" * (8 * 1024 * 1024)))
+        assert isinstance(huge, SnapshotTooLarge)
+        assert (huge.stream, huge.size > huge.limit) == (stream, True)
+        assert _ok(await store.load_snapshot(stream)).snapshot is None

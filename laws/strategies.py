@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pyrsistent import PMap, pmap
 
 from cim import EventEnvelope, EventTypes, StreamId
+from cim._stream_id import MAX_TOKEN_BYTES
 from laws._examples import Inner, Note
 
 T = TypeVar("T")
@@ -23,8 +24,17 @@ _TOKEN_ALPHABET = st.characters(
 
 
 def tokens() -> st.SearchStrategy[str]:
-    """Valid NATS subject tokens (unicode included)."""
+    """Valid NATS subject tokens (unicode included; at most 24 characters, so at most 96 bytes)."""
     return st.text(_TOKEN_ALPHABET, min_size=1, max_size=24)
+
+
+def token_texts() -> st.SearchStrategy[str]:
+    """Texts of token characters, of up to ``MAX_TOKEN_BYTES + 8`` characters of 1 to 4 bytes.
+
+    Valid tokens unless longer than ``MAX_TOKEN_BYTES`` bytes of UTF-8 (many are, many are not).
+    """
+    sizes = st.integers(1, MAX_TOKEN_BYTES + 8)
+    return sizes.flatmap(lambda n: st.text(_TOKEN_ALPHABET, min_size=n, max_size=n))
 
 
 def stream_ids(categories: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[StreamId]:
@@ -71,6 +81,11 @@ def recorded_ats() -> st.SearchStrategy[Any]:
     return st.datetimes(timezones=zones)
 
 
+def floats() -> st.SearchStrategy[float]:
+    """Any float: NaN (of any sign and payload), infinities, -0.0 and subnormals included."""
+    return st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True)
+
+
 def big_ints() -> st.SearchStrategy[int]:
     """Integers well beyond 64 bits as well as small ones."""
     return st.one_of(st.integers(), st.integers(-(2**200), 2**200))
@@ -83,7 +98,7 @@ def notes() -> st.SearchStrategy[Note]:
         Note,
         text=texts(),
         count=big_ints(),
-        ratio=st.floats(allow_nan=False, allow_infinity=False),
+        ratio=st.floats(allow_nan=False),  # infinities too; NaN != NaN would fail equality laws
         amount=st.decimals(allow_nan=False, allow_infinity=False, places=4).map(Decimal),
         tags=st.lists(texts(), max_size=4).map(tuple),
         scores=st.dictionaries(texts(), big_ints(), max_size=4).map(pmap),

@@ -12,6 +12,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import api
+from returns.result import Success
 
 from cim import (
     AnyVersion,
@@ -24,13 +25,19 @@ from cim import (
     NewEvent,
     NoStream,
     PermissionDenied,
+    StoreUnavailable,
     StreamExists,
     StreamId,
     UnknownEventType,
 )
 from interpreters import _ordered_reader
 from interpreters._wire import FrameWriter
-from interpreters.jetstream import IncompatibleStream, JetStreamEventStore, StoreAccessDenied
+from interpreters.jetstream import (
+    IncompatibleStream,
+    JetStreamEventStore,
+    OverlappingSubjects,
+    StoreAccessDenied,
+)
 from interpreters.server import NatsServer
 from interpreters.store import EventStore, SnapshotStore
 from laws.conformance import Deposited, EventStoreContract, contract_types
@@ -156,6 +163,7 @@ async def test_kv_buckets_follow_the_stream(client: Client, nats_url: str) -> No
             config = (await js.stream_info(f"KV_{bucket}")).config
             assert (config.num_replicas, config.allow_direct) == (stream.num_replicas, True)
         saved = StreamId("acc", "snap")
+        (await store.append(saved, [NewEvent(Deposited(1))])).unwrap()
         (await store.save_snapshot(saved, 1, b"state")).unwrap()
         assert (await store.load_snapshot(saved)).unwrap().snapshot is not None
 
@@ -190,6 +198,7 @@ async def test_incompatible_stream_is_reported(
     [
         ({"stream": "has space"}, "stream name 'has space' must be"),
         ({"subject_prefix": "a..b"}, "subject_prefix token must be a non-empty"),
+        ({"subject_prefix": ".".join(["p" * 200] * 2)}, "at most 256 bytes"),
         ({"replicas": 2}, "replicas must be 1, 3 or 5, got 2"),
         ({"storage": "disk"}, "storage must be 'file' or 'memory'"),
         ({"duplicate_window": 0}, "duplicate_window must be > 0 seconds"),
@@ -209,6 +218,20 @@ async def test_bad_options_are_refused_naming_the_option(
     assert client.is_connected
 
 
+async def test_a_prefix_another_stream_captures_is_reported_naming_it(
+    client: Client, nats_url: str
+) -> None:
+    """Connecting with subjects another stream holds raises OverlappingSubjects naming it."""
+    taken, prefix = _names()
+    await client.jetstream().add_stream(name=taken, subjects=[f"{prefix}.>"])
+    mine, _ = _names()
+    with pytest.raises(OverlappingSubjects, match=f"overlap those of stream '{taken}'") as raised:
+        await JetStreamEventStore.connect(
+            nats_url, types=contract_types(), stream=mine, subject_prefix=prefix
+        )
+    assert (raised.value.stream, raised.value.other) == (mine, taken)
+
+
 async def test_lost_ack_retry_is_stored_once(store: JetStreamEventStore, client: Client) -> None:
     """An append whose ack was lost, retried with the same ids, is stored once."""
     stream = StreamId("acc", "lost-ack")
@@ -220,6 +243,50 @@ async def test_lost_ack_retry_is_stored_once(store: JetStreamEventStore, client:
     assert (await store.append(stream, [event])).unwrap() == first
     info = await client.jetstream().stream_info(store.stream_name)
     assert info.state.messages == 1
+
+
+@pytest.mark.parametrize("count", [1, 3])
+async def test_retry_after_the_duplicate_window_is_still_stored_once(
+    client: Client, nats_url: str, count: int
+) -> None:
+    """Past the duplicate window, a retry (AnyVersion, any store object) still stores once."""
+    name, prefix = _names()
+    options: dict[str, Any] = {"stream": name, "subject_prefix": prefix, "duplicate_window": 0.5}
+    stream = StreamId("acc", "late-retry")
+    events = [NewEvent(Deposited(i), event_id=uuid4()) for i in range(count)]
+    async with JetStreamEventStore.connect(nats_url, types=contract_types(), **options) as store:
+        first = (await store.append(stream, events)).unwrap()
+        await anyio.sleep(0.8)
+        assert (await store.append(stream, events)).unwrap() == first
+    async with JetStreamEventStore.connect(nats_url, types=contract_types(), **options) as store:
+        assert (await store.append(stream, events)).unwrap() == first
+    assert (await client.jetstream().stream_info(name)).state.messages == count
+
+
+async def test_close_ends_running_subscriptions(store: JetStreamEventStore) -> None:
+    """close() ends a live subscribe with a StoreUnavailable value; later calls fail at once."""
+    stream = StreamId("acc", "closing")
+    (await store.append(stream, [NewEvent(Deposited(1))])).unwrap()
+    seen: list[Any] = []
+    first = anyio.Event()
+
+    async def follow() -> None:
+        async for item in store.subscribe():
+            seen.append(item)
+            first.set()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            group.start_soon(follow)
+            await first.wait()
+            await store.close()
+    assert isinstance(seen[0], Success)
+    assert isinstance(seen[-1].failure(), StoreUnavailable)
+    assert "closed" in str(seen[-1].failure())
+    with anyio.fail_after(1):
+        late = await store.append(stream, [NewEvent(Deposited(2))])
+        assert "closed (nothing was sent" in str(late.failure())
+        assert [item async for item in store.subscribe()] == [late]
 
 
 async def test_append_over_batch_limit_sends_nothing(

@@ -180,8 +180,8 @@ def test_a_failing_upcaster_is_a_value_not_an_exception() -> None:
 
 
 def test_encoding_an_unregistered_payload_is_a_programmer_error() -> None:
-    """Encoding a payload whose class is not registered raises KeyError naming it."""
-    with pytest.raises(KeyError, match="PlacedV3"):
+    """Encoding a payload whose class is not registered raises TypeError naming it."""
+    with pytest.raises(TypeError, match="PlacedV3 is not a registered event type"):
         CODEC.encode(sealed(PlacedV3("o", 1, "E"), EventTypes().register(PlacedV3)))
 
 

@@ -135,7 +135,7 @@ _EVENT = NewEvent(bank.Deposited("a-1", 5))
 @pytest.mark.parametrize(
     ("event", "changes", "error"),
     [
-        (NewEvent(object()), {}, KeyError),
+        (NewEvent(object()), {}, TypeError),
         (_EVENT, {"stream": "account.a-1"}, TypeError),
         (_EVENT, {"version": 0}, ValueError),
         (_EVENT, {"version": "1"}, TypeError),

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import anyio
 import pytest
 
 from cim import AnyVersion, AppendTooLarge, EventTypes, NewEvent, StreamId
 from interpreters.memory import InMemoryEventStore
-from interpreters.store import EventStore, SnapshotStore
+from interpreters.store import EventStore, Loaded, SnapshotStore
 from laws.conformance import Deposited, EventStoreContract, contract_types
 
 
@@ -36,6 +36,30 @@ def test_types_other_than_a_registry_are_refused_with_a_hint(wrong: Any) -> None
     """A list of classes (or a class) for types= is a TypeError showing how to build a registry."""
     with pytest.raises(TypeError, match=r"types must be an EventTypes registry, e\.g\. EventTypes"):
         InMemoryEventStore(types=wrong)
+
+
+@pytest.mark.anyio
+async def test_close_ends_running_subscriptions() -> None:
+    """close() ends a live subscribe with StoreUnavailable after the backlog; events stay."""
+    store = InMemoryEventStore(types=contract_types())
+    stream = StreamId("acc", "1")
+    await store.append(stream, [NewEvent(Deposited(1))])
+    seen: list[Any] = []
+    first = anyio.Event()
+
+    async def follow() -> None:
+        async for item in store.subscribe():
+            seen.append(item)
+            first.set()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            group.start_soon(follow)
+            await first.wait()
+            await store.close()
+    assert [type(item).__name__ for item in seen] == ["Success", "Failure"]
+    assert str(seen[-1].failure()) == "store unavailable: the store is closed"
+    assert (await store.version(stream)).unwrap() == 1
 
 
 @pytest.mark.anyio
@@ -93,10 +117,42 @@ class _NotAtomic(InMemoryEventStore):
 
 
 class _NotIdempotent(InMemoryEventStore):
-    """Planted bug: a retried append is stored again (or refused) instead of recognised."""
+    """Planted bug: a retried append is stored again instead of recognised."""
 
     def _retried(self, stream: Any, events: Any) -> None:
-        return None
+        self._by_id.clear()  # forget every id, so the retry is neither recognised nor refused
+        return
+
+
+class _RetryOnlyAtTheTip(InMemoryEventStore):
+    """Planted bug: a retry is recognised only while its events are the stream's last."""
+
+    def _retried(self, stream: Any, events: Any) -> Any:
+        found = super()._retried(stream, events)
+        if found is not None and found.version != len(self._streams[stream]):
+            self._by_id.clear()
+            return None
+        return found
+
+
+class _AcceptsReusedIds(InMemoryEventStore):
+    """Planted bug: ids already naming other events are stored again."""
+
+    async def append(self, stream: Any, events: Any, *, expected: Any = _ANY) -> Any:
+        self._by_id.clear()
+        fresh = [NewEvent(e.payload, event_id=uuid4()) for e in events]
+        return await super().append(stream, fresh, expected=expected)
+
+
+class _TrustsAnySnapshot(InMemoryEventStore):
+    """Planted bug: a snapshot beyond the stream's end is used."""
+
+    async def load_snapshot(self, stream: Any) -> Any:
+        snapshot = self._snapshots.get(stream)
+        if snapshot is None:
+            return await super().load_snapshot(stream)
+        read = await self.read(stream, from_version=snapshot.version + 1)
+        return read.map(lambda events: Loaded(snapshot, events))
 
 
 @pytest.mark.anyio
@@ -108,6 +164,9 @@ class _NotIdempotent(InMemoryEventStore):
         (_IgnoresExpectations, "test_racing_writers_each_version_won_once"),
         (_NotAtomic, "test_concurrent_batches_do_not_interleave"),
         (_NotIdempotent, "test_retry_with_same_event_ids_stores_once"),
+        (_RetryOnlyAtTheTip, "test_retry_after_others_appended_answers_the_original"),
+        (_AcceptsReusedIds, "test_event_id_of_another_event_is_refused"),
+        (_TrustsAnySnapshot, "test_snapshot_beyond_the_stream_is_ignored"),
     ],
 )
 async def test_contract_rejects_planted_broken_stores(
@@ -115,5 +174,5 @@ async def test_contract_rejects_planted_broken_stores(
 ) -> None:
     """The contract fails a store with a planted bug (so it can fail at all)."""
     contract = EventStoreContract()
-    with pytest.raises(AssertionError):
+    with pytest.raises((AssertionError, pytest.fail.Exception)):
         await getattr(contract, test)(broken(types=contract_types()))
