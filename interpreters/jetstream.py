@@ -578,8 +578,9 @@ class JetStreamEventStore:
                 tip = _EMPTY
             else:
                 tip = await self._tip(subject, fresh=fresh)
-                if _is_last(tip, ids):  # a retry of the append that made the tip
-                    return Success(AppendResult(tip.version, tip.sequence))
+                retried = await self._retried(stream, tip, ids)
+                if retried is not None:
+                    return Success(retried)
                 if not expected.accepts(tip.version):
                     if not fresh:  # the cache may be behind: ask the server
                         fresh = True
@@ -601,8 +602,9 @@ class JetStreamEventStore:
             code = error.get("err_code")
             if code in (WRONG_LAST_SEQUENCE, BATCH_DUPLICATE_ID):
                 tip = await self._tip(subject, fresh=True)
-                if _is_last(tip, ids):  # our own earlier write: a retry
-                    return Success(AppendResult(tip.version, tip.sequence))
+                retried = await self._retried(stream, tip, ids)
+                if retried is not None:
+                    return Success(retried)
                 if code == BATCH_DUPLICATE_ID:  # stored before, or ids of other events
                     start = max(1, tip.version - _RETRY_LOOKBACK + 1)
                     if isinstance(expected, NoStream | Exactly):
@@ -669,14 +671,27 @@ class JetStreamEventStore:
     ) -> Result[AppendResult, AppendError]:
         """``WrongExpectedVersion``, unless these very events are stored where *expected* put
         them (an earlier attempt landed, then others appended): then the original result."""
-        if _is_last(tip, ids):
-            return Success(AppendResult(tip.version, tip.sequence))
         if isinstance(expected, NoStream | Exactly):
             start = expected.version + 1 if isinstance(expected, Exactly) else 1
             found = await self._find_run(stream, ids, start)
             if found is not None:
                 return Success(found)
         return Failure(WrongExpectedVersion(stream, expected, tip.version))
+
+    async def _retried(self, stream: StreamId, tip: _Tip, ids: list[UUID]) -> AppendResult | None:
+        """The original result if *tip* ends an earlier attempt of this append, else ``None``.
+
+        Only the tip's id is known: for several events the run before it is read to confirm,
+        and a run that differs means ids of other events (:class:`ReusedEventIds`).
+        """
+        if not _is_last(tip, ids):
+            return None
+        if len(ids) == 1:
+            return AppendResult(tip.version, tip.sequence)
+        found = await self._find_run(stream, ids, max(1, tip.version - len(ids) + 1))
+        if found is None:
+            raise ReusedEventIds(ids, f"events of {self.subject(stream)!r}")
+        return found
 
     async def _find_run(self, stream: StreamId, ids: list[UUID], start: int) -> AppendResult | None:
         """Where events *ids* are stored as one run in *stream* at or after version *start*."""

@@ -368,6 +368,8 @@ class EventStoreContract:
             await store.append(other, [stored[0]])
         with pytest.raises(ReusedEventIds):  # a stored run, extended: not a retry
             await store.append(stream, [*stored, *_deposits(3)])
+        with pytest.raises(ReusedEventIds):  # ending like the stream does: not a retry either
+            await store.append(stream, [*_identified(3), stored[-1]])
         twice = NewEvent(Deposited(7), event_id=uuid4())
         with pytest.raises(ReusedEventIds):
             await store.append(other, [twice, twice])
