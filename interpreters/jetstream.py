@@ -93,7 +93,6 @@ from interpreters.store import (
     ReusedEventIds,
     Snapshot,
     check_append,
-    check_snapshot,
     snapshot_size,
 )
 
@@ -1075,7 +1074,7 @@ class JetStreamEventStore:
         self, stream: StreamId, version: int, state: bytes
     ) -> Result[Snapshot, StoreError]:
         """Remember *state* as the state of *stream* after event *version* (in the KV bucket)."""
-        snapshot = check_snapshot(stream, version, state)
+        snapshot = Snapshot(stream, version, state)
         if self._closed:
             return Failure(_CLOSED)
         subject = self._snapshot_subject(stream)

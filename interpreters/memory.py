@@ -53,7 +53,6 @@ from interpreters.store import (
     ReusedEventIds,
     Snapshot,
     check_append,
-    check_snapshot,
     snapshot_size,
 )
 
@@ -254,7 +253,7 @@ class InMemoryEventStore:
         self, stream: StreamId, version: int, state: bytes
     ) -> Result[Snapshot, StoreError]:
         """Remember *state* as the state of *stream* after event *version*."""
-        snapshot = check_snapshot(stream, version, state)
+        snapshot = Snapshot(stream, version, state)
         await anyio.lowlevel.checkpoint()
         size = snapshot_size(snapshot)
         if size > self.max_event_bytes:

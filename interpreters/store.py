@@ -16,7 +16,6 @@ from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from attrs import field, frozen
-from attrs.validators import ge, instance_of
 from returns.result import Result
 
 from cim import (
@@ -40,7 +39,6 @@ __all__ = (
     "Snapshot",
     "SnapshotStore",
     "check_append",
-    "check_snapshot",
     "snapshot_size",
 )
 
@@ -71,8 +69,7 @@ def check_append(stream: StreamId, events: Sequence[NewEvent[Any]], expected: ob
     Traceback (most recent call last):
     TypeError: events must be a list of NewEvent, got NewEvent (wrap one event: [event])
     """
-    if type(stream) is not StreamId:
-        raise TypeError(f"stream must be a StreamId, got {type(stream).__name__} {stream!r:.60}")
+    _check_stream(stream)
     if type(events) is not list and type(events) is not tuple and not _is_sequence(events):
         hint = " (wrap one event: [event])" if isinstance(events, NewEvent) else ""
         raise TypeError(f"events must be a list of NewEvent, got {type(events).__name__}{hint}")
@@ -160,9 +157,25 @@ class EventStore(Protocol):
 class Snapshot:
     """The serialised ``state`` of *stream* after its event number ``version``."""
 
-    stream: StreamId = field(validator=instance_of(StreamId))
-    version: int = field(validator=[instance_of(int), ge(1)])
-    state: bytes = field(validator=instance_of(bytes))
+    stream: StreamId = field()
+    version: int = field()
+    state: bytes = field()
+
+    @stream.validator
+    def _valid_stream(self, _: object, stream: object) -> None:
+        _check_stream(stream)
+
+    @version.validator
+    def _valid_version(self, _: object, version: object) -> None:
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ValueError(f"snapshot version must be an int >= 1, got {version!r:.60}")
+
+    @state.validator
+    def _valid_state(self, _: object, state: object) -> None:
+        if not isinstance(state, bytes):
+            raise TypeError(
+                f"snapshot state must be bytes (serialise it first), got {type(state).__name__}"
+            )
 
 
 @frozen
@@ -200,22 +213,14 @@ class SnapshotStore(Protocol):
         ...
 
 
-def check_snapshot(stream: StreamId, version: int, state: bytes) -> Snapshot:
-    """The snapshot of these arguments, or ``TypeError``/``ValueError`` saying what is wrong."""
-    if type(stream) is not StreamId:
-        raise TypeError(f"stream must be a StreamId, got {type(stream).__name__} {stream!r:.60}")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(f"snapshot version must be an int >= 1, got {version!r:.60}")
-    if not isinstance(state, bytes):
-        raise TypeError(
-            f"snapshot state must be bytes (serialise it first), got {type(state).__name__}"
-        )
-    return Snapshot(stream, version, state)
-
-
 def snapshot_size(snapshot: Snapshot) -> int:
     """The bytes *snapshot* takes as a message (``<version>\n<state>``, an empty header block)."""
     return 12 + len(b"%d\n" % snapshot.version) + len(snapshot.state)
+
+
+def _check_stream(stream: object) -> None:
+    if type(stream) is not StreamId:
+        raise TypeError(f"stream must be a StreamId, got {type(stream).__name__} {stream!r:.60}")
 
 
 def _is_sequence(events: object) -> bool:
