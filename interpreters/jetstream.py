@@ -93,6 +93,7 @@ from interpreters.store import (
     ReusedEventIds,
     Snapshot,
     check_append,
+    check_from,
     snapshot_size,
 )
 
@@ -138,6 +139,13 @@ def _is_last(tip: _Tip, ids: list[UUID]) -> bool:
     if known is None:
         return False
     return known == ids[-1] if type(known) is UUID else known == str(ids[-1])
+
+
+def _placed_after(expected: ExpectedVersion) -> int | None:
+    """The version *expected* puts an append right after (``None`` when it does not say)."""
+    if isinstance(expected, Exactly):
+        return expected.version
+    return 0 if isinstance(expected, NoStream) else None
 
 
 class _Unavailable(Exception):
@@ -605,9 +613,10 @@ class JetStreamEventStore:
                 if retried is not None:
                     return Success(retried)
                 if code == BATCH_DUPLICATE_ID:  # stored before, or ids of other events
-                    start = max(1, tip.version - _RETRY_LOOKBACK + 1)
-                    if isinstance(expected, NoStream | Exactly):
-                        start = expected.version + 1 if isinstance(expected, Exactly) else 1
+                    after = _placed_after(expected)
+                    start = (
+                        max(1, tip.version - _RETRY_LOOKBACK + 1) if after is None else after + 1
+                    )
                     found = await self._find_run(stream, ids, start)
                     if found is not None:
                         return Success(found)
@@ -670,9 +679,9 @@ class JetStreamEventStore:
     ) -> Result[AppendResult, AppendError]:
         """``WrongExpectedVersion``, unless these very events are stored where *expected* put
         them (an earlier attempt landed, then others appended): then the original result."""
-        if isinstance(expected, NoStream | Exactly):
-            start = expected.version + 1 if isinstance(expected, Exactly) else 1
-            found = await self._find_run(stream, ids, start)
+        after = _placed_after(expected)
+        if after is not None:
+            found = await self._find_run(stream, ids, after + 1)
             if found is not None:
                 return Success(found)
         return Failure(WrongExpectedVersion(stream, expected, tip.version))
@@ -857,7 +866,7 @@ class JetStreamEventStore:
         self, stream: StreamId, *, from_version: int = 1
     ) -> Result[tuple[EventEnvelope[Any], ...], StoreError]:
         """The events of *stream* from *from_version* on (empty if the stream does not exist)."""
-        _check_from("from_version", from_version)
+        check_from("from_version", from_version)
         subject = f"{self.subject_prefix}.{stream.category}.{stream.entity_id}"
         start = self._start_of(subject, from_version)
         found: list[EventEnvelope[Any]] = []
@@ -880,7 +889,7 @@ class JetStreamEventStore:
         self, stream: StreamId, *, from_version: int = 1
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
         """The events of *stream* one at a time (for long streams)."""
-        _check_from("from_version", from_version)
+        check_from("from_version", from_version)
         subject = f"{self.subject_prefix}.{stream.category}.{stream.entity_id}"
         start = self._start_of(subject, from_version)
         try:
@@ -900,7 +909,7 @@ class JetStreamEventStore:
         The first batch is a batch direct get, which also says how many events follow; if any
         do, they stream from an ordered consumer (deleted at the end), up to that count.
         """
-        _check_from("from_position", from_position)
+        check_from("from_position", from_position)
         try:
             first = await self._reader.batch(self._all_subjects, start=from_position)
         except DirectGetError as error:
@@ -969,7 +978,7 @@ class JetStreamEventStore:
         One ordered push consumer delivers the backlog and then live events; it is deleted
         when the iteration ends (cancelled, closed or broken out of).
         """
-        _check_from("from_position", from_position)
+        check_from("from_position", from_position)
         async with contextlib.aclosing(self._consume(from_position, idle_timeout=None)) as batches:
             async for batch in batches:
                 for result, _ in batch:
@@ -1146,8 +1155,3 @@ def _position_of_key(msg: Msg) -> int:
 
 def _digest(correlation_id: str) -> str:
     return hashlib.sha256(correlation_id.encode()).hexdigest()[:32]
-
-
-def _check_from(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")

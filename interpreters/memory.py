@@ -53,6 +53,7 @@ from interpreters.store import (
     ReusedEventIds,
     Snapshot,
     check_append,
+    check_from,
     snapshot_size,
 )
 
@@ -193,7 +194,7 @@ class InMemoryEventStore:
         self, stream: StreamId, *, from_version: int = 1
     ) -> Result[tuple[EventEnvelope[Any], ...], StoreError]:
         """The events of *stream* from *from_version* on (empty if the stream does not exist)."""
-        _check_from("from_version", from_version)
+        check_from("from_version", from_version)
         await anyio.lowlevel.checkpoint()
         positions = self._streams.get(stream, [])
         return Success(tuple(self._log[p - 1] for p in positions[from_version - 1 :]))
@@ -202,7 +203,7 @@ class InMemoryEventStore:
         self, stream: StreamId, *, from_version: int = 1
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
         """The events of *stream* one at a time."""
-        _check_from("from_version", from_version)
+        check_from("from_version", from_version)
         version = from_version
         while version <= len(positions := self._streams.get(stream, [])):
             await anyio.lowlevel.checkpoint()
@@ -213,7 +214,7 @@ class InMemoryEventStore:
         self, *, from_position: int = 1
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
         """Every stored event from *from_position* on, in global order; ends at the current end."""
-        _check_from("from_position", from_position)
+        check_from("from_position", from_position)
         end = len(self._log)
         for position in range(from_position, end + 1):
             await anyio.lowlevel.checkpoint()
@@ -223,7 +224,7 @@ class InMemoryEventStore:
         self, *, from_position: int = 1
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
         """Every event from *from_position*: the backlog, then live events until cancelled."""
-        _check_from("from_position", from_position)
+        check_from("from_position", from_position)
         position = from_position
         while True:
             appended = self._appended
@@ -273,8 +274,3 @@ class InMemoryEventStore:
         return (await self.read(stream, from_version=after)).map(
             lambda events: Loaded(snapshot, events)
         )
-
-
-def _check_from(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")

@@ -39,6 +39,7 @@ __all__ = (
     "Snapshot",
     "SnapshotStore",
     "check_append",
+    "check_from",
     "snapshot_size",
 )
 
@@ -167,8 +168,7 @@ class Snapshot:
 
     @version.validator
     def _valid_version(self, _: object, version: object) -> None:
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise ValueError(f"snapshot version must be an int >= 1, got {version!r:.60}")
+        check_from("snapshot version", version)
 
     @state.validator
     def _valid_state(self, _: object, state: object) -> None:
@@ -216,6 +216,13 @@ class SnapshotStore(Protocol):
 def snapshot_size(snapshot: Snapshot) -> int:
     """The bytes *snapshot* takes as a message (``<version>\n<state>``, an empty header block)."""
     return 12 + len(b"%d\n" % snapshot.version) + len(snapshot.state)
+
+
+def check_from(name: str, value: object) -> None:
+    """Raise ``ValueError`` naming *name* unless *value* is an ``int >= 1`` (a version or a
+    position to start from)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r:.60}")
 
 
 def _check_stream(stream: object) -> None:
