@@ -44,6 +44,7 @@ from cim import (
     NewEvent,
     NoStream,
     SnapshotTooLarge,
+    StoreUnavailable,
     StreamExists,
     StreamId,
     WrongExpectedVersion,
@@ -443,6 +444,29 @@ class EventStoreContract:
         assert [e.version for e in seen] == [1, 2, 3, 4, 5, 6]
         _ok(await store.append(stream, _deposits(7)))
         assert len(seen) == 6
+
+    async def test_close_ends_running_subscriptions(self, store: EventStore) -> None:
+        """Closing the store (stores with ``close``) ends a live subscribe with StoreUnavailable."""
+        close = getattr(store, "close", None)
+        if close is None:
+            pytest.skip("this store has no close()")
+        position = _ok(await store.append(_stream(), _deposits(1))).position
+        seen: list[Any] = []
+        first = anyio.Event()
+
+        async def follow() -> None:
+            async for item in store.subscribe(from_position=position):
+                seen.append(item)
+                first.set()
+
+        with anyio.fail_after(_WAIT):
+            async with anyio.create_task_group() as group:
+                group.start_soon(follow)
+                await first.wait()
+                await close()
+        assert [type(item).__name__ for item in seen] == ["Success", "Failure"]
+        assert isinstance(seen[-1].failure(), StoreUnavailable)
+        assert "closed" in str(seen[-1].failure())
 
     async def test_read_by_correlation(self, store: EventStore) -> None:
         """read_by_correlation finds a correlation's events across streams, in global order."""
