@@ -10,6 +10,7 @@ from attrs import field, frozen
 from attrs.validators import ge, instance_of, optional
 from pyrsistent import PMap, pmap
 
+from cim._shown import shown
 from cim._stream_id import StreamId
 
 E = TypeVar("E")
@@ -28,9 +29,8 @@ def id_text(name: str, value: object) -> str:
         or not value.isprintable()
         or value != value.strip()
     ):
-        shown = repr(value) if len(value) <= 60 else f"{value[:40]!r}... ({len(value)} characters)"
         raise ValueError(
-            f"{name} {shown} must be 1..{_MAX_ID_LENGTH} printable characters "
+            f"{name} {shown(value)} must be 1..{_MAX_ID_LENGTH} printable characters "
             "without leading or trailing whitespace"
         )
     return value

@@ -12,18 +12,13 @@ from typing import Final
 
 from attrs import field, frozen
 
+from cim._shown import shown
+
 MAX_TOKEN_BYTES: Final = 256
 """The longest subject token accepted, in bytes of UTF-8 (``len(token.encode())``)."""
 
 _FORBIDDEN = frozenset(".*>")
 _SURELY_SHORT: Final = MAX_TOKEN_BYTES // 4  # no character takes more than 4 bytes of UTF-8
-_SHOWN: Final = 60
-
-
-def _shown(value: object) -> str:
-    """``repr(value)``, cut to about 60 characters so that a huge value cannot flood a message."""
-    text = repr(value[: _SHOWN + 1] if isinstance(value, str | bytes) else value)
-    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 3]}..."
 
 
 def validate_token(kind: str, token: object) -> str:
@@ -51,13 +46,13 @@ def validate_token(kind: str, token: object) -> str:
     ):
         return token
     if not isinstance(token, str):
-        raise TypeError(f"{kind} must be a str, got {type(token).__name__}: {_shown(token)}")
+        raise TypeError(f"{kind} must be a str, got {type(token).__name__}: {shown(token)}")
     if not token:
         raise ValueError(f"{kind} must be a non-empty NATS subject token, got ''")
     bad = sorted({c for c in token if c in _FORBIDDEN or c.isspace() or not c.isprintable()})
     if bad:
         raise ValueError(
-            f"{kind} {_shown(token)} is not a valid NATS subject token: "
+            f"{kind} {shown(token)} is not a valid NATS subject token: "
             f"it contains {', '.join(repr(c) for c in bad[:8])}"
             f"{' ...' if len(bad) > 8 else ''} (no '.', '*', '>', whitespace "
             "or control characters allowed)"
@@ -65,7 +60,7 @@ def validate_token(kind: str, token: object) -> str:
     size = len(token.encode())  # no lone surrogate is left: they are not printable
     if size > MAX_TOKEN_BYTES:
         raise ValueError(
-            f"{kind} {_shown(token)} is too long for a NATS subject token: {size} bytes of "
+            f"{kind} {shown(token)} is too long for a NATS subject token: {size} bytes of "
             f"UTF-8, at most {MAX_TOKEN_BYTES} allowed"
         )
     return token
@@ -107,5 +102,5 @@ class StreamId:
         """Parse ``"category.entity_id"`` (the form ``str()`` gives); raise ``ValueError`` if bad."""
         category, sep, entity_id = text.partition(".")
         if not sep:
-            raise ValueError(f"stream {_shown(text)} is not of the form 'category.entity_id'")
+            raise ValueError(f"stream {shown(text)} is not of the form 'category.entity_id'")
         return cls(category, entity_id)

@@ -31,6 +31,7 @@ from cim import (
     StreamExists,
     StreamId,
 )
+from cim._shown import shown
 
 __all__ = (
     "EventStore",
@@ -83,7 +84,7 @@ def check_append(stream: StreamId, events: Sequence[NewEvent[Any]], expected: ob
     if not isinstance(expected, _EXPECTATIONS):
         raise TypeError(
             "expected must be AnyVersion(), NoStream(), StreamExists() or Exactly(n), "
-            f"got {expected!r:.60}"
+            f"got {shown(expected)}"
         )
     if len(events) > 1:
         given = [event.event_id for event in events if event.event_id is not None]
@@ -222,12 +223,12 @@ def check_from(name: str, value: object) -> None:
     """Raise ``ValueError`` naming *name* unless *value* is an ``int >= 1`` (a version or a
     position to start from)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r:.60}")
+        raise ValueError(f"{name} must be an int >= 1, got {shown(value)}")
 
 
 def _check_stream(stream: object) -> None:
     if type(stream) is not StreamId:
-        raise TypeError(f"stream must be a StreamId, got {type(stream).__name__} {stream!r:.60}")
+        raise TypeError(f"stream must be a StreamId, got {type(stream).__name__} {shown(stream)}")
 
 
 def _is_sequence(events: object) -> bool:
