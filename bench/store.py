@@ -47,11 +47,11 @@ from cim import EventTypes, Exactly, JsonCodec, NewEvent, NoStream, StreamId
 from cim.decider import state_of
 from cim.examples.bank import Deposit, Deposited, OpenAccount, account, bank_types
 from cim.examples.bank import decide as bank_decide
-from interpreters.commands import CommandHandler
-from interpreters.jetstream import JetStreamEventStore
-from interpreters.memory import InMemoryEventStore
+from interpreters.runtime.commands import CommandHandler
 from interpreters.server import NatsServer
-from interpreters.store import EventStore
+from interpreters.stores.jetstream import JetStreamEventStore
+from interpreters.stores.memory import InMemoryEventStore
+from interpreters.stores.protocol import EventStore
 
 RUNS = 5
 STREAMS = 1000

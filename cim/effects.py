@@ -1,6 +1,6 @@
 """Effects as data: frozen records that describe work without doing it.
 
-Pure code returns effects; an executor (``interpreters.executors``) runs them at the edge.
+Pure code returns effects; an executor (``interpreters.runtime.executors``) runs them at the edge.
 Equal effects compare equal, so tests assert on them directly:
 
 >>> Log("info", "order placed", {"order": "o-1"}) == Log("info", "order placed", {"order": "o-1"})

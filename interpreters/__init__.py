@@ -1,18 +1,281 @@
-"""Interpreters: everything in cim that touches the world, one module per idea.
+"""Interpreters: everything in cim that touches the world, in rooms by job.
 
-Import what you need from its module (importing this package loads nothing else):
+=========================== ===========================================================
+``interpreters.stores``     the ``EventStore`` protocol, ``InMemoryEventStore``, and
+                            ``interpreters.stores.jetstream`` (``JetStreamEventStore``)
+``interpreters.runtime``    commands, projection runners, checkpoints, dead letters,
+                            executors, read models, supervised services, NATS endpoints
+``interpreters.natsio``     NATS plumbing shared by stores, runtime and tools
+``interpreters.server``     embedded ``nats-server`` launcher (single node or cluster)
+``interpreters.cli``        the ``cim`` command line (and its inspection helpers)
+``interpreters.demo``       ``cim demo``: the order lifecycle, an application of the above
+=========================== ===========================================================
 
-========================== ==============================================================
-``interpreters.store``     the ``EventStore`` protocol (and snapshots)
-``interpreters.memory``    ``InMemoryEventStore``: the whole contract, no server
-``interpreters.jetstream`` ``JetStreamEventStore``: streams, KV snapshots, correlation index
-``interpreters.executors`` executors that run effects: null, collecting, logging, routing...
-``interpreters.nats_executor`` effects on NATS: publish, KV read models, emitted events
-``interpreters.commands``  ``CommandHandler``: load, decide, append, retry on conflict
-``interpreters.runner``    ``ProjectionRunner``: catch-up, live, checkpoints, dead letters
-``interpreters.service``   ``Service`` protocol and ``Supervisor`` (structured shutdown)
-``interpreters.endpoints`` command and query endpoints as NATS micro-services
-``interpreters.server``    embedded ``nats-server`` launcher (single node or cluster)
-``interpreters.cli``       the ``cim`` command line
-========================== ==============================================================
+The public names of the stores, the runtime and the launcher are re-exported here, loaded on
+first use: ``from interpreters import InMemoryEventStore`` does not import NATS.
+
+>>> from interpreters import InMemoryEventStore, CommandHandler
+>>> InMemoryEventStore.__module__
+'interpreters.stores.memory'
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from interpreters._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from interpreters.natsio.connection import (
+        CannotConnect,
+        ConnectOptions,
+        connect,
+    )
+    from interpreters.runtime.checkpoints import (
+        CheckpointConflict,
+        CheckpointError,
+        CheckpointStore,
+        CheckpointUnavailable,
+        InMemoryCheckpoints,
+        KvCheckpoints,
+    )
+    from interpreters.runtime.commands import (
+        CommandError,
+        CommandHandler,
+        ConcurrencyExhausted,
+        Handled,
+    )
+    from interpreters.runtime.dead_letters import (
+        DeadLetter,
+        DeadLetters,
+        DeadLetterUnavailable,
+        InMemoryDeadLetters,
+        KvDeadLetters,
+    )
+    from interpreters.runtime.endpoints import (
+        BadRequest,
+        CommandService,
+        CommandTypes,
+        QueryService,
+        ReadModelQueries,
+    )
+    from interpreters.runtime.executors import (
+        CollectingExecutor,
+        EffectError,
+        EffectFailed,
+        Executor,
+        FilteringExecutor,
+        InMemoryReadModel,
+        LoggingExecutor,
+        NullExecutor,
+        RoutingExecutor,
+        UnhandledEffect,
+    )
+    from interpreters.runtime.nats_executor import (
+        NatsExecutor,
+    )
+    from interpreters.runtime.read_model import (
+        Applied,
+        InvalidName,
+        KvReadModel,
+        ReadModelError,
+        ReadModelUnavailable,
+        Row,
+    )
+    from interpreters.runtime.runner import (
+        CheckpointFailed,
+        EffectsFailed,
+        EventScopedExecutor,
+        PoisonEvent,
+        PoisonPolicy,
+        ProjectionRunner,
+        ResettableExecutor,
+        RunnerError,
+        RunnerStopped,
+        SkipToDeadLetters,
+        StopOnPoison,
+        StoreFailed,
+    )
+    from interpreters.runtime.service import (
+        HealthState,
+        HealthStatus,
+        Service,
+        ServiceFailed,
+        Shutdown,
+        Supervisor,
+        SupervisorHealth,
+    )
+    from interpreters.server.launcher import (
+        NatsCluster,
+        NatsServer,
+        ServerStartError,
+    )
+    from interpreters.stores.jetstream.store import (
+        IncompatibleStream,
+        JetStreamEventStore,
+        OverlappingSubjects,
+        StoreAccessDenied,
+    )
+    from interpreters.stores.memory import (
+        InMemoryEventStore,
+    )
+    from interpreters.stores.protocol import (
+        EventStore,
+        Loaded,
+        ReusedEventIds,
+        Snapshot,
+        SnapshotStore,
+    )
+
+__all__ = (
+    "Applied",
+    "BadRequest",
+    "CannotConnect",
+    "CheckpointConflict",
+    "CheckpointError",
+    "CheckpointFailed",
+    "CheckpointStore",
+    "CheckpointUnavailable",
+    "CollectingExecutor",
+    "CommandError",
+    "CommandHandler",
+    "CommandService",
+    "CommandTypes",
+    "ConcurrencyExhausted",
+    "ConnectOptions",
+    "DeadLetter",
+    "DeadLetterUnavailable",
+    "DeadLetters",
+    "EffectError",
+    "EffectFailed",
+    "EffectsFailed",
+    "EventScopedExecutor",
+    "EventStore",
+    "Executor",
+    "FilteringExecutor",
+    "Handled",
+    "HealthState",
+    "HealthStatus",
+    "InMemoryCheckpoints",
+    "InMemoryDeadLetters",
+    "InMemoryEventStore",
+    "InMemoryReadModel",
+    "IncompatibleStream",
+    "InvalidName",
+    "JetStreamEventStore",
+    "KvCheckpoints",
+    "KvDeadLetters",
+    "KvReadModel",
+    "Loaded",
+    "LoggingExecutor",
+    "NatsCluster",
+    "NatsExecutor",
+    "NatsServer",
+    "NullExecutor",
+    "OverlappingSubjects",
+    "PoisonEvent",
+    "PoisonPolicy",
+    "ProjectionRunner",
+    "QueryService",
+    "ReadModelError",
+    "ReadModelQueries",
+    "ReadModelUnavailable",
+    "ResettableExecutor",
+    "ReusedEventIds",
+    "RoutingExecutor",
+    "Row",
+    "RunnerError",
+    "RunnerStopped",
+    "ServerStartError",
+    "Service",
+    "ServiceFailed",
+    "Shutdown",
+    "SkipToDeadLetters",
+    "Snapshot",
+    "SnapshotStore",
+    "StopOnPoison",
+    "StoreAccessDenied",
+    "StoreFailed",
+    "Supervisor",
+    "SupervisorHealth",
+    "UnhandledEffect",
+    "connect",
+)
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "EventStore": "interpreters.stores.protocol",
+        "Loaded": "interpreters.stores.protocol",
+        "ReusedEventIds": "interpreters.stores.protocol",
+        "Snapshot": "interpreters.stores.protocol",
+        "SnapshotStore": "interpreters.stores.protocol",
+        "InMemoryEventStore": "interpreters.stores.memory",
+        "IncompatibleStream": "interpreters.stores.jetstream.store",
+        "JetStreamEventStore": "interpreters.stores.jetstream.store",
+        "OverlappingSubjects": "interpreters.stores.jetstream.store",
+        "StoreAccessDenied": "interpreters.stores.jetstream.store",
+        "CommandError": "interpreters.runtime.commands",
+        "CommandHandler": "interpreters.runtime.commands",
+        "ConcurrencyExhausted": "interpreters.runtime.commands",
+        "Handled": "interpreters.runtime.commands",
+        "CheckpointFailed": "interpreters.runtime.runner",
+        "EffectsFailed": "interpreters.runtime.runner",
+        "EventScopedExecutor": "interpreters.runtime.runner",
+        "PoisonEvent": "interpreters.runtime.runner",
+        "PoisonPolicy": "interpreters.runtime.runner",
+        "ProjectionRunner": "interpreters.runtime.runner",
+        "ResettableExecutor": "interpreters.runtime.runner",
+        "RunnerError": "interpreters.runtime.runner",
+        "RunnerStopped": "interpreters.runtime.runner",
+        "SkipToDeadLetters": "interpreters.runtime.runner",
+        "StopOnPoison": "interpreters.runtime.runner",
+        "StoreFailed": "interpreters.runtime.runner",
+        "CheckpointConflict": "interpreters.runtime.checkpoints",
+        "CheckpointError": "interpreters.runtime.checkpoints",
+        "CheckpointStore": "interpreters.runtime.checkpoints",
+        "CheckpointUnavailable": "interpreters.runtime.checkpoints",
+        "InMemoryCheckpoints": "interpreters.runtime.checkpoints",
+        "KvCheckpoints": "interpreters.runtime.checkpoints",
+        "DeadLetter": "interpreters.runtime.dead_letters",
+        "DeadLetterUnavailable": "interpreters.runtime.dead_letters",
+        "DeadLetters": "interpreters.runtime.dead_letters",
+        "InMemoryDeadLetters": "interpreters.runtime.dead_letters",
+        "KvDeadLetters": "interpreters.runtime.dead_letters",
+        "CollectingExecutor": "interpreters.runtime.executors",
+        "EffectError": "interpreters.runtime.executors",
+        "EffectFailed": "interpreters.runtime.executors",
+        "Executor": "interpreters.runtime.executors",
+        "FilteringExecutor": "interpreters.runtime.executors",
+        "InMemoryReadModel": "interpreters.runtime.executors",
+        "LoggingExecutor": "interpreters.runtime.executors",
+        "NullExecutor": "interpreters.runtime.executors",
+        "RoutingExecutor": "interpreters.runtime.executors",
+        "UnhandledEffect": "interpreters.runtime.executors",
+        "NatsExecutor": "interpreters.runtime.nats_executor",
+        "Applied": "interpreters.runtime.read_model",
+        "InvalidName": "interpreters.runtime.read_model",
+        "KvReadModel": "interpreters.runtime.read_model",
+        "ReadModelError": "interpreters.runtime.read_model",
+        "ReadModelUnavailable": "interpreters.runtime.read_model",
+        "Row": "interpreters.runtime.read_model",
+        "HealthState": "interpreters.runtime.service",
+        "HealthStatus": "interpreters.runtime.service",
+        "Service": "interpreters.runtime.service",
+        "ServiceFailed": "interpreters.runtime.service",
+        "Shutdown": "interpreters.runtime.service",
+        "Supervisor": "interpreters.runtime.service",
+        "SupervisorHealth": "interpreters.runtime.service",
+        "BadRequest": "interpreters.runtime.endpoints",
+        "CommandService": "interpreters.runtime.endpoints",
+        "CommandTypes": "interpreters.runtime.endpoints",
+        "QueryService": "interpreters.runtime.endpoints",
+        "ReadModelQueries": "interpreters.runtime.endpoints",
+        "NatsCluster": "interpreters.server.launcher",
+        "NatsServer": "interpreters.server.launcher",
+        "ServerStartError": "interpreters.server.launcher",
+        "CannotConnect": "interpreters.natsio.connection",
+        "ConnectOptions": "interpreters.natsio.connection",
+        "connect": "interpreters.natsio.connection",
+    },
+)

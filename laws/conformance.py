@@ -6,7 +6,7 @@ generator that opens and closes your store) that returns a fresh, empty store bu
 
     import pytest
     from laws.conformance import EventStoreContract
-    from interpreters.memory import InMemoryEventStore
+    from interpreters.stores.memory import InMemoryEventStore
 
     class TestMyStore(EventStoreContract):
         @pytest.fixture
@@ -49,7 +49,7 @@ from cim import (
     StreamId,
     WrongExpectedVersion,
 )
-from interpreters.store import EventStore, ReusedEventIds, SnapshotStore
+from interpreters.stores.protocol import EventStore, ReusedEventIds, SnapshotStore
 
 __all__ = ("EventStoreContract", "Deposited", "Noted", "contract_types")
 
@@ -117,7 +117,7 @@ def _amounts(envelopes: Sequence[EventEnvelope[Any]]) -> list[int]:
 
 
 class EventStoreContract:
-    """The behaviour every :class:`~interpreters.store.EventStore` must show."""
+    """The behaviour every :class:`~interpreters.stores.protocol.EventStore` must show."""
 
     pytestmark = pytest.mark.anyio
 

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from cim import NewEvent, StreamId
 from cim.examples.order_flow import OrderPlaced, OrderSubmitted, order_flow_types
 from interpreters.cli import app
-from interpreters.jetstream import JetStreamEventStore
 from interpreters.server import NatsServer, free_port
+from interpreters.stores.jetstream import JetStreamEventStore
 
 ROOT = Path(__file__).resolve().parents[2]
 TYPES = "cim.examples.order_flow:order_flow_types"

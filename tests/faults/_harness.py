@@ -31,8 +31,8 @@ from cim import (
 )
 from cim.effects import DatabaseWrite, Effect, Publish
 from cim.projection import Projection, fold
-from interpreters.executors import InMemoryReadModel
-from interpreters.store import EventStore
+from interpreters.runtime.executors import InMemoryReadModel
+from interpreters.stores.protocol import EventStore
 
 __all__ = (
     "TICKS",

@@ -12,10 +12,10 @@ import sys
 import anyio
 from returns.result import Success
 
-from interpreters.checkpoints import KvCheckpoints
-from interpreters.jetstream import JetStreamEventStore
-from interpreters.nats_executor import NatsExecutor
-from interpreters.runner import ProjectionRunner
+from interpreters.runtime.checkpoints import KvCheckpoints
+from interpreters.runtime.nats_executor import NatsExecutor
+from interpreters.runtime.runner import ProjectionRunner
+from interpreters.stores.jetstream import JetStreamEventStore
 from tests.faults._harness import TYPES, tick_counts
 
 

@@ -46,14 +46,14 @@ from cim.examples.bank import (
     account,
     bank_types,
 )
-from interpreters.checkpoints import InMemoryCheckpoints
-from interpreters.commands import CommandHandler
-from interpreters.dead_letters import InMemoryDeadLetters
-from interpreters.endpoints import CommandService, CommandTypes
-from interpreters.executors import CollectingExecutor
-from interpreters.jetstream import JetStreamEventStore
-from interpreters.runner import ProjectionRunner, SkipToDeadLetters
+from interpreters.runtime.checkpoints import InMemoryCheckpoints
+from interpreters.runtime.commands import CommandHandler
+from interpreters.runtime.dead_letters import InMemoryDeadLetters
+from interpreters.runtime.endpoints import CommandService, CommandTypes
+from interpreters.runtime.executors import CollectingExecutor
+from interpreters.runtime.runner import ProjectionRunner, SkipToDeadLetters
 from interpreters.server import NatsServer
+from interpreters.stores.jetstream import JetStreamEventStore
 from tests.faults._garbage import command_requests, foreign_messages
 from tests.faults._harness import TICKS, TYPES, Tick, tick_counts
 

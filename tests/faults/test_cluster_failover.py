@@ -19,12 +19,12 @@ import nats
 import pytest
 from returns.result import Failure
 
-from interpreters.checkpoints import KvCheckpoints
-from interpreters.jetstream import JetStreamEventStore
-from interpreters.nats_executor import NatsExecutor
-from interpreters.read_model import KvReadModel
-from interpreters.runner import ProjectionRunner
+from interpreters.runtime.checkpoints import KvCheckpoints
+from interpreters.runtime.nats_executor import NatsExecutor
+from interpreters.runtime.read_model import KvReadModel
+from interpreters.runtime.runner import ProjectionRunner
 from interpreters.server import NatsCluster
+from interpreters.stores.jetstream import JetStreamEventStore
 from tests.faults._figures import Record
 from tests.faults._harness import TICKS, TYPES, WriteLoad, audit, folded_rows, tick_counts
 

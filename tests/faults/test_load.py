@@ -31,9 +31,9 @@ from cim.examples.bank import (
     account,
     bank_types,
 )
-from interpreters.commands import CommandHandler, ConcurrencyExhausted, Handled
-from interpreters.jetstream import JetStreamEventStore
+from interpreters.runtime.commands import CommandHandler, ConcurrencyExhausted, Handled
 from interpreters.server import NatsServer
+from interpreters.stores.jetstream import JetStreamEventStore
 from tests.faults._figures import Record
 
 pytestmark = [pytest.mark.faults, pytest.mark.anyio]

@@ -25,10 +25,10 @@ import anyio.to_thread
 import pytest
 from nats.js.api import StreamConfig
 
-from interpreters.checkpoints import KvCheckpoints
-from interpreters.jetstream import JetStreamEventStore
-from interpreters.read_model import KvReadModel
+from interpreters.runtime.checkpoints import KvCheckpoints
+from interpreters.runtime.read_model import KvReadModel
 from interpreters.server import NatsServer
+from interpreters.stores.jetstream import JetStreamEventStore
 from tests.faults._figures import Record
 from tests.faults._harness import TICKS, TYPES, WriteLoad, folded_rows, tick_counts
 

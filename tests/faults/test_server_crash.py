@@ -18,8 +18,8 @@ import anyio.to_thread
 import nats
 import pytest
 
-from interpreters.jetstream import JetStreamEventStore
 from interpreters.server import NatsServer
+from interpreters.stores.jetstream import JetStreamEventStore
 from tests.faults._figures import Record
 from tests.faults._harness import TYPES, WriteLoad, audit
 

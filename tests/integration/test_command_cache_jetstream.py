@@ -11,8 +11,8 @@ from returns.result import Failure
 
 from cim import StreamId
 from cim.examples.bank import Account, Deposit, OpenAccount, Withdraw, account, bank_types
-from interpreters.commands import CommandHandler
-from interpreters.jetstream import JetStreamEventStore
+from interpreters.runtime.commands import CommandHandler
+from interpreters.stores.jetstream import JetStreamEventStore
 
 ACC = StreamId("account", "acc-1")
 

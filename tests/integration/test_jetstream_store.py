@@ -28,16 +28,16 @@ from cim import (
     StreamId,
     UnknownEventType,
 )
-from interpreters import _ordered_reader
-from interpreters._wire import FrameWriter
-from interpreters.jetstream import (
+from interpreters.natsio.wire import FrameWriter
+from interpreters.server import NatsServer
+from interpreters.stores.jetstream import (
     IncompatibleStream,
     JetStreamEventStore,
     OverlappingSubjects,
     StoreAccessDenied,
+    _ordered_reader,
 )
-from interpreters.server import NatsServer
-from interpreters.store import EventStore, SnapshotStore
+from interpreters.stores.protocol import EventStore, SnapshotStore
 from laws.conformance import Deposited, EventStoreContract, contract_types
 
 

@@ -33,17 +33,17 @@ from cim.examples.order_flow import (
 )
 from cim.examples.orders import Cancel, Confirm, Deliver, Ship, Submit
 from cim.projection import fold
-from interpreters.checkpoints import KvCheckpoints
-from interpreters.commands import CommandHandler
-from interpreters.dead_letters import KvDeadLetters
-from interpreters.endpoints import CommandService, CommandTypes, QueryService
-from interpreters.executors import EffectError, Executor, InMemoryReadModel
-from interpreters.jetstream import JetStreamEventStore
-from interpreters.nats_executor import NatsExecutor
-from interpreters.read_model import KvReadModel, thaw
-from interpreters.runner import ProjectionRunner, SkipToDeadLetters
-from interpreters.service import HealthState, Supervisor
-from interpreters.store import EventStore
+from interpreters.runtime.checkpoints import KvCheckpoints
+from interpreters.runtime.commands import CommandHandler
+from interpreters.runtime.dead_letters import KvDeadLetters
+from interpreters.runtime.endpoints import CommandService, CommandTypes, QueryService
+from interpreters.runtime.executors import EffectError, Executor, InMemoryReadModel
+from interpreters.runtime.nats_executor import NatsExecutor
+from interpreters.runtime.read_model import KvReadModel, thaw
+from interpreters.runtime.runner import ProjectionRunner, SkipToDeadLetters
+from interpreters.runtime.service import HealthState, Supervisor
+from interpreters.stores.jetstream import JetStreamEventStore
+from interpreters.stores.protocol import EventStore
 
 COMMANDS = CommandTypes([PlaceOrder, Submit, Confirm, Ship, Deliver, Cancel])
 

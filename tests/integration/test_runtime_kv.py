@@ -15,11 +15,11 @@ from returns.result import Failure, Success
 from cim import NewEvent, StreamId
 from cim.effects import DatabaseDelete, DatabaseUpdate, DatabaseWrite, EmitEvent, Log, Publish
 from cim.examples.bank import AccountOpened, Deposited, bank_types
-from interpreters.checkpoints import CheckpointConflict, KvCheckpoints
-from interpreters.executors import UnhandledEffect
-from interpreters.memory import InMemoryEventStore
-from interpreters.nats_executor import MSG_ID, NatsExecutor, derived_event_id, message_id
-from interpreters.read_model import InvalidName, KvReadModel
+from interpreters.runtime.checkpoints import CheckpointConflict, KvCheckpoints
+from interpreters.runtime.executors import UnhandledEffect
+from interpreters.runtime.nats_executor import MSG_ID, NatsExecutor, derived_event_id, message_id
+from interpreters.runtime.read_model import InvalidName, KvReadModel
+from interpreters.stores.memory import InMemoryEventStore
 
 
 def unique(prefix: str) -> str:

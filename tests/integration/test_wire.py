@@ -10,7 +10,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError, MaxPayloadError
 
-from interpreters._wire import FrameWriter, header_block
+from interpreters.natsio.wire import FrameWriter, header_block
 
 HEADERS = {
     "Cim-Event-Id": "01a21f72-83f4-7769-bac8-878d1688f907",

@@ -14,8 +14,8 @@ import pytest
 from returns.result import Failure, Success
 
 from cim import NewEvent, PermissionDenied, StreamId
-from interpreters.jetstream import JetStreamEventStore
 from interpreters.server import NatsServer
+from interpreters.stores.jetstream import JetStreamEventStore
 from tests.faults._figures import Record
 from tests.faults._harness import TYPES, Tick
 from tests.security._auth import NkeyUser, PasswordUser

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cim import EventEnvelope, JsonCodec, NewEvent, StreamId
 from cim.examples import bank
-from interpreters._wire import header_block
+from interpreters.natsio.wire import header_block
 from laws.strategies import bank_events, envelopes, example_types, uuid7s
 
 NOTE_TYPES = example_types()

@@ -23,8 +23,8 @@ from cim.examples.bank import (
     account,
     bank_types,
 )
-from interpreters.commands import CommandHandler, ConcurrencyExhausted
-from interpreters.memory import InMemoryEventStore
+from interpreters.runtime.commands import CommandHandler, ConcurrencyExhausted
+from interpreters.stores.memory import InMemoryEventStore
 
 ACC = StreamId("account", "acc-1")
 

@@ -19,7 +19,7 @@ from cim.effects import (
 )
 from cim.examples import bank
 from cim.projection import fold
-from interpreters.executors import (
+from interpreters.runtime.executors import (
     CollectingExecutor,
     EffectError,
     EffectFailed,

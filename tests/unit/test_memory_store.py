@@ -10,8 +10,8 @@ import anyio
 import pytest
 
 from cim import AnyVersion, AppendTooLarge, EventTypes, NewEvent, StreamId
-from interpreters.memory import InMemoryEventStore
-from interpreters.store import EventStore, Loaded, SnapshotStore
+from interpreters.stores.memory import InMemoryEventStore
+from interpreters.stores.protocol import EventStore, Loaded, SnapshotStore
 from laws.conformance import Deposited, EventStoreContract, contract_types
 
 

@@ -25,17 +25,17 @@ from cim.examples.bank import (
     bank_types,
 )
 from cim.projection import Projection, fold
-from interpreters.checkpoints import InMemoryCheckpoints
-from interpreters.dead_letters import DeadLetter, InMemoryDeadLetters
-from interpreters.executors import EffectError, EffectFailed, InMemoryReadModel
-from interpreters.memory import InMemoryEventStore
-from interpreters.runner import (
+from interpreters.runtime.checkpoints import InMemoryCheckpoints
+from interpreters.runtime.dead_letters import DeadLetter, InMemoryDeadLetters
+from interpreters.runtime.executors import EffectError, EffectFailed, InMemoryReadModel
+from interpreters.runtime.runner import (
     EffectsFailed,
     PoisonEvent,
     ProjectionRunner,
     SkipToDeadLetters,
 )
-from interpreters.service import Supervisor
+from interpreters.runtime.service import Supervisor
+from interpreters.stores.memory import InMemoryEventStore
 
 
 class ReadModel(InMemoryReadModel):

@@ -12,7 +12,7 @@ import pytest
 from anyio.abc import TaskStatus
 from returns.result import Failure, Success
 
-from interpreters.service import (
+from interpreters.runtime.service import (
     HealthState,
     HealthStatus,
     Service,

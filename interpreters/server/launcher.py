@@ -25,6 +25,15 @@ import anyio
 import anyio.to_thread
 from attrs import define, field
 
+__all__ = (
+    "LOOPBACK",
+    "NatsCluster",
+    "NatsServer",
+    "ServerStartError",
+    "free_port",
+    "nats_server_binary",
+)
+
 LOOPBACK = "127.0.0.1"
 _READY_LINE = "Server is ready"
 _META_LEADER_LINE = "metadata leader"  # "Self is new ..." or "... new metadata leader: nX"

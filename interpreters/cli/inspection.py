@@ -1,7 +1,7 @@
 """Look inside a running cim system's JetStream: which event streams exist, what they hold, what
 arrives. This is what ``cim streams``, ``cim read`` and ``cim tail`` use.
 
-It reads the messages a :class:`~interpreters.jetstream.JetStreamEventStore` writes (one subject per
+It reads the messages a :class:`~interpreters.stores.jetstream.JetStreamEventStore` writes (one subject per
 event stream, ``<prefix>.<category>.<entity_id>``, the codec's ``Cim-*`` headers) without needing
 the event classes: :func:`describe` shows a message decoded when an :class:`~cim.EventTypes` knows
 its type, and raw (headers + JSON) otherwise, so an operator can look at any store.

@@ -75,11 +75,15 @@ from cim import (
     WrongExpectedVersion,
 )
 from cim._stream_id import validate_token
-from interpreters._acks import AckInbox, Denied, NoReply, NoResponders
-from interpreters._atomic import BATCH_LIMIT, publish_atomic
-from interpreters._direct_get import SEQUENCE, DirectGetError, DirectReader
-from interpreters._ordered_reader import ConsumerError, OrderedReader, sequence_and_pending
-from interpreters._stream_config import (
+from interpreters.stores.jetstream._acks import AckInbox, Denied, NoReply, NoResponders
+from interpreters.stores.jetstream._atomic import BATCH_LIMIT, publish_atomic
+from interpreters.stores.jetstream._direct_get import SEQUENCE, DirectGetError, DirectReader
+from interpreters.stores.jetstream._ordered_reader import (
+    ConsumerError,
+    OrderedReader,
+    sequence_and_pending,
+)
+from interpreters.stores.jetstream._stream_config import (
     IncompatibleStream,
     OverlappingSubjects,
     StreamSettings,
@@ -87,14 +91,14 @@ from interpreters._stream_config import (
     needs_update,
     problems,
 )
-from interpreters.memory import utc_now
-from interpreters.store import (
+from interpreters.stores.protocol import (
     Loaded,
     ReusedEventIds,
     Snapshot,
     check_append,
     check_from,
     snapshot_size,
+    utc_now,
 )
 
 __all__ = ("IncompatibleStream", "JetStreamEventStore", "OverlappingSubjects", "StoreAccessDenied")

@@ -7,9 +7,9 @@ between the effects and the checkpoint replays the events after the checkpoint o
 
 Why a replay cannot change the read model:
 
-* with :class:`~interpreters.nats_executor.NatsExecutor`, every KV read-model write records the
+* with :class:`~interpreters.runtime.nats_executor.NatsExecutor`, every KV read-model write records the
   ``(event position, effect index)`` that caused it and skips a write whose cause is not newer
-  (see :mod:`interpreters.read_model`); publishes carry a ``Nats-Msg-Id`` and emitted events an
+  (see :mod:`interpreters.runtime.read_model`); publishes carry a ``Nats-Msg-Id`` and emitted events an
   event id derived from the cause, so JetStream drops the repeats (within its duplicate window);
 * ``DatabaseWrite``/``Update``/``Delete`` are idempotent anyway when replayed in order (each is
   "set", "merge constants" or "remove"), so even a plain in-memory read model ends up the same.
@@ -22,11 +22,11 @@ projection laws in :mod:`laws` check it).
 Poison events (undecodable messages, or a ``step`` that raises) follow the runner's policy:
 :class:`StopOnPoison` (the default) stops with a :class:`PoisonEvent` error and leaves the
 checkpoint before it; :class:`SkipToDeadLetters` records a
-:class:`~interpreters.dead_letters.DeadLetter` with the reason and goes on. Nothing is dropped
+:class:`~interpreters.runtime.dead_letters.DeadLetter` with the reason and goes on. Nothing is dropped
 silently.
 
 Several runners run concurrently as services under one
-:class:`~interpreters.service.Supervisor` (one task group).
+:class:`~interpreters.runtime.service.Supervisor` (one task group).
 """
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ from returns.result import Failure, Result, Success
 from cim import CorruptEvent, EventEnvelope, StoreError
 from cim.effects import Effect
 from cim.projection import Projection
-from interpreters.checkpoints import CheckpointError, CheckpointStore
-from interpreters.dead_letters import DeadLetter, DeadLetters, DeadLetterUnavailable
-from interpreters.executors import EffectError, Executor
-from interpreters.service import HealthStatus
-from interpreters.store import EventStore
+from interpreters.runtime.checkpoints import CheckpointError, CheckpointStore
+from interpreters.runtime.dead_letters import DeadLetter, DeadLetters, DeadLetterUnavailable
+from interpreters.runtime.executors import EffectError, Executor
+from interpreters.runtime.service import HealthStatus
+from interpreters.stores.protocol import EventStore
 
 __all__ = (
     "CheckpointFailed",

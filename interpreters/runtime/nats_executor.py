@@ -6,14 +6,14 @@
   publish: at most once, with no server-side deduplication (the header still travels, so a
   consumer can deduplicate). Which subjects a stream captures is looked up once per subject.
 * :class:`~cim.effects.DatabaseWrite` / ``Update`` / ``Delete``: rows of a KV read model
-  (:class:`~interpreters.read_model.KvReadModel`; collection = bucket, created on demand, JSON
+  (:class:`~interpreters.runtime.read_model.KvReadModel`; collection = bucket, created on demand, JSON
   values), guarded by the causing event's position so that a replay changes nothing.
 * :class:`~cim.effects.EmitEvent`: appended to the event store (``AnyVersion``) with the causing
   event's correlation id, the causing event's id as causation id, and an event id derived from
   the cause, so the store's idempotent append stores a replayed emit once.
 * :class:`~cim.effects.Log`: a stdlib ``logging`` record (fields in ``record.fields``).
 
-Anything else is an :class:`~interpreters.executors.UnhandledEffect` failure, reported before
+Anything else is an :class:`~interpreters.runtime.executors.UnhandledEffect` failure, reported before
 any effect of the batch runs. Outside a projection runner (``execute`` without an event) there
 is no cause: publishes carry no message id, read-model writes are unguarded and emitted events
 get fresh ids.
@@ -46,9 +46,9 @@ from cim.effects import (
     Log,
     Publish,
 )
-from interpreters.executors import EffectError, EffectFailed, Executor, UnhandledEffect
-from interpreters.read_model import KvReadModel, thaw
-from interpreters.store import EventStore
+from interpreters.runtime.executors import EffectError, EffectFailed, Executor, UnhandledEffect
+from interpreters.runtime.read_model import KvReadModel, thaw
+from interpreters.stores.protocol import EventStore
 
 __all__ = ("MSG_ID", "NatsExecutor", "derived_event_id", "message_id")
 
@@ -88,7 +88,7 @@ class NatsExecutor:
     """Run effects on the NATS connection *nc* (JetStream context *js*).
 
     *store* is where ``EmitEvent`` appends (without one, ``EmitEvent`` is unhandled).
-    *read_model* defaults to a :class:`~interpreters.read_model.KvReadModel` on *js*.
+    *read_model* defaults to a :class:`~interpreters.runtime.read_model.KvReadModel` on *js*.
     """
 
     nc: Any

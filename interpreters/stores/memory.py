@@ -20,7 +20,7 @@ AppendResult(version=1, position=1)
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -48,24 +48,20 @@ from cim import (
     StreamId,
     WrongExpectedVersion,
 )
-from interpreters.store import (
+from interpreters.stores.protocol import (
     Loaded,
     ReusedEventIds,
     Snapshot,
     check_append,
     check_from,
     snapshot_size,
+    utc_now,
 )
 
-__all__ = ("InMemoryEventStore", "utc_now")
+__all__ = ("InMemoryEventStore",)
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 DEFAULT_MAX_APPEND = 1000
-
-
-def utc_now() -> datetime:
-    """The current time in UTC (the default clock of the stores)."""
-    return datetime.now(UTC)
 
 
 def _check_positive(_: object, attribute: Any, value: int) -> None:

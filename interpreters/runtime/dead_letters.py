@@ -16,7 +16,7 @@ import orjson
 from attrs import asdict, define, field, frozen
 from returns.result import Failure, Result, Success
 
-from interpreters.read_model import bucket_keys
+from interpreters.runtime.read_model import bucket_keys
 
 __all__ = (
     "DEFAULT_BUCKET",

@@ -26,6 +26,16 @@ import orjson
 from attrs import define, field, frozen
 from returns.result import Failure, Result, Success
 
+__all__ = (
+    "DEFAULT_BUCKET",
+    "CheckpointConflict",
+    "CheckpointError",
+    "CheckpointStore",
+    "CheckpointUnavailable",
+    "InMemoryCheckpoints",
+    "KvCheckpoints",
+)
+
 DEFAULT_BUCKET = "cim_checkpoints"
 _KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
 

@@ -6,7 +6,7 @@ when the server reports a permissions violation for the subject. Requests whose 
 in the same 50 ms tick share one timer (a timer per request costs several microseconds), so a
 request expires up to one tick after its timeout.
 
-Requests go out through a :class:`~interpreters._wire.FrameWriter`: as one pre-built frame
+Requests go out through a :class:`~interpreters.natsio.wire.FrameWriter`: as one pre-built frame
 when the client allows it.
 """
 
@@ -20,7 +20,7 @@ from attrs import define, field
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from interpreters._wire import FrameWriter
+from interpreters.natsio.wire import FrameWriter
 
 __all__ = ("AckInbox", "Denied", "NoResponders", "NoReply")
 
@@ -56,7 +56,7 @@ class AckInbox:
 
     @property
     def direct(self) -> bool:
-        """Whether requests go out as pre-built frames (see :mod:`interpreters._wire`)."""
+        """Whether requests go out as pre-built frames (see :mod:`interpreters.natsio.wire`)."""
         return self._writer.direct
 
     async def open(self) -> None:

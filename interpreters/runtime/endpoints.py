@@ -1,7 +1,7 @@
 """Commands and read-model queries over NATS request-reply, as NATS micro-services.
 
 Both services are built with ``nats.micro``, so ``$SRV.PING``, ``$SRV.INFO`` and ``$SRV.STATS``
-answer and ``nats micro ls`` lists them. Each is a :class:`~interpreters.service.Service` for the
+answer and ``nats micro ls`` lists them. Each is a :class:`~interpreters.runtime.service.Service` for the
 supervisor. Requests are served concurrently (up to ``max_concurrent``); a bad request gets an
 error reply and the service keeps serving.
 
@@ -47,9 +47,9 @@ from returns.result import Failure, Result, Success
 
 from cim import EventTypes, StreamId, make_payload_converter
 from cim.decider import Rejection
-from interpreters.commands import CommandHandler, ConcurrencyExhausted
-from interpreters.read_model import Row
-from interpreters.service import HealthStatus
+from interpreters.runtime.commands import CommandHandler, ConcurrencyExhausted
+from interpreters.runtime.read_model import Row
+from interpreters.runtime.service import HealthStatus
 
 __all__ = (
     "BadRequest",

@@ -44,6 +44,16 @@ from attrs import define, field, frozen
 from pyrsistent import PMap, pmap
 from returns.result import Failure, Result, Success
 
+__all__ = (
+    "HealthState",
+    "HealthStatus",
+    "Service",
+    "ServiceFailed",
+    "Shutdown",
+    "Supervisor",
+    "SupervisorHealth",
+)
+
 
 class HealthState(enum.Enum):
     """How well a service works, best first."""

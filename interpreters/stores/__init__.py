@@ -1,0 +1,60 @@
+"""Event stores: the ``EventStore`` protocol, the in-memory store and the JetStream store.
+
+The protocol and :class:`InMemoryEventStore` load eagerly (no NATS); the JetStream names load on
+first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from interpreters._lazy import lazy_exports
+from interpreters.stores.memory import (
+    InMemoryEventStore,
+)
+from interpreters.stores.protocol import (
+    EventStore,
+    Loaded,
+    ReusedEventIds,
+    Snapshot,
+    SnapshotStore,
+    check_append,
+    check_from,
+    snapshot_size,
+    utc_now,
+)
+
+if TYPE_CHECKING:
+    from interpreters.stores.jetstream.store import (
+        IncompatibleStream,
+        JetStreamEventStore,
+        OverlappingSubjects,
+        StoreAccessDenied,
+    )
+
+__all__ = (
+    "EventStore",
+    "InMemoryEventStore",
+    "IncompatibleStream",
+    "JetStreamEventStore",
+    "Loaded",
+    "OverlappingSubjects",
+    "ReusedEventIds",
+    "Snapshot",
+    "SnapshotStore",
+    "StoreAccessDenied",
+    "check_append",
+    "check_from",
+    "snapshot_size",
+    "utc_now",
+)
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "IncompatibleStream": "interpreters.stores.jetstream.store",
+        "JetStreamEventStore": "interpreters.stores.jetstream.store",
+        "OverlappingSubjects": "interpreters.stores.jetstream.store",
+        "StoreAccessDenied": "interpreters.stores.jetstream.store",
+    },
+)

@@ -1,0 +1,17 @@
+"""The JetStream event store: one subject per stream, server-enforced concurrency, KV snapshots."""
+
+from __future__ import annotations
+
+from interpreters.stores.jetstream.store import (
+    IncompatibleStream,
+    JetStreamEventStore,
+    OverlappingSubjects,
+    StoreAccessDenied,
+)
+
+__all__ = (
+    "IncompatibleStream",
+    "JetStreamEventStore",
+    "OverlappingSubjects",
+    "StoreAccessDenied",
+)
