@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint faults bench docs clean venv
+.PHONY: demo test lint faults bench docs mutation clean venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,5 +35,10 @@ bench: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+# Slow (tens of minutes; not part of CI): mutation scores of cim/ and of the law checkers,
+# written into docs/verification.md. `make mutation TARGETS=laws` runs one target.
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py $(TARGETS)
+
 clean:
-	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis build mutants

@@ -202,3 +202,75 @@ def test_many_refuses_untagged_commands_and_is_terminal_only_when_every_member_i
     counters: Decider[Keyed[str, str], Keyed[str, str], Any] = many(parity)
     assert not counters.is_terminal(state_of(counters, [Keyed("k", "inc")]))
     assert counters.is_terminal(state_of(counters, [Keyed("k", "inc"), Keyed("k", "inc")]))
+
+
+def test_the_never_fires_message_names_both_rows() -> None:
+    """The full message names the shadowed row and the unguarded row that takes its inputs."""
+    expected = (
+        "transitions[1] (a --Sub--> b [is_ready]) can never fire: the unguarded "
+        "transitions[0] (a --Base--> b) takes every input it matches"
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        Fsm(
+            initial="a",
+            transitions=[Transition("a", Base, "b"), Transition("a", Sub, "b", guard=is_ready)],
+            states=("a", "b"),
+        )
+
+
+def test_ambiguity_is_found_past_rows_of_other_states() -> None:
+    """Rows leaving another state in between do not hide two ambiguous rows; labels are named."""
+    expected = (
+        "ambiguous: transitions[1] (a --go--> b) and transitions[2] (a --go--> c) "
+        "both take go in a without a guard"
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        Fsm(
+            initial="a",
+            transitions=[
+                Transition("b", "go", "a"),
+                Transition("a", "go", "b"),
+                Transition("a", "go", "c"),
+            ],
+            states=("a", "b", "c"),
+        )
+
+
+def test_guards_see_the_current_state() -> None:
+    """A guard is called with the state the machine is in."""
+    only_in_a: Transition[str, str, None] = Transition(
+        "a", "go", "b", guard=lambda state, _: state == "a"
+    )
+    machine: Fsm[str, str, None] = Fsm(
+        initial="a", transitions=[only_in_a, Transition("b", "back", "a")], states=("a", "b")
+    )
+    assert machine.can_transition("a", "go")
+
+
+def test_analysis_goes_on_past_a_class_row_without_samples() -> None:
+    """A class row with no sample input still counts as possibly firing, and later rows count too."""
+    machine: Fsm[str, object, None] = Fsm(
+        initial="a",
+        transitions=[Transition("a", Base, "b"), Transition("a", "skip", "c")],
+        states=("a", "b", "c"),
+    )
+    assert machine.reachable_states() == ("a", "b", "c")
+    assert machine.shortest_path("c") == ("skip",)
+    expected = (
+        "transitions[0] (a --Base--> b) matches by class and no sample input fires it: "
+        "pass sample_inputs=(...) with a Base it accepts"
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        machine.shortest_path("b")
+
+
+def test_a_class_row_without_samples_into_a_forbidden_state_cannot_fire() -> None:
+    """Without samples, a class row counts only if its target keeps the invariants."""
+    machine: Fsm[str, object, None] = Fsm(
+        initial="a",
+        transitions=[Transition("a", Base, "b"), Transition("a", "skip", "c")],
+        states=("a", "b", "c"),
+        invariants=[Invariant("never b", lambda s: s != "b")],
+    )
+    assert machine.reachable_states() == ("a", "c")
+    assert machine.unreachable_states() == ("b",)

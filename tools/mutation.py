@@ -1,0 +1,172 @@
+"""`make mutation`: mutation scores of the pure core (cim/) and of the law checkers (laws/_*_laws.py).
+
+For each target this copies the tracked files into ``build/mutation/<target>``, sets mutmut's
+configuration there (which files to mutate, which fast tests judge them), runs ``mutmut run``, and
+writes a per-module score table into ``docs/verification.md`` between the target's markers.
+
+    python tools/mutation.py [cim|laws ...] [--max-children N]
+
+A mutant counts as killed when a test fails (or times out) with it; "no tests" (no fast test runs
+the mutated function) counts as surviving. Hypothesis runs with a fixed seed, so a run is
+reproducible on a fresh clone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "docs" / "verification.md"
+FAST_TESTS = ["tests/unit"]
+PYTEST_ARGS = [
+    "-q",
+    "-x",
+    "--hypothesis-seed=0",
+    "--deselect=tests/unit/test_frp_typing.py::test_mypy_rejects_mistyped_signal_code",
+    "--ignore=tests/unit/test_purity.py",
+]
+TARGETS: dict[str, dict[str, list[str]]] = {
+    "cim": {
+        "source_paths": ["cim/"],
+        "also_copy": ["laws/", "interpreters/", "docs/", "README.md"],
+        "only_mutate": [],
+        "pytest_add_cli_args_test_selection": FAST_TESTS,
+    },
+    "laws": {
+        "source_paths": ["laws/"],
+        "also_copy": ["cim/", "interpreters/", "docs/", "README.md"],
+        "only_mutate": ["laws/_*_laws.py"],
+        "pytest_add_cli_args_test_selection": FAST_TESTS,
+    },
+}
+KILLED = {"killed", "timeout"}
+
+
+def _mutmut_table(target: str) -> str:
+    settings = {**TARGETS[target], "pytest_add_cli_args": PYTEST_ARGS}
+    lines = ["[tool.mutmut]"]
+    lines += [f"{key} = {_toml_list(value)}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+
+def _prepare(target: str) -> Path:
+    work = ROOT / "build" / "mutation" / target
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True
+    ).stdout.split(b"\0")
+    for name in filter(None, tracked):
+        source = ROOT / name.decode()
+        if source.is_file():
+            destination = work / name.decode()
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+    pyproject = (work / "pyproject.toml").read_text(encoding="utf-8")
+    without = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", "", pyproject)
+    (work / "pyproject.toml").write_text(without + "\n" + _mutmut_table(target), "utf-8")
+    tomllib.loads((work / "pyproject.toml").read_text(encoding="utf-8"))
+    return work
+
+
+def _module(mutant: str) -> str:
+    parts = mutant.split(".")
+    for index, part in enumerate(parts):
+        if part.startswith(("x_", "xǁ")):
+            return ".".join(parts[:index])
+    raise ValueError(f"cannot tell the module of mutant {mutant!r}")
+
+
+def _results(work: Path) -> dict[str, Counter[str]]:
+    listing = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    by_module: dict[str, Counter[str]] = defaultdict(Counter)
+    for line in listing.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            by_module[_module(name)][status] += 1
+    return by_module
+
+
+def _survivors(work: Path) -> list[str]:
+    listing = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [line.strip() for line in listing.splitlines() if line.strip()]
+
+
+def _table(by_module: dict[str, Counter[str]]) -> str:
+    rows = [
+        "| module | mutants | killed | survived | no test | score |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    total: Counter[str] = Counter()
+    for module in sorted(by_module):
+        counts = by_module[module]
+        total.update(counts)
+        rows.append(_row(module, counts))
+    rows.append(_row("**all**", total))
+    return "\n".join(rows)
+
+
+def _row(name: str, counts: Counter[str]) -> str:
+    mutants = sum(counts.values())
+    killed = sum(counts[s] for s in KILLED)
+    survived = mutants - killed - counts["no tests"]
+    score = 100 * killed / mutants if mutants else 100.0
+    return f"| {name} | {mutants} | {killed} | {survived} | {counts['no tests']} | {score:.1f} % |"
+
+
+def _write_report(target: str, table: str, survivors: list[str]) -> None:
+    start, end = f"<!-- mutation:{target} -->", f"<!-- /mutation:{target} -->"
+    text = REPORT.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        raise SystemExit(f"{REPORT} has no {start} ... {end} block")
+    listed = "\n".join(f"    {s}" for s in survivors) or "    (none)"
+    block = f"{start}\n{table}\n\nSurviving mutants (`mutmut results`):\n\n{listed}\n{end}"
+    before, _, rest = text.partition(start)
+    _, _, after = rest.partition(end)
+    REPORT.write_text(before + block + after, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("targets", nargs="*", default=list(TARGETS), choices=list(TARGETS))
+    parser.add_argument("--max-children", type=int, default=1)
+    arguments = parser.parse_args()
+    for target in arguments.targets:
+        work = _prepare(target)
+        subprocess.run(
+            [sys.executable, "-m", "mutmut", "run", "--max-children", str(arguments.max_children)],
+            cwd=work,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        by_module = _results(work)
+        table = _table(by_module)
+        _write_report(target, table, _survivors(work))
+        print(f"== {target}\n{table}")
+
+
+if __name__ == "__main__":
+    main()
