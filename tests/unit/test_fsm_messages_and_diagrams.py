@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from pyrsistent import pmap
 from returns.result import Success
 
 from cim.decider import Decider, Keyed, Left, Right, compose, many, run, state_of
@@ -179,6 +180,35 @@ def test_composed_deciders_keep_each_side_apart() -> None:
     assert state_of(pair, [Left("inc")]) == (1, "x")
     assert state_of(pair, [Right("go")]) == (0, "y")
     assert not pair.is_terminal((1, "x"))
+    assert not pair.is_terminal((0, "y"))
+    assert pair.is_terminal((1, "y"))
+    assert run(pair, Left("inc"), []) == Success((Left("inc"),))
+    assert run(pair, Right("go"), []) == Success((Right("go"),))
+
+
+def test_untagged_commands_and_events_are_refused_by_name() -> None:
+    """compose and many say which tagging they expected and show what they got."""
+    counter: Decider[str, str, int] = Decider(
+        initial=0,
+        decide=lambda command, n: Success((command,)),
+        evolve=lambda n, event: n + 1,
+        is_terminal=lambda n: False,
+    )
+    pair: Decider[Any, Any, Any] = compose(counter, counter)
+    family: Decider[Any, Any, Any] = many(counter)
+    composed = "a Left(...) or Right(...) {} for a composed decider, got 'raw'"
+    with pytest.raises(TypeError, match=re.escape("expected " + composed.format("command"))):
+        pair.decide("raw", pair.initial)
+    with pytest.raises(TypeError, match=re.escape("expected " + composed.format("event"))):
+        pair.evolve(pair.initial, "raw")
+    with pytest.raises(
+        TypeError,
+        match=re.escape("expected a Keyed(key, ...) event for a many() decider, got 'raw'"),
+    ):
+        family.evolve(family.initial, "raw")
+    assert state_of(family, [Keyed("a", "x"), Keyed("a", "x"), Keyed("b", "x")]) == pmap(
+        {"a": 2, "b": 1}
+    )
 
 
 def test_many_refuses_untagged_commands_and_is_terminal_only_when_every_member_is() -> None:
