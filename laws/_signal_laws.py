@@ -476,24 +476,40 @@ _LOOPS = (
 
 
 def _step_behaviors(at: SearchStrategy[Any]) -> SearchStrategy[Behavior[Any]]:
-    """Step behaviours of small ints: constants, holds, and map/lift/switch/calm of them."""
+    """Step behaviours of small ints: constants and holds, nested in map/lifts/calm/switch."""
     ints = st.integers(-5, 5)
     base = st.one_of(
         ints.map(Behavior.constant), st.builds(DiscreteEvent.hold, discrete_events(times=at), ints)
     )
-    return st.one_of(
-        base,
-        st.builds(Behavior.map, base, st.sampled_from(_UNARY)),
-        st.builds(lift2, st.sampled_from(_STEPS), base, base),
-        st.builds(lift3, st.just(_Named("a + b - c", lambda a, b, c: a + b - c)), base, base, base),
-        st.builds(lift_all, st.just(_Named("sum", sum)), st.lists(base, max_size=3)),
-        st.builds(Behavior.calm, base),
-        st.builds(
-            lambda changes, first: DiscreteEvent.hold(changes, first).switch(),
-            discrete_events(base, times=at, max_size=4),
-            base,
-        ),
-    )
+
+    def switched(children: SearchStrategy[Behavior[Any]]) -> SearchStrategy[Behavior[Any]]:
+        held = st.builds(
+            DiscreteEvent.hold, discrete_events(children, times=at, max_size=3), children
+        )
+        outer = st.one_of(
+            held,
+            children.map(Behavior.constant),
+            held.map(Behavior.calm),
+            held.map(lambda b: b.map(_IDENTITY)),
+            st.builds(lift2, st.just(_FIRST), held, held),
+        )
+        return outer.map(Behavior.switch)
+
+    def extend(children: SearchStrategy[Behavior[Any]]) -> SearchStrategy[Behavior[Any]]:
+        return st.one_of(
+            st.builds(Behavior.map, children, st.sampled_from(_UNARY)),
+            st.builds(lift2, st.sampled_from(_STEPS), children, children),
+            st.builds(lift3, st.just(_SUM3), children, children, children),
+            st.builds(lift_all, st.just(_Named("sum", sum)), st.lists(children, max_size=3)),
+            children.map(Behavior.calm),
+            switched(children),
+        )
+
+    return st.recursive(base, extend, max_leaves=6)
+
+
+_FIRST = _Named("first", lambda a, _: a)
+_SUM3 = _Named("a + b - c", lambda a, b, c: a + b - c)
 
 
 def _last_per_time(e: Event) -> tuple[Any, ...]:

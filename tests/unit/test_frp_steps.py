@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,8 +35,13 @@ def test_a_constant_has_no_updates() -> None:
 
 def test_a_behavior_of_arbitrary_time_has_no_update_stream() -> None:
     """updates refuses a behaviour that may change at any time, with a clear message."""
-    with pytest.raises(ValueError, match="not a step behaviour"):
-        updates(Behavior.time())
+    time = Behavior.time()
+    expected = (
+        f"{time!r} is not a step behaviour (a constant, a hold or accum, or map, lift, switch or "
+        "calm of step behaviours), so it has no update times"
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        updates(time)
     with pytest.raises(ValueError, match="not a step behaviour"):
         updates(Behavior.time().map(lambda t: t))
 
@@ -174,5 +180,9 @@ def test_hold_loop_with_datetime_times() -> None:
 def test_hold_loop_refuses_a_definition_that_looks_into_the_future() -> None:
     """A definition that samples its own value later than the occurrence never settles."""
     ticks = DiscreteEvent.from_pairs([(t, 1) for t in range(1, 4)])
-    with pytest.raises(ValueError, match="did not settle"):
+    expected = (
+        "hold_loop: the definition did not settle; it must be causal (an occurrence at t may "
+        "depend on the held value only at times up to t)"
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
         hold_loop(0, lambda b: ticks.map(lambda _: 1 - b.at(10)))
