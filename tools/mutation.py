@@ -4,7 +4,11 @@ For each target this copies the tracked files into ``build/mutation/<target>``, 
 configuration there (which files to mutate, which fast tests judge them), runs ``mutmut run``, and
 writes a per-module score table into ``docs/verification.md`` between the target's markers.
 
-    python tools/mutation.py [cim|laws ...] [--max-children N]
+    python tools/mutation.py [cim|laws ...] [--only GLOB ...] [--max-children N]
+
+``--only 'cim.frp*'`` runs the mutants of some modules only (mutmut's mutant-name globs) and
+updates just their rows. Each mutant's status is kept in ``docs/mutation/<target>.json`` (a full
+run replaces it, a partial run updates its modules), and the tables are made from that file.
 
 A mutant counts as killed when a test fails (or times out) with it; "no tests" (no fast test runs
 the mutated function) counts as surviving. Hypothesis runs with a fixed seed, so a run is
@@ -14,6 +18,8 @@ reproducible on a fresh clone.
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import json
 import re
 import shutil
 import subprocess
@@ -24,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "verification.md"
+RESULTS = ROOT / "docs" / "mutation"
 FAST_TESTS = ["tests/unit"]
 PYTEST_ARGS = [
     "-q",
@@ -88,7 +95,7 @@ def _module(mutant: str) -> str:
     raise ValueError(f"cannot tell the module of mutant {mutant!r}")
 
 
-def _results(work: Path) -> dict[str, Counter[str]]:
+def _statuses(work: Path, only: list[str]) -> dict[str, str]:
     listing = subprocess.run(
         [sys.executable, "-m", "mutmut", "results", "--all", "true"],
         cwd=work,
@@ -96,23 +103,29 @@ def _results(work: Path) -> dict[str, Counter[str]]:
         capture_output=True,
         text=True,
     ).stdout
-    by_module: dict[str, Counter[str]] = defaultdict(Counter)
+    statuses: dict[str, str] = {}
     for line in listing.splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if name:
-            by_module[_module(name)][status] += 1
+        if name and (not only or any(fnmatch.fnmatchcase(name, glob) for glob in only)):
+            statuses[name] = status
+    return statuses
+
+
+def _merged(target: str, statuses: dict[str, str], only: list[str]) -> dict[str, str]:
+    path = RESULTS / f"{target}.json"
+    kept: dict[str, str] = json.loads(path.read_text("utf-8")) if only and path.exists() else {}
+    ran = {_module(name) for name in statuses}
+    merged = {n: s for n, s in kept.items() if _module(n) not in ran} | statuses
+    RESULTS.mkdir(exist_ok=True)
+    path.write_text(json.dumps(dict(sorted(merged.items())), indent=0) + "\n", "utf-8")
+    return merged
+
+
+def _by_module(statuses: dict[str, str]) -> dict[str, Counter[str]]:
+    by_module: dict[str, Counter[str]] = defaultdict(Counter)
+    for name, status in statuses.items():
+        by_module[_module(name)][status] += 1
     return by_module
-
-
-def _survivors(work: Path) -> list[str]:
-    listing = subprocess.run(
-        [sys.executable, "-m", "mutmut", "results"],
-        cwd=work,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [line.strip() for line in listing.splitlines() if line.strip()]
 
 
 def _table(by_module: dict[str, Counter[str]]) -> str:
@@ -137,13 +150,17 @@ def _row(name: str, counts: Counter[str]) -> str:
     return f"| {name} | {mutants} | {killed} | {survived} | {counts['no tests']} | {score:.1f} % |"
 
 
-def _write_report(target: str, table: str, survivors: list[str]) -> None:
+def _write_report(target: str, table: str, statuses: dict[str, str]) -> None:
+    survivors = [f"{n}: {s}" for n, s in sorted(statuses.items()) if s not in KILLED]
     start, end = f"<!-- mutation:{target} -->", f"<!-- /mutation:{target} -->"
     text = REPORT.read_text(encoding="utf-8")
     if start not in text or end not in text:
         raise SystemExit(f"{REPORT} has no {start} ... {end} block")
     listed = "\n".join(f"    {s}" for s in survivors) or "    (none)"
-    block = f"{start}\n{table}\n\nSurviving mutants (`mutmut results`):\n\n{listed}\n{end}"
+    block = (
+        f"{start}\n{table}\n\nSurviving mutants (see one with `mutmut show NAME` in "
+        f"`build/mutation/{target}`):\n\n{listed}\n{end}"
+    )
     before, _, rest = text.partition(start)
     _, _, after = rest.partition(end)
     REPORT.write_text(before + block + after, encoding="utf-8")
@@ -152,19 +169,24 @@ def _write_report(target: str, table: str, survivors: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("targets", nargs="*", default=list(TARGETS), choices=list(TARGETS))
+    parser.add_argument("--only", action="append", default=[], metavar="GLOB")
     parser.add_argument("--max-children", type=int, default=1)
     arguments = parser.parse_args()
     for target in arguments.targets:
         work = _prepare(target)
         subprocess.run(
-            [sys.executable, "-m", "mutmut", "run", "--max-children", str(arguments.max_children)],
+            [
+                *(sys.executable, "-m", "mutmut", "run"),
+                *("--max-children", str(arguments.max_children)),
+                *arguments.only,
+            ],
             cwd=work,
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        by_module = _results(work)
-        table = _table(by_module)
-        _write_report(target, table, _survivors(work))
+        statuses = _merged(target, _statuses(work, arguments.only), arguments.only)
+        table = _table(_by_module(statuses))
+        _write_report(target, table, statuses)
         print(f"== {target}\n{table}")
 
 
