@@ -186,3 +186,13 @@ def test_hold_loop_refuses_a_definition_that_looks_into_the_future() -> None:
     )
     with pytest.raises(ValueError, match=re.escape(expected)):
         hold_loop(0, lambda b: ticks.map(lambda _: 1 - b.at(10)))
+
+
+def test_switch_s_of_a_switched_cell() -> None:
+    """A cell of events that is itself a switch starts from its first inner cell's first event."""
+    a = DiscreteEvent.from_pairs([(1, "a1"), (3, "a3")])
+    b = DiscreteEvent.from_pairs([(2, "b2"), (4, "b4")])
+    later = DiscreteEvent.from_pairs([(2, b)]).hold(a)
+    cell = DiscreteEvent.from_pairs([(1, later)]).hold(Behavior.constant(a)).switch()
+    assert switch_s(cell).occurrences == ((1, "a1"), (4, "b4"))
+    assert updates(cell.map(lambda e: len(e.occurrences))).occurrences == ((1, 2), (2, 2))

@@ -304,3 +304,30 @@ def test_a_class_row_without_samples_into_a_forbidden_state_cannot_fire() -> Non
     )
     assert machine.reachable_states() == ("a", "c")
     assert machine.unreachable_states() == ("b",)
+
+
+def test_guard_refusals_name_the_guard() -> None:
+    """An empty reason and a wrong verdict type both name the guard function."""
+
+    def blank(state: object, input: object) -> str:
+        """Refuses without saying why."""
+        return ""
+
+    def confused(state: object, input: object) -> Any:
+        """Returns something that is not a verdict."""
+        return 3
+
+    assert Transition("a", "go", "b", guard=blank).refusal("a", "go") == "guard blank refused"
+    expected = "guard confused returned 3; guards return True, False or a reason (str)"
+    with pytest.raises(TypeError, match=re.escape(expected)):
+        Transition("a", "go", "b", guard=confused).refusal("a", "go")
+
+
+def test_an_unguarded_class_row_shadows_a_guarded_row_for_one_of_its_instances() -> None:
+    """A later guarded row matching an instance of an earlier unguarded class row never fires."""
+    rows: list[Transition[str, Any, None]] = [
+        Transition("a", Base, "b"),
+        Transition("a", Sub(), "b", guard=is_ready),
+    ]
+    with pytest.raises(ValueError, match="can never fire"):
+        Fsm(initial="a", transitions=rows, states=("a", "b"))
