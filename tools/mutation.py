@@ -67,8 +67,10 @@ def _toml_list(values: list[str]) -> str:
     return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
 
-def _prepare(target: str) -> Path:
-    work = ROOT / "build" / "mutation" / target
+def _prepare(target: str, only: list[str]) -> Path:
+    """A copy of the tracked files in which mutmut mutates *target* (one per selection)."""
+    selection = "-".join(re.sub(r"[^A-Za-z0-9_.]", "", glob) for glob in only)
+    work = ROOT / "build" / "mutation" / (f"{target}-{selection}" if only else target)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     tracked = subprocess.run(
@@ -173,7 +175,7 @@ def main() -> None:
     parser.add_argument("--max-children", type=int, default=1)
     arguments = parser.parse_args()
     for target in arguments.targets:
-        work = _prepare(target)
+        work = _prepare(target, arguments.only)
         subprocess.run(
             [
                 *(sys.executable, "-m", "mutmut", "run"),
