@@ -17,6 +17,7 @@ from cim import (
     Header,
     InvalidHeader,
     JsonCodec,
+    MalformedJson,
     NewEvent,
     StreamId,
     UpcastFailed,
@@ -177,3 +178,22 @@ def test_shown_cuts_long_values_at_sixty_characters() -> None:
     assert shown(b"y" * 100) == "b'" + "y" * 55 + "..."
     assert shown(list(range(30))) == repr(list(range(30)))[:57] + "..."
     assert len(shown("z" * 10_000).split("...")[0]) == 57
+
+
+def test_malformed_bodies_are_reported_exactly() -> None:
+    """Not JSON (orjson's words), not an object with a payload, or metadata not all strings."""
+    codec = JsonCodec(TYPES)
+    headers, _ = _encoded(codec)
+    try:
+        orjson.loads(b"{not json")
+    except orjson.JSONDecodeError as error:
+        not_json = str(error)
+    assert codec.decode(headers, b"{not json") == Failure(MalformedJson(not_json))
+    shape = 'expected an object with an object "payload"'
+    assert codec.decode(headers, b"[1]") == Failure(MalformedJson(shape))
+    assert codec.decode(headers, b'{"payload": 1}') == Failure(MalformedJson(shape))
+    strings = '"metadata" must be an object of strings'
+    bad_metadata: list[object] = [[], {"k": 1}, {"k": None}]
+    for metadata in bad_metadata:
+        body = orjson.dumps({"payload": {"to": "x"}, "metadata": metadata})
+        assert codec.decode(headers, body) == Failure(MalformedJson(strings))
