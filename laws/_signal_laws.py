@@ -26,6 +26,7 @@ from cim.frp import (
     Behavior,
     DiscreteEvent,
     OutOfOrder,
+    StepFunction,
     apply,
     hold_loop,
     lift2,
@@ -348,7 +349,7 @@ def _check_step_laws(
         ),
     )
     law(
-        "a step behaviour is the hold of its updates",
+        "a step behaviour is the hold of its updates from its initial value",
         st.tuples(stepwise, samples),
         lambda b, ts: _held_updates(ops, b, ts),
     )
@@ -505,7 +506,8 @@ def _step_behaviors(at: SearchStrategy[Any]) -> SearchStrategy[Behavior[Any]]:
             switched(children),
         )
 
-    return st.recursive(base, extend, max_leaves=6)
+    nested = st.recursive(base, extend, max_leaves=6)
+    return st.deferred(lambda: nested)  # a short repr: the nested one is exponentially long
 
 
 _FIRST = _Named("first", lambda a, _: a)
@@ -535,12 +537,15 @@ def _held_updates(ops: SignalOperations, b: Behavior[Any], samples: Sequence[Any
     times = [t for t, _ in changes]
     if any(not before < after for before, after in pairwise(times)):
         return f"update times are not increasing: {changes!r}"
-    first = b.at(times[0]) if times else b.at(samples[0])
+    steps = b.function
+    if not isinstance(steps, StepFunction):
+        return f"{b!r} is not a step behaviour"
+    first = steps.initial_value()
     return _same_samples(
         Behavior.from_function(lambda t: _last_before(DiscreteEvent(changes), t, first)),
         b,
-        samples,
-        f"the hold of updates {changes!r} from {first!r}",
+        [*samples, *times],
+        f"the hold of updates {changes!r} from the initial value {first!r}",
     )
 
 

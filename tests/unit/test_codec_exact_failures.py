@@ -75,9 +75,8 @@ def test_a_bad_header_is_reported_with_its_value_and_reason(
 
 
 def test_twenty_digits_are_still_a_number() -> None:
-    """A 20-digit position is a decimal integer (the limit is 20 digits)."""
-    codec = JsonCodec(TYPES)
-    headers, body = _encoded(codec)
+    """On the exact path (an upcast to do), a 20-digit position is a decimal integer."""
+    codec, headers, body = _upcasting(lambda data: data)
     decoded = codec.decode({**headers, Header.POSITION: "1" * 20}, body)
     assert decoded.unwrap().position == int("1" * 20)
 
