@@ -12,7 +12,9 @@ Design (see ``docs/event-store.md``):
 * the server checks concurrency (:mod:`._append`): every append carries
   ``Nats-Expected-Last-Subject-Sequence``, from the tip cache (:mod:`._tips`) or a direct get;
 * reads of a stream are batch direct gets, ``read_all`` and ``subscribe`` ordered consumers
-  (:mod:`._reads`);
+  (:mod:`._reads`), all of them optionally filtered by category on the server; messages that
+  are not events of the stream (foreign, forged versions) are skipped and reported
+  (:mod:`.foreign`);
 * connecting only looks at a stream and buckets that are already right (:mod:`._provision`);
 * the correlation index (:mod:`._correlation`) and snapshots (:mod:`._snapshots`) live in two KV
   buckets next to the stream.
@@ -24,7 +26,7 @@ Every part shares one :class:`~._core.StoreCore`; a failure of the server inside
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Generator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Unpack
@@ -69,6 +71,7 @@ from interpreters.stores.jetstream._provision import (
 )
 from interpreters.stores.jetstream._reads import Reads
 from interpreters.stores.jetstream._snapshots import Snapshots
+from interpreters.stores.jetstream.foreign import ForeignMessage
 from interpreters.stores.jetstream.settings import StoreOptions, StoreSettings
 from interpreters.stores.protocol import Loaded, Snapshot, check_append
 
@@ -353,28 +356,43 @@ class JetStreamEventStore:
         return self._reads.iter_stream(stream, from_version=from_version)
 
     def read_all(
-        self, *, from_position: int = 1
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
         """Every stored event from *from_position* on, in global order; ends at the current end.
 
-        The first batch is a batch direct get, which also says how many events follow; if any
-        do, they stream from an ordered consumer (deleted at the end), up to that count.
+        With *categories*, only the events of streams of those categories (``None``: all),
+        filtered by the server. The first batch is a batch direct get, which also says how many
+        events follow; if any do, they stream from an ordered consumer (deleted at the end), up
+        to that count. Messages that are not cim events are skipped and reported.
         """
-        return self._reads.read_all(from_position=from_position)
+        return self._reads.read_all(from_position=from_position, categories=categories)
 
     def subscribe(
-        self, *, from_position: int = 1
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
         """Every event from *from_position*: the backlog, then live events until cancelled.
 
-        One ordered push consumer delivers the backlog and then live events; it is deleted
-        when the iteration ends (cancelled, closed or broken out of).
+        With *categories*, only the events of streams of those categories (``None``: all):
+        the consumer's subject filters, so the server never sends the others. One ordered push
+        consumer delivers the backlog and then live events; it is deleted when the iteration
+        ends (cancelled, closed or broken out of).
         """
-        return self._reads.subscribe(from_position=from_position)
+        return self._reads.subscribe(from_position=from_position, categories=categories)
 
     async def version(self, stream: StreamId) -> Result[int, StoreError]:
-        """The current version of *stream* (0 if it has no events)."""
+        """The current version of *stream* (0 if it has no events): its last genuine event's."""
         return await self._reads.version(stream)
+
+    async def foreign_messages(
+        self, stream: StreamId
+    ) -> Result[tuple[ForeignMessage, ...], StoreError]:
+        """The messages on *stream*'s subject that reads skip, in order: foreign messages (not
+        cim events) and forged versions (see :mod:`interpreters.stores.jetstream.foreign`).
+
+        Each is also logged once at WARNING (logger ``interpreters.stores.jetstream``) when a
+        read meets it.
+        """
+        return await self._reads.foreign_messages(stream)
 
     async def read_by_correlation(
         self, correlation_id: str
