@@ -527,4 +527,12 @@ async def test_settings_record_and_keyword_options_configure_the_store(
             assert [e.version for e in (await other.read(StreamId("a", "b"))).unwrap()] == [1]
     unknown: Any = {"user": "app"}
     with pytest.raises(TypeError, match="unknown store option"):
-        JetStreamEventStore.connect(nats_url, types=contract_types(), **unknown)
+        await JetStreamEventStore.from_client(client, types=contract_types(), **unknown)
+    earlier_form: Any = {"name": "earlier-form", "max_reconnect_attempts": 0}
+    async with JetStreamEventStore.connect(
+        nats_url, types=contract_types(), stream=name, subject_prefix=prefix, **earlier_form
+    ) as passed_on:  # keywords that are not store options still reach nats.connect
+        assert passed_on.nc.options["name"] == "earlier-form"
+    misspelt: Any = {"subject_prefx": "x"}  # nats.connect refuses what it does not know
+    with pytest.raises(TypeError):
+        await JetStreamEventStore.connect(nats_url, types=contract_types(), **misspelt)

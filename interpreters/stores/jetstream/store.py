@@ -26,7 +26,15 @@ Every part shares one :class:`~._core.StoreCore`; a failure of the server inside
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Generator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Collection,
+    Generator,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Unpack
@@ -34,7 +42,7 @@ from uuid import UUID
 
 import anyio
 import nats
-from attrs import define, field, fields
+from attrs import define, evolve, field, fields
 from nats.aio.client import Client
 from returns.result import Failure, Result
 
@@ -104,16 +112,18 @@ class _Connecting:
             await self._store.close()
 
 
-def _settings(settings: StoreSettings | None, options: StoreOptions) -> StoreSettings:
+_SETTINGS = frozenset(attribute.name for attribute in fields(StoreSettings))
+
+
+def _settings(settings: StoreSettings | None, options: Mapping[str, Any]) -> StoreSettings:
     """*settings* (default: the defaults) with the fields in *options* replaced."""
     if settings is not None and not isinstance(settings, StoreSettings):
         raise TypeError(f"settings must be a StoreSettings, got {type(settings).__name__}")
-    known = {attribute.name for attribute in fields(StoreSettings)}
-    unknown = sorted(set(options) - known)
+    unknown = sorted(set(options) - _SETTINGS)
     if unknown:
-        raise TypeError(f"unknown store option(s) {unknown}: the options are {sorted(known)}")
+        raise TypeError(f"unknown store option(s) {unknown}: the options are {sorted(_SETTINGS)}")
     values: dict[str, Any] = (
-        {} if settings is None else {name: getattr(settings, name) for name in known}
+        {} if settings is None else {name: getattr(settings, name) for name in _SETTINGS}
     )
     values.update(options)
     return StoreSettings(**values)
@@ -184,12 +194,19 @@ class JetStreamEventStore:
         (credentials, TLS, user/password and any other ``nats.connect`` option: the vocabulary
         the ``cim`` command uses too). The store's options are *settings*, or its fields as
         keyword arguments (``stream=``, ``subject_prefix=``, ... overriding *settings*).
-        Raises :class:`IncompatibleStream` when a stream of that name exists with settings
-        that would lose or misplace events. The returned object is awaitable and an async
-        context manager.
+        Other keyword arguments (``user=``, ``tls=``, reconnect settings: the form earlier
+        versions documented) still go to ``nats.connect`` unchanged, as if given in
+        ``ConnectOptions.nats_options``; type checkers know only the store's options, so
+        prefer ``ConnectOptions``. Raises :class:`IncompatibleStream` when a stream of that
+        name exists with settings that would lose or misplace events. The returned object is
+        awaitable and an async context manager.
         """
-        chosen = _settings(settings, options)
+        given: dict[str, Any] = dict(options)
+        chosen = _settings(settings, {k: v for k, v in given.items() if k in _SETTINGS})
         target = url if isinstance(url, ConnectOptions) else ConnectOptions.of(url)
+        passed_on = {k: v for k, v in given.items() if k not in _SETTINGS}
+        if passed_on:
+            target = evolve(target, nats_options={**target.nats_options, **passed_on})
         problem = target.problem()
         if problem is not None:
             raise ValueError(problem)
