@@ -54,6 +54,7 @@ TARGETS: dict[str, dict[str, list[str]]] = {
     },
 }
 KILLED = {"killed", "timeout"}
+NOT_RUN = "not checked"
 
 
 def _mutmut_table(target: str) -> str:
@@ -132,8 +133,8 @@ def _by_module(statuses: dict[str, str]) -> dict[str, Counter[str]]:
 
 def _table(by_module: dict[str, Counter[str]]) -> str:
     rows = [
-        "| module | mutants | killed | survived | no test | score |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed | survived | no test | not run | score |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     total: Counter[str] = Counter()
     for module in sorted(by_module):
@@ -145,15 +146,22 @@ def _table(by_module: dict[str, Counter[str]]) -> str:
 
 
 def _row(name: str, counts: Counter[str]) -> str:
+    """Score = killed / judged mutants ("not run": mutants a stopped run did not reach)."""
     mutants = sum(counts.values())
+    judged = mutants - counts[NOT_RUN]
     killed = sum(counts[s] for s in KILLED)
-    survived = mutants - killed - counts["no tests"]
-    score = 100 * killed / mutants if mutants else 100.0
-    return f"| {name} | {mutants} | {killed} | {survived} | {counts['no tests']} | {score:.1f} % |"
+    survived = judged - killed - counts["no tests"]
+    score = f"{100 * killed / judged:.1f} %" if judged else "-"
+    return (
+        f"| {name} | {mutants} | {killed} | {survived} | {counts['no tests']} "
+        f"| {counts[NOT_RUN]} | {score} |"
+    )
 
 
 def _write_report(target: str, table: str, statuses: dict[str, str]) -> None:
-    survivors = [f"{n}: {s}" for n, s in sorted(statuses.items()) if s not in KILLED]
+    survivors = [
+        f"{n}: {s}" for n, s in sorted(statuses.items()) if s not in KILLED and s != NOT_RUN
+    ]
     start, end = f"<!-- mutation:{target} -->", f"<!-- /mutation:{target} -->"
     text = REPORT.read_text(encoding="utf-8")
     if start not in text or end not in text:
