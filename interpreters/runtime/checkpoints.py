@@ -26,8 +26,9 @@ import orjson
 from attrs import define, field, frozen
 from returns.result import Failure, Result, Success
 
+from interpreters.runtime.namespace import Namespace
+
 __all__ = (
-    "DEFAULT_BUCKET",
     "CheckpointConflict",
     "CheckpointError",
     "CheckpointStore",
@@ -36,7 +37,6 @@ __all__ = (
     "KvCheckpoints",
 )
 
-DEFAULT_BUCKET = "cim_checkpoints"
 _KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
 
 
@@ -119,21 +119,25 @@ class KvCheckpoints:
     """
 
     kv: Any
+    bucket: str
+    """The KV bucket's name (``<namespace>_checkpoints`` when opened with a namespace)."""
     _revisions: dict[str, int] = field(factory=dict, init=False)
 
     @classmethod
-    async def open(
-        cls, js: Any, bucket: str = DEFAULT_BUCKET, *, replicas: int = 1
-    ) -> KvCheckpoints:
-        """Open (creating if needed, with *replicas*) the KV *bucket* through JetStream *js*.
+    async def open(cls, js: Any, bucket: Namespace | str, *, replicas: int = 1) -> KvCheckpoints:
+        """Open (creating if needed, with *replicas*) the checkpoints of *bucket* through *js*.
 
+        *bucket* is an app's :class:`~interpreters.runtime.namespace.Namespace` (its
+        ``<name>_checkpoints`` bucket: ``KvCheckpoints.open(js, Namespace.of(store))``) or a
+        bucket name (e.g. ``"cim_checkpoints"``, the bucket shared before namespaces).
         In a cluster, give the event stream's replica count so checkpoints survive a node loss.
         """
+        name = bucket.checkpoints_bucket if isinstance(bucket, Namespace) else bucket
         try:
-            kv = await js.key_value(bucket)
+            kv = await js.key_value(name)
         except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(bucket=bucket, history=1, replicas=replicas)
-        return cls(kv)
+            kv = await js.create_key_value(bucket=name, history=1, replicas=replicas)
+        return cls(kv, name)
 
     async def load(self, name: str) -> Result[int, CheckpointError]:
         """The last processed position of projection *name* (0 if none)."""

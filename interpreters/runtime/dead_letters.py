@@ -16,10 +16,10 @@ import orjson
 from attrs import asdict, define, field, frozen
 from returns.result import Failure, Result, Success
 
+from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.read_model import bucket_keys
 
 __all__ = (
-    "DEFAULT_BUCKET",
     "DeadLetter",
     "DeadLetterUnavailable",
     "DeadLetters",
@@ -27,7 +27,6 @@ __all__ = (
     "KvDeadLetters",
 )
 
-DEFAULT_BUCKET = "cim_dead_letters"
 _KEY_PART = re.compile(r"^[-_=a-zA-Z0-9]+$")
 
 
@@ -71,6 +70,10 @@ class DeadLetters(Protocol):
         """Every letter of *projection*, by position."""
         ...
 
+    async def remove(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
+        """Forget *letter* (after a successful re-drive); forgetting a missing one is fine."""
+        ...
+
 
 @define
 class InMemoryDeadLetters:
@@ -90,6 +93,11 @@ class InMemoryDeadLetters:
         mine = [v for (name, _), v in self._letters.items() if name == projection]
         return Success(tuple(sorted(mine, key=lambda letter: letter.position)))
 
+    async def remove(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
+        """Forget *letter*."""
+        self._letters.pop((letter.projection, letter.position), None)
+        return Success(None)
+
 
 @define
 class KvDeadLetters:
@@ -100,18 +108,20 @@ class KvDeadLetters:
     kv: Any
 
     @classmethod
-    async def open(
-        cls, js: Any, bucket: str = DEFAULT_BUCKET, *, replicas: int = 1
-    ) -> KvDeadLetters:
-        """Open (creating if needed, with *replicas*) the KV *bucket* through JetStream *js*.
+    async def open(cls, js: Any, bucket: Namespace | str, *, replicas: int = 1) -> KvDeadLetters:
+        """Open (creating if needed, with *replicas*) the dead letters of *bucket* through *js*.
 
+        *bucket* is an app's :class:`~interpreters.runtime.namespace.Namespace` (its
+        ``<name>_dead_letters`` bucket: ``KvDeadLetters.open(js, Namespace.of(store))``) or a
+        bucket name (e.g. ``"cim_dead_letters"``, the bucket shared before namespaces).
         In a cluster, give the event stream's replica count so dead letters survive a node loss.
         """
+        name = bucket.dead_letters_bucket if isinstance(bucket, Namespace) else bucket
         try:
-            kv = await js.key_value(bucket)
+            kv = await js.key_value(name)
         except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(bucket=bucket, history=1, replicas=replicas)
-        return cls(js, bucket, kv)
+            kv = await js.create_key_value(bucket=name, history=1, replicas=replicas)
+        return cls(js, name, kv)
 
     async def record(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
         """Keep *letter* under ``<projection>.<position>``."""
@@ -129,13 +139,33 @@ class KvDeadLetters:
         self, projection: str
     ) -> Result[tuple[DeadLetter, ...], DeadLetterUnavailable]:
         """Every letter of *projection*, by position."""
+        return await self._listed(projection)
+
+    async def all_letters(self) -> Result[tuple[DeadLetter, ...], DeadLetterUnavailable]:
+        """Every letter in the bucket, by projection, then position."""
+        return await self._listed(None)
+
+    async def _listed(
+        self, projection: str | None
+    ) -> Result[tuple[DeadLetter, ...], DeadLetterUnavailable]:
         found: list[DeadLetter] = []
         try:
             for key in await bucket_keys(self.js, self.bucket):
-                if key.rpartition(".")[0] == projection:
-                    entry = await self.kv.get(key)
+                if projection is None or key.rpartition(".")[0] == projection:
+                    try:
+                        entry = await self.kv.get(key)
+                    except nats.js.errors.KeyNotFoundError:
+                        continue  # removed (re-driven)
                     found.append(DeadLetter(**orjson.loads(entry.value)))
         except (nats.errors.Error, TimeoutError) as exc:
-            probe = DeadLetter(projection, 0, "listing")
+            probe = DeadLetter(projection or "*", 0, "listing")
             return Failure(DeadLetterUnavailable(probe, f"{type(exc).__name__}: {exc}"))
-        return Success(tuple(sorted(found, key=lambda letter: letter.position)))
+        return Success(tuple(sorted(found, key=lambda letter: (letter.projection, letter.position))))
+
+    async def remove(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
+        """Forget *letter* (its key is purged, so listing no longer shows it)."""
+        try:
+            await self.kv.purge(f"{letter.projection}.{letter.position}")
+        except (nats.errors.Error, TimeoutError) as exc:
+            return Failure(DeadLetterUnavailable(letter, f"{type(exc).__name__}: {exc}"))
+        return Success(None)
