@@ -17,7 +17,6 @@ save fails with :class:`CheckpointConflict`.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol, runtime_checkable
 
 import nats.errors
@@ -26,6 +25,8 @@ import orjson
 from attrs import define, field, frozen
 from returns.result import Failure, Result, Success
 
+from interpreters.natsio.describe import describe
+from interpreters.natsio.kv import is_kv_key, open_or_create_bucket
 from interpreters.runtime.namespace import Namespace
 
 __all__ = (
@@ -36,8 +37,6 @@ __all__ = (
     "InMemoryCheckpoints",
     "KvCheckpoints",
 )
-
-_KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
 
 
 @frozen
@@ -133,11 +132,7 @@ class KvCheckpoints:
         In a cluster, give the event stream's replica count so checkpoints survive a node loss.
         """
         name = bucket.checkpoints_bucket if isinstance(bucket, Namespace) else bucket
-        try:
-            kv = await js.key_value(name)
-        except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(bucket=name, history=1, replicas=replicas)
-        return cls(kv, name)
+        return cls(await open_or_create_bucket(js, name, replicas=replicas), name)
 
     async def load(self, name: str) -> Result[int, CheckpointError]:
         """The last processed position of projection *name* (0 if none)."""
@@ -149,7 +144,7 @@ class KvCheckpoints:
             self._revisions[name] = deleted.revision if deleted is not None else 0
             return Success(0)
         except (nats.errors.Error, TimeoutError) as exc:
-            return Failure(CheckpointUnavailable(name, _describe(exc)))
+            return Failure(CheckpointUnavailable(name, describe(exc)))
         self._revisions[name] = entry.revision
         return _parse(name, entry.value)
 
@@ -166,9 +161,9 @@ class KvCheckpoints:
             revision = await self.kv.update(name, value, last=self._revisions[name])
         except nats.js.errors.KeyWrongLastSequenceError as exc:
             self._revisions.pop(name, None)
-            return Failure(CheckpointConflict(name, _describe(exc)))
+            return Failure(CheckpointConflict(name, describe(exc)))
         except (nats.errors.Error, TimeoutError) as exc:
-            return Failure(CheckpointUnavailable(name, _describe(exc)))
+            return Failure(CheckpointUnavailable(name, describe(exc)))
         self._revisions[name] = revision
         return Success(None)
 
@@ -178,7 +173,7 @@ class KvCheckpoints:
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _KEY.match(name):
+    if not is_kv_key(name):
         raise ValueError(
             f"checkpoint name {name!r} is not a valid KV key (letters, digits and -/_=. only)"
         )
@@ -192,7 +187,3 @@ def _parse(name: str, value: bytes | None) -> Result[int, CheckpointError]:
     if not isinstance(position, int) or isinstance(position, bool) or position < 0:
         return Failure(CheckpointUnavailable(name, f"stored position {position!r} is invalid"))
     return Success(position)
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".rstrip(": ")

@@ -16,8 +16,9 @@ import orjson
 from attrs import asdict, define, field, frozen
 from returns.result import Failure, Result, Success
 
+from interpreters.natsio.describe import describe
+from interpreters.natsio.kv import bucket_keys, open_or_create_bucket
 from interpreters.runtime.namespace import Namespace
-from interpreters.runtime.read_model import bucket_keys
 
 __all__ = (
     "DeadLetter",
@@ -117,11 +118,7 @@ class KvDeadLetters:
         In a cluster, give the event stream's replica count so dead letters survive a node loss.
         """
         name = bucket.dead_letters_bucket if isinstance(bucket, Namespace) else bucket
-        try:
-            kv = await js.key_value(name)
-        except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(bucket=name, history=1, replicas=replicas)
-        return cls(js, name, kv)
+        return cls(js, name, await open_or_create_bucket(js, name, replicas=replicas))
 
     async def record(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
         """Keep *letter* under ``<projection>.<position>``."""
@@ -132,7 +129,7 @@ class KvDeadLetters:
                 f"{letter.projection}.{letter.position}", orjson.dumps(asdict(letter))
             )
         except (nats.errors.Error, TimeoutError) as exc:
-            return Failure(DeadLetterUnavailable(letter, f"{type(exc).__name__}: {exc}"))
+            return Failure(DeadLetterUnavailable(letter, describe(exc)))
         return Success(None)
 
     async def letters(
@@ -159,13 +156,15 @@ class KvDeadLetters:
                     found.append(DeadLetter(**orjson.loads(entry.value)))
         except (nats.errors.Error, TimeoutError) as exc:
             probe = DeadLetter(projection or "*", 0, "listing")
-            return Failure(DeadLetterUnavailable(probe, f"{type(exc).__name__}: {exc}"))
-        return Success(tuple(sorted(found, key=lambda letter: (letter.projection, letter.position))))
+            return Failure(DeadLetterUnavailable(probe, describe(exc)))
+        return Success(
+            tuple(sorted(found, key=lambda letter: (letter.projection, letter.position)))
+        )
 
     async def remove(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
         """Forget *letter* (its key is purged, so listing no longer shows it)."""
         try:
             await self.kv.purge(f"{letter.projection}.{letter.position}")
         except (nats.errors.Error, TimeoutError) as exc:
-            return Failure(DeadLetterUnavailable(letter, f"{type(exc).__name__}: {exc}"))
+            return Failure(DeadLetterUnavailable(letter, describe(exc)))
         return Success(None)

@@ -320,3 +320,16 @@ def test_server_with_auth_needs_the_password(tmp_path: Path) -> None:
             cim("streams", "--nats-url", server.url, "--user", "ops", "--password", "nope")
         )
         assert "cannot connect" in refused
+
+
+def test_the_cli_does_not_load_the_demo_or_the_example_domain_until_asked() -> None:
+    """Importing the CLI (what `cim streams` does) loads neither interpreters.demo nor its orders."""
+    probe = (
+        "import sys, interpreters.cli.main; "
+        "loaded = [m for m in ('interpreters.demo', 'cim.examples.order_flow') if m in sys.modules]; "
+        "assert not loaded, loaded"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
