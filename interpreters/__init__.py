@@ -71,6 +71,11 @@ if TYPE_CHECKING:
         RoutingExecutor,
         UnhandledEffect,
     )
+    from interpreters.runtime.namespace import (
+        LEGACY_CHECKPOINTS_BUCKET,
+        LEGACY_DEAD_LETTERS_BUCKET,
+        Namespace,
+    )
     from interpreters.runtime.nats_executor import (
         NatsExecutor,
     )
@@ -86,15 +91,21 @@ if TYPE_CHECKING:
         CheckpointFailed,
         EffectsFailed,
         EventScopedExecutor,
+        NotDeadLettered,
         PoisonEvent,
         PoisonPolicy,
         ProjectionRunner,
+        RedriveError,
         ResettableExecutor,
         RunnerError,
         RunnerStopped,
         SkipToDeadLetters,
         StopOnPoison,
         StoreFailed,
+    )
+    from interpreters.runtime.runner_service import (
+        RunnerService,
+        runner_subject,
     )
     from interpreters.runtime.service import (
         HealthState,
@@ -166,11 +177,15 @@ __all__ = (
     "KvCheckpoints",
     "KvDeadLetters",
     "KvReadModel",
+    "LEGACY_CHECKPOINTS_BUCKET",
+    "LEGACY_DEAD_LETTERS_BUCKET",
     "Loaded",
     "LoggingExecutor",
+    "Namespace",
     "NatsCluster",
     "NatsExecutor",
     "NatsServer",
+    "NotDeadLettered",
     "NullExecutor",
     "OverlappingSubjects",
     "PoisonEvent",
@@ -180,11 +195,13 @@ __all__ = (
     "ReadModelError",
     "ReadModelQueries",
     "ReadModelUnavailable",
+    "RedriveError",
     "ResettableExecutor",
     "ReusedEventIds",
     "RoutingExecutor",
     "Row",
     "RunnerError",
+    "RunnerService",
     "RunnerStopped",
     "ServerStartError",
     "Service",
@@ -200,11 +217,19 @@ __all__ = (
     "SupervisorHealth",
     "UnhandledEffect",
     "connect",
+    "runner_subject",
 )
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "RunnerService": "interpreters.runtime.runner_service",
+        "runner_subject": "interpreters.runtime.runner_service",
+        "NotDeadLettered": "interpreters.runtime.runner",
+        "RedriveError": "interpreters.runtime.runner",
+        "LEGACY_CHECKPOINTS_BUCKET": "interpreters.runtime.namespace",
+        "LEGACY_DEAD_LETTERS_BUCKET": "interpreters.runtime.namespace",
+        "Namespace": "interpreters.runtime.namespace",
         "EventStore": "interpreters.stores.protocol",
         "Loaded": "interpreters.stores.protocol",
         "ReusedEventIds": "interpreters.stores.protocol",

@@ -77,6 +77,7 @@ from interpreters.runtime.commands import CommandHandler, ConcurrencyExhausted
 from interpreters.runtime.dead_letters import InMemoryDeadLetters, KvDeadLetters
 from interpreters.runtime.endpoints import CommandService, CommandTypes, QueryService
 from interpreters.runtime.executors import InMemoryReadModel
+from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.runner import ProjectionRunner, SkipToDeadLetters
 from interpreters.runtime.service import Service, ServiceFailed, Shutdown, Supervisor
@@ -706,14 +707,15 @@ async def _run_jetstream(
             names = ", ".join(t.name for t in order_flow_types)
             console.print(f"[green]✓[/green] event types registered: {names}")
         race = HoldOnce(store)
-        executor = NatsExecutor(nc, js, store=store)
+        namespace = Namespace.of(store)  # runtime state kept in CIM_EVENTS_* buckets
+        executor = NatsExecutor(nc, js, store=store)  # read models in the store's namespace
         runner = ProjectionRunner(
             order_summaries,
             store,
             executor,
-            await KvCheckpoints.open(js),
+            await KvCheckpoints.open(js, namespace),
             collections=[ORDERS, ORDER_STATS],
-            poison=SkipToDeadLetters(await KvDeadLetters.open(js)),
+            poison=SkipToDeadLetters(await KvDeadLetters.open(js, namespace)),
         )
         commands = CommandService(
             nc,

@@ -49,6 +49,11 @@ if TYPE_CHECKING:
         RoutingExecutor,
         UnhandledEffect,
     )
+    from interpreters.runtime.namespace import (
+        LEGACY_CHECKPOINTS_BUCKET,
+        LEGACY_DEAD_LETTERS_BUCKET,
+        Namespace,
+    )
     from interpreters.runtime.nats_executor import (
         MSG_ID,
         NatsExecutor,
@@ -68,15 +73,21 @@ if TYPE_CHECKING:
         CheckpointFailed,
         EffectsFailed,
         EventScopedExecutor,
+        NotDeadLettered,
         PoisonEvent,
         PoisonPolicy,
         ProjectionRunner,
+        RedriveError,
         ResettableExecutor,
         RunnerError,
         RunnerStopped,
         SkipToDeadLetters,
         StopOnPoison,
         StoreFailed,
+    )
+    from interpreters.runtime.runner_service import (
+        RunnerService,
+        runner_subject,
     )
     from interpreters.runtime.service import (
         HealthState,
@@ -121,9 +132,13 @@ __all__ = (
     "KvCheckpoints",
     "KvDeadLetters",
     "KvReadModel",
+    "LEGACY_CHECKPOINTS_BUCKET",
+    "LEGACY_DEAD_LETTERS_BUCKET",
     "LoggingExecutor",
     "MSG_ID",
+    "Namespace",
     "NatsExecutor",
+    "NotDeadLettered",
     "NullExecutor",
     "PoisonEvent",
     "PoisonPolicy",
@@ -132,10 +147,12 @@ __all__ = (
     "ReadModelError",
     "ReadModelQueries",
     "ReadModelUnavailable",
+    "RedriveError",
     "ResettableExecutor",
     "RoutingExecutor",
     "Row",
     "RunnerError",
+    "RunnerService",
     "RunnerStopped",
     "Service",
     "ServiceFailed",
@@ -148,12 +165,20 @@ __all__ = (
     "UnhandledEffect",
     "derived_event_id",
     "message_id",
+    "runner_subject",
     "thaw",
 )
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "RunnerService": "interpreters.runtime.runner_service",
+        "runner_subject": "interpreters.runtime.runner_service",
+        "NotDeadLettered": "interpreters.runtime.runner",
+        "RedriveError": "interpreters.runtime.runner",
+        "LEGACY_CHECKPOINTS_BUCKET": "interpreters.runtime.namespace",
+        "LEGACY_DEAD_LETTERS_BUCKET": "interpreters.runtime.namespace",
+        "Namespace": "interpreters.runtime.namespace",
         "CommandError": "interpreters.runtime.commands",
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",

@@ -1,0 +1,256 @@
+"""``cim dead-letters``: list, show and re-drive the events projection runners set aside.
+
+The dead letters of an app are in its namespace's bucket ``<namespace>_dead_letters``; the
+namespace defaults to the store's stream name (``--stream``, default ``CIM_EVENTS``), or give
+``--namespace``, or name the bucket itself with ``--bucket`` (``cim_dead_letters`` holds the
+letters recorded before namespaces existed).
+
+* ``list``: every letter (``--projection`` for one projection's): projection, position, event
+  type and id, reason.
+* ``show PROJECTION POSITION``: one letter, and the stored event it is about.
+* ``redrive PROJECTION POSITION``: ask the projection's running
+  :class:`~interpreters.runtime.runner_service.RunnerService` (subject
+  ``cim.runner.<namespace>.<projection>.redrive``) to run the event through ``step`` and its
+  executor again; on success the runner removes the letter. The runner must be running: it holds
+  the projection's code, state and executor.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import nats.errors
+import nats.js.errors
+import orjson
+import typer
+from attrs import asdict
+from nats.aio.client import Client
+from rich.table import Table
+
+from interpreters.cli import inspection
+from interpreters.cli.main import (
+    Creds,
+    JsonOutput,
+    NatsUrl,
+    Password,
+    Prefix,
+    StreamName,
+    TlsCa,
+    TlsCert,
+    TlsKey,
+    Types,
+    User,
+    _connected,
+    _err,
+    _fail,
+    _load_types,
+    _options,
+    _out,
+    _print_json,
+    _unwrap,
+    app,
+)
+from interpreters.natsio.describe import describe
+from interpreters.runtime.dead_letters import DeadLetter, KvDeadLetters
+from interpreters.runtime.namespace import Namespace
+from interpreters.runtime.runner_service import runner_subject
+
+__all__ = ("dead_letters_app",)
+
+dead_letters_app = typer.Typer(
+    help="Dead letters: events projection runners set aside (list, show, redrive).",
+    no_args_is_help=True,
+)
+app.add_typer(dead_letters_app, name="dead-letters")
+
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace",
+        help="The app's namespace (default: derived from --stream).",
+        show_default=False,
+    ),
+]
+BucketOption = Annotated[
+    str | None,
+    typer.Option(
+        "--bucket",
+        help="The dead-letter KV bucket itself (default <namespace>_dead_letters; "
+        "cim_dead_letters for letters from before namespaces).",
+        show_default=False,
+    ),
+]
+ProjectionArgument = Annotated[str, typer.Argument(help="The projection's name.")]
+PositionArgument = Annotated[int, typer.Argument(help="The event's global position.", min=1)]
+
+
+def _namespace(namespace: str | None, stream_name: str) -> Namespace:
+    try:
+        return Namespace(namespace) if namespace is not None else Namespace.of_stream(stream_name)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+async def _letters(client: Client, bucket: str, projection: str | None) -> tuple[DeadLetter, ...]:
+    js = client.jetstream()
+    try:
+        await js.stream_info(f"KV_{bucket}")
+    except nats.js.errors.NotFoundError:
+        return ()  # no runner of this namespace ever recorded a letter
+    except (nats.errors.Error, TimeoutError) as exc:
+        _fail(f"cannot read dead letters in {bucket}: {describe(exc)}")
+    letters = await KvDeadLetters.open(js, bucket)
+    listed = await (letters.all_letters() if projection is None else letters.letters(projection))
+    return _unwrap(listed)
+
+
+def _bucket(bucket: str | None, namespace: Namespace) -> str:
+    return bucket if bucket is not None else namespace.dead_letters_bucket
+
+
+@dead_letters_app.command("list")
+def list_letters(
+    nats_url: NatsUrl = "",
+    creds: Creds = None,
+    tls_ca: TlsCa = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    user: User = None,
+    password: Password = None,
+    stream_name: StreamName = inspection.DEFAULT_STREAM,
+    namespace: NamespaceOption = None,
+    bucket: BucketOption = None,
+    projection: Annotated[
+        str | None, typer.Option("--projection", help="Only this projection's letters.")
+    ] = None,
+    as_json: JsonOutput = False,
+) -> None:
+    """List dead letters: projection, position, event type and id, reason."""
+    options = _options(nats_url, creds, tls_ca, tls_cert, tls_key, user, password)
+    where = _bucket(bucket, _namespace(namespace, stream_name))
+
+    async def work(client: Client) -> tuple[DeadLetter, ...]:
+        return await _letters(client, where, projection)
+
+    found = _connected(options, work)
+    if as_json:
+        _print_json({"bucket": where, "dead_letters": [asdict(letter) for letter in found]})
+        return
+    if not found:
+        _out.print(f"no dead letters in {where}")
+        return
+    table = Table("projection", "position", "event type", "event id", "reason", title=where)
+    for letter in found:
+        table.add_row(
+            letter.projection,
+            str(letter.position),
+            letter.event_type or "",
+            letter.event_id or "",
+            letter.reason,
+        )
+    _out.print(table)
+
+
+@dead_letters_app.command("show")
+def show_letter(
+    projection: ProjectionArgument,
+    position: PositionArgument,
+    nats_url: NatsUrl = "",
+    creds: Creds = None,
+    tls_ca: TlsCa = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    user: User = None,
+    password: Password = None,
+    stream_name: StreamName = inspection.DEFAULT_STREAM,
+    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    namespace: NamespaceOption = None,
+    bucket: BucketOption = None,
+    types: Types = None,
+    as_json: JsonOutput = False,
+) -> None:
+    """Show one dead letter and the stored event it is about."""
+    options = _options(nats_url, creds, tls_ca, tls_cert, tls_key, user, password)
+    where = _bucket(bucket, _namespace(namespace, stream_name))
+    registry = _load_types(types)
+
+    async def work(client: Client) -> tuple[DeadLetter | None, dict[str, Any] | None]:
+        letter = next(
+            (x for x in await _letters(client, where, projection) if x.position == position),
+            None,
+        )
+        if letter is None:
+            return None, None
+        js: Any = client.jetstream()
+        try:
+            raw = await js.get_msg(stream_name, seq=position)
+        except (nats.errors.Error, TimeoutError) as exc:
+            return letter, {"error": f"cannot read position {position}: {describe(exc)}"}
+        message = inspection.StoredMessage(
+            raw.seq, raw.subject, dict(raw.headers or {}), raw.data or b"", raw.time
+        )
+        return letter, inspection.describe(message, registry, prefix)
+
+    letter, event = _connected(options, work)
+    if letter is None:
+        _fail(f"no dead letter of {projection} at position {position} in {where}", 1)
+    if as_json:
+        _print_json({"bucket": where, "dead_letter": asdict(letter), "event": event})
+        return
+    _out.print(f"{letter.projection} skipped position {letter.position} ({where})")
+    _out.print(f"  reason:     {letter.reason}")
+    _out.print(f"  event type: {letter.event_type or '-'}")
+    _out.print(f"  event id:   {letter.event_id or '-'}")
+    _out.print(f"  event:      {orjson.dumps(event, default=str).decode()}")
+
+
+@dead_letters_app.command("redrive")
+def redrive_letter(
+    projection: ProjectionArgument,
+    position: PositionArgument,
+    nats_url: NatsUrl = "",
+    creds: Creds = None,
+    tls_ca: TlsCa = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    user: User = None,
+    password: Password = None,
+    stream_name: StreamName = inspection.DEFAULT_STREAM,
+    namespace: NamespaceOption = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for the runner's answer.")
+    ] = 10.0,
+    as_json: JsonOutput = False,
+) -> None:
+    """Ask the projection's running runner to process the event again (after a fix).
+
+    On success the runner removes the letter; if the event fails again, the letter stays with
+    the new reason and this command exits with 1.
+    """
+    options = _options(nats_url, creds, tls_ca, tls_cert, tls_key, user, password)
+    subject = f"{runner_subject(_namespace(namespace, stream_name), projection)}.redrive"
+
+    async def work(client: Client) -> dict[str, Any]:
+        try:
+            reply = await client.request(
+                subject, orjson.dumps({"position": position}), timeout=timeout
+            )
+        except nats.errors.NoRespondersError:
+            _fail(
+                f"no runner of {projection} answers on {subject}: re-drive needs the projection's "
+                "runner running as a RunnerService"
+            )
+        except (nats.errors.Error, TimeoutError) as exc:
+            _fail(f"re-drive request on {subject} failed: {describe(exc)}")
+        body: dict[str, Any] = orjson.loads(reply.data)
+        return body
+
+    answer = _connected(options, work)
+    if as_json:
+        _print_json(answer)
+    if not answer.get("ok"):
+        if not as_json:
+            _err.print(f"error: {answer.get('error', {}).get('message', answer)}")
+        raise typer.Exit(1)
+    if not as_json:
+        _out.print(f"re-driven: {projection} processed position {position}; letter removed")
