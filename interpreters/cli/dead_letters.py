@@ -28,27 +28,22 @@ from nats.aio.client import Client
 from rich.table import Table
 
 from interpreters.cli import inspection
-from interpreters.cli.main import (
-    Creds,
+from interpreters.cli.shared import (
+    NO_CREDENTIALS,
+    Credentials,
     JsonOutput,
     NatsUrl,
-    Password,
     Prefix,
     StreamName,
-    TlsCa,
-    TlsCert,
-    TlsKey,
     Types,
-    User,
-    _connected,
-    _err,
-    _fail,
-    _load_types,
-    _options,
-    _out,
-    _print_json,
-    _unwrap,
-    app,
+    connected,
+    err,
+    fail,
+    load_types,
+    out,
+    print_json,
+    unwrap,
+    with_credentials,
 )
 from interpreters.natsio.describe import describe
 from interpreters.runtime.dead_letters import DeadLetter, KvDeadLetters
@@ -61,7 +56,6 @@ dead_letters_app = typer.Typer(
     help="Dead letters: events projection runners set aside (list, show, redrive).",
     no_args_is_help=True,
 )
-app.add_typer(dead_letters_app, name="dead-letters")
 
 NamespaceOption = Annotated[
     str | None,
@@ -88,7 +82,7 @@ def _namespace(namespace: str | None, stream_name: str) -> Namespace:
     try:
         return Namespace(namespace) if namespace is not None else Namespace.of_stream(stream_name)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 async def _letters(client: Client, bucket: str, projection: str | None) -> tuple[DeadLetter, ...]:
@@ -98,10 +92,10 @@ async def _letters(client: Client, bucket: str, projection: str | None) -> tuple
     except nats.js.errors.NotFoundError:
         return ()  # no runner of this namespace ever recorded a letter
     except (nats.errors.Error, TimeoutError) as exc:
-        _fail(f"cannot read dead letters in {bucket}: {describe(exc)}")
+        fail(f"cannot read dead letters in {bucket}: {describe(exc)}")
     letters = await KvDeadLetters.open(js, bucket)
     listed = await (letters.all_letters() if projection is None else letters.letters(projection))
-    return _unwrap(listed)
+    return unwrap(listed)
 
 
 def _bucket(bucket: str | None, namespace: Namespace) -> str:
@@ -109,14 +103,10 @@ def _bucket(bucket: str | None, namespace: Namespace) -> str:
 
 
 @dead_letters_app.command("list")
+@with_credentials
 def list_letters(
     nats_url: NatsUrl = "",
-    creds: Creds = None,
-    tls_ca: TlsCa = None,
-    tls_cert: TlsCert = None,
-    tls_key: TlsKey = None,
-    user: User = None,
-    password: Password = None,
+    credentials: Credentials = NO_CREDENTIALS,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
     namespace: NamespaceOption = None,
     bucket: BucketOption = None,
@@ -126,18 +116,18 @@ def list_letters(
     as_json: JsonOutput = False,
 ) -> None:
     """List dead letters: projection, position, event type and id, reason."""
-    options = _options(nats_url, creds, tls_ca, tls_cert, tls_key, user, password)
+    options = credentials.options(nats_url)
     where = _bucket(bucket, _namespace(namespace, stream_name))
 
     async def work(client: Client) -> tuple[DeadLetter, ...]:
         return await _letters(client, where, projection)
 
-    found = _connected(options, work)
+    found = connected(options, work)
     if as_json:
-        _print_json({"bucket": where, "dead_letters": [asdict(letter) for letter in found]})
+        print_json({"bucket": where, "dead_letters": [asdict(letter) for letter in found]})
         return
     if not found:
-        _out.print(f"no dead letters in {where}")
+        out.print(f"no dead letters in {where}")
         return
     table = Table("projection", "position", "event type", "event id", "reason", title=where)
     for letter in found:
@@ -148,20 +138,16 @@ def list_letters(
             letter.event_id or "",
             letter.reason,
         )
-    _out.print(table)
+    out.print(table)
 
 
 @dead_letters_app.command("show")
+@with_credentials
 def show_letter(
     projection: ProjectionArgument,
     position: PositionArgument,
     nats_url: NatsUrl = "",
-    creds: Creds = None,
-    tls_ca: TlsCa = None,
-    tls_cert: TlsCert = None,
-    tls_key: TlsKey = None,
-    user: User = None,
-    password: Password = None,
+    credentials: Credentials = NO_CREDENTIALS,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
     prefix: Prefix = inspection.DEFAULT_PREFIX,
     namespace: NamespaceOption = None,
@@ -170,9 +156,9 @@ def show_letter(
     as_json: JsonOutput = False,
 ) -> None:
     """Show one dead letter and the stored event it is about."""
-    options = _options(nats_url, creds, tls_ca, tls_cert, tls_key, user, password)
+    options = credentials.options(nats_url)
     where = _bucket(bucket, _namespace(namespace, stream_name))
-    registry = _load_types(types)
+    registry = load_types(types)
 
     async def work(client: Client) -> tuple[DeadLetter | None, dict[str, Any] | None]:
         letter = next(
@@ -191,30 +177,26 @@ def show_letter(
         )
         return letter, inspection.describe(message, registry, prefix)
 
-    letter, event = _connected(options, work)
+    letter, event = connected(options, work)
     if letter is None:
-        _fail(f"no dead letter of {projection} at position {position} in {where}", 1)
+        fail(f"no dead letter of {projection} at position {position} in {where}", 1)
     if as_json:
-        _print_json({"bucket": where, "dead_letter": asdict(letter), "event": event})
+        print_json({"bucket": where, "dead_letter": asdict(letter), "event": event})
         return
-    _out.print(f"{letter.projection} skipped position {letter.position} ({where})")
-    _out.print(f"  reason:     {letter.reason}")
-    _out.print(f"  event type: {letter.event_type or '-'}")
-    _out.print(f"  event id:   {letter.event_id or '-'}")
-    _out.print(f"  event:      {orjson.dumps(event, default=str).decode()}")
+    out.print(f"{letter.projection} skipped position {letter.position} ({where})")
+    out.print(f"  reason:     {letter.reason}")
+    out.print(f"  event type: {letter.event_type or '-'}")
+    out.print(f"  event id:   {letter.event_id or '-'}")
+    out.print(f"  event:      {orjson.dumps(event, default=str).decode()}")
 
 
 @dead_letters_app.command("redrive")
+@with_credentials
 def redrive_letter(
     projection: ProjectionArgument,
     position: PositionArgument,
     nats_url: NatsUrl = "",
-    creds: Creds = None,
-    tls_ca: TlsCa = None,
-    tls_cert: TlsCert = None,
-    tls_key: TlsKey = None,
-    user: User = None,
-    password: Password = None,
+    credentials: Credentials = NO_CREDENTIALS,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
     namespace: NamespaceOption = None,
     timeout: Annotated[
@@ -227,7 +209,7 @@ def redrive_letter(
     On success the runner removes the letter; if the event fails again, the letter stays with
     the new reason and this command exits with 1.
     """
-    options = _options(nats_url, creds, tls_ca, tls_cert, tls_key, user, password)
+    options = credentials.options(nats_url)
     subject = f"{runner_subject(_namespace(namespace, stream_name), projection)}.redrive"
 
     async def work(client: Client) -> dict[str, Any]:
@@ -236,21 +218,21 @@ def redrive_letter(
                 subject, orjson.dumps({"position": position}), timeout=timeout
             )
         except nats.errors.NoRespondersError:
-            _fail(
+            fail(
                 f"no runner of {projection} answers on {subject}: re-drive needs the projection's "
                 "runner running as a RunnerService"
             )
         except (nats.errors.Error, TimeoutError) as exc:
-            _fail(f"re-drive request on {subject} failed: {describe(exc)}")
+            fail(f"re-drive request on {subject} failed: {describe(exc)}")
         body: dict[str, Any] = orjson.loads(reply.data)
         return body
 
-    answer = _connected(options, work)
+    answer = connected(options, work)
     if as_json:
-        _print_json(answer)
+        print_json(answer)
     if not answer.get("ok"):
         if not as_json:
-            _err.print(f"error: {answer.get('error', {}).get('message', answer)}")
+            err.print(f"error: {answer.get('error', {}).get('message', answer)}")
         raise typer.Exit(1)
     if not as_json:
-        _out.print(f"re-driven: {projection} processed position {position}; letter removed")
+        out.print(f"re-driven: {projection} processed position {position}; letter removed")
