@@ -72,8 +72,6 @@ if TYPE_CHECKING:
         UnhandledEffect,
     )
     from interpreters.runtime.namespace import (
-        LEGACY_CHECKPOINTS_BUCKET,
-        LEGACY_DEAD_LETTERS_BUCKET,
         Namespace,
     )
     from interpreters.runtime.nats_executor import (
@@ -177,8 +175,6 @@ __all__ = (
     "KvCheckpoints",
     "KvDeadLetters",
     "KvReadModel",
-    "LEGACY_CHECKPOINTS_BUCKET",
-    "LEGACY_DEAD_LETTERS_BUCKET",
     "Loaded",
     "LoggingExecutor",
     "Namespace",
@@ -227,8 +223,6 @@ __getattr__, __dir__ = lazy_exports(
         "runner_subject": "interpreters.runtime.runner_service",
         "NotDeadLettered": "interpreters.runtime.runner",
         "RedriveError": "interpreters.runtime.runner",
-        "LEGACY_CHECKPOINTS_BUCKET": "interpreters.runtime.namespace",
-        "LEGACY_DEAD_LETTERS_BUCKET": "interpreters.runtime.namespace",
         "Namespace": "interpreters.runtime.namespace",
         "EventStore": "interpreters.stores.protocol",
         "Loaded": "interpreters.stores.protocol",

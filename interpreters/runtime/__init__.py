@@ -50,8 +50,6 @@ if TYPE_CHECKING:
         UnhandledEffect,
     )
     from interpreters.runtime.namespace import (
-        LEGACY_CHECKPOINTS_BUCKET,
-        LEGACY_DEAD_LETTERS_BUCKET,
         Namespace,
     )
     from interpreters.runtime.nats_executor import (
@@ -132,8 +130,6 @@ __all__ = (
     "KvCheckpoints",
     "KvDeadLetters",
     "KvReadModel",
-    "LEGACY_CHECKPOINTS_BUCKET",
-    "LEGACY_DEAD_LETTERS_BUCKET",
     "LoggingExecutor",
     "MSG_ID",
     "Namespace",
@@ -176,8 +172,6 @@ __getattr__, __dir__ = lazy_exports(
         "runner_subject": "interpreters.runtime.runner_service",
         "NotDeadLettered": "interpreters.runtime.runner",
         "RedriveError": "interpreters.runtime.runner",
-        "LEGACY_CHECKPOINTS_BUCKET": "interpreters.runtime.namespace",
-        "LEGACY_DEAD_LETTERS_BUCKET": "interpreters.runtime.namespace",
         "Namespace": "interpreters.runtime.namespace",
         "CommandError": "interpreters.runtime.commands",
         "CommandHandler": "interpreters.runtime.commands",

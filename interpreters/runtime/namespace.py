@@ -32,13 +32,7 @@ from attrs import field, frozen
 
 from cim._shown import shown
 
-__all__ = ("LEGACY_CHECKPOINTS_BUCKET", "LEGACY_DEAD_LETTERS_BUCKET", "Namespace")
-
-LEGACY_CHECKPOINTS_BUCKET = "cim_checkpoints"
-"""The checkpoint bucket every app shared before namespaces (open it by name to read it)."""
-
-LEGACY_DEAD_LETTERS_BUCKET = "cim_dead_letters"
-"""The dead-letter bucket every app shared before namespaces (open it by name to read it)."""
+__all__ = ("Namespace",)
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _NOT_IN_BUCKETS = re.compile(r"[^A-Za-z0-9_-]")

@@ -15,7 +15,7 @@ Why a replay cannot change the read model:
   "set", "merge constants" or "remove"), so even a plain in-memory read model ends up the same.
 
 The projection's own state is not stored: on start the runner folds the events up to the
-checkpoint through ``step`` again, discarding their effects (pass ``stateless=True`` when
+checkpoint (but the dead-lettered ones) through ``step`` again, discarding their effects (pass ``stateless=True`` when
 ``step`` ignores its state, to skip that). ``step`` must be pure for this to hold (the
 projection laws in :mod:`laws` check it).
 
@@ -441,6 +441,10 @@ class ProjectionRunner(Generic[S, E]):
         state = self.projection.initial
         consumes = self.projection.consumes
         if checkpoint > 0 and not self.stateless:
+            skipped = await self._dead_lettered()
+            if isinstance(skipped, Failure):
+                return Failure(skipped.failure())
+            set_aside = skipped.unwrap()
             async with _closing(self._read_all(1)) as events:
                 async for item in events:
                     if isinstance(item, Failure):
@@ -451,8 +455,8 @@ class ProjectionRunner(Generic[S, E]):
                     envelope = item.unwrap()
                     if envelope.position > checkpoint:
                         break
-                    if not consumes.sees(envelope):
-                        continue
+                    if not consumes.sees(envelope) or envelope.position in set_aside:
+                        continue  # not consumed, or dead-lettered (until re-driven)
                     try:
                         state, _ = self.projection.step(state, consumes.input(envelope))
                     except Exception:  # processed by the poison policy before the checkpoint
@@ -460,6 +464,13 @@ class ProjectionRunner(Generic[S, E]):
         self._state, self._position, self._saved = state, checkpoint, checkpoint
         self._restored = True
         return Success(None)
+
+    async def _dead_lettered(self) -> Result[frozenset[int], DeadLetterUnavailable]:
+        letters = self.dead_letters
+        if letters is None:
+            return Success(frozenset())
+        listed = await letters.letters(self.name)
+        return listed.map(lambda found: frozenset(letter.position for letter in found))
 
     def _read_all(
         self, from_position: int

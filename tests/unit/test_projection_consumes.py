@@ -29,6 +29,9 @@ from interpreters.runtime.runner import (
 from interpreters.runtime.service import HealthState
 from interpreters.stores.memory import InMemoryEventStore
 
+NONE_YET: tuple[Any, ...] = ()
+"""An empty tuple typed for projections that collect what they see."""
+
 
 @frozen
 class Placed:
@@ -53,7 +56,7 @@ def _placed_step(
     return (*seen, event.order_id), (DatabaseWrite("orders", event.order_id, {"ok": True}),)
 
 
-placed_orders: Projection[tuple[str, ...], Placed] = Projection("placed", (), _placed_step)
+placed_orders: Projection[tuple[str, ...], Placed] = Projection("placed", NONE_YET, _placed_step)
 
 
 def _envelope(payload: object, category: str, position: int) -> EventEnvelope[Any]:
@@ -96,7 +99,9 @@ def test_fold_stored_applies_categories_types_and_envelopes() -> None:
         "o-1",
         "o-2",
     )
-    positions = Projection("positions", (), lambda s, e: ((*s, e.position), ()))
+    positions: Projection[tuple[Any, ...], Any] = Projection(
+        "positions", NONE_YET, lambda s, e: ((*s, e.position), ())
+    )
     assert fold_stored(positions.consuming(envelopes=True), stored).state == (1, 2, 3)
     of_copies = positions.consuming(event_types=["CopyAdded"], envelopes=True)
     assert fold_stored(of_copies, stored).state == (2,)
@@ -124,7 +129,7 @@ def test_combinators_keep_or_unite_what_is_consumed() -> None:
     assert premap(orders, lambda e: e).consumes == orders.consumes
     assert filter_events(orders, lambda e: True).consumes == orders.consumes
     both = product(orders, shops).consumes
-    assert both.categories == {"order", "shop"}
+    assert both.categories == frozenset({"order", "shop"})
     assert both.event_types is None
     with pytest.raises(ValueError, match="payloads with one of envelopes"):
         product(orders, placed_orders.consuming(envelopes=True))
@@ -176,7 +181,9 @@ async def test_runner_filters_event_types_and_still_moves_the_checkpoint() -> No
     """Event types outside the declaration are skipped; the checkpoint passes them."""
     store = await _store()
     checkpoints = InMemoryCheckpoints()
-    copies = Projection("copies", (), lambda s, e: ((*s, e.copy_id), ()))
+    copies: Projection[tuple[Any, ...], Any] = Projection(
+        "copies", NONE_YET, lambda s, e: ((*s, e.copy_id), ())
+    )
     runner = ProjectionRunner(
         copies.consuming(event_types=["CopyAdded"]), store, InMemoryReadModel(), checkpoints
     )
@@ -189,7 +196,9 @@ async def test_runner_filters_event_types_and_still_moves_the_checkpoint() -> No
 async def test_envelope_projection_under_the_runner_sees_stream_version_and_position() -> None:
     """With envelopes=True step gets envelopes: the runner and fold_stored agree."""
     store = await _store()
-    where = Projection("where", (), lambda s, e: ((*s, (str(e.stream), e.version, e.position)), ()))
+    where: Projection[tuple[Any, ...], Any] = Projection(
+        "where", NONE_YET, lambda s, e: ((*s, (str(e.stream), e.version, e.position)), ())
+    )
     projection = where.consuming(categories=["order"], envelopes=True)
     runner = ProjectionRunner(projection, store, InMemoryReadModel(), InMemoryCheckpoints())
     assert await runner.catch_up() == Success(3)
@@ -288,7 +297,7 @@ async def test_redrive_after_a_fix_processes_the_event_and_removes_the_letter() 
         return (*seen, key), (DatabaseWrite("orders", key, {"ok": True}),)
 
     fixed = ProjectionRunner(
-        Projection("placed", (), tolerant), store, model, checkpoints, poison=poison
+        Projection("placed", NONE_YET, tolerant), store, model, checkpoints, poison=poison
     )
     assert await fixed.redrive(2) == Success(None)
     assert await letters.letters("placed") == Success(())

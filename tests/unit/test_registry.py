@@ -130,4 +130,4 @@ def test_merge_takes_only_registries() -> None:
     with pytest.raises(TypeError, match="EventTypes registry"):
         EventTypes().merge([Placed])  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        EventTypes() | [Placed]  # type: ignore[operator]
+        EventTypes() | [Placed]
