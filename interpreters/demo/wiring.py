@@ -41,6 +41,7 @@ from interpreters.runtime.executors import InMemoryReadModel
 from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.runner import ProjectionRunner, SkipToDeadLetters
+from interpreters.runtime.runner_service import RunnerService
 from interpreters.runtime.service import Service, ServiceFailed, Shutdown, Supervisor
 from interpreters.stores.jetstream import JetStreamEventStore
 from interpreters.stores.memory import InMemoryEventStore
@@ -172,7 +173,8 @@ async def run_jetstream(
         )
         queries = QueryService(nc, executor.read_model, [ORDERS, ORDER_STATS], name=QUERY_SERVICE)
         script = Script(NatsTransport(nc), race, report, console, tag)
-        await _with_services(script, store, runner, [runner, commands, queries], orders)
+        discoverable = RunnerService(nc, runner, namespace=namespace)  # status, lag, redrive
+        await _with_services(script, store, runner, [discoverable, commands, queries], orders)
         await store.close()
         return report
     finally:

@@ -88,6 +88,11 @@ class RunnerService:
 
     @property
     def name(self) -> str:
+        """The runner's name (the projection's), for the supervisor's logs and health."""
+        return self.runner.name
+
+    @property
+    def service_name(self) -> str:
         """The micro-service name: ``<projection>-runner`` (characters other than letters,
         digits, ``-`` and ``_`` become ``_``)."""
         return Namespace.of_stream(self.runner.name).name + "-runner"
@@ -97,7 +102,7 @@ class RunnerService:
         raised as :class:`~interpreters.runtime.runner.RunnerStopped`)."""
         self._micro = await add_service(
             self.nc,
-            name=self.name,
+            name=self.service_name,
             version=self.version,
             description=f"projection runner {self.runner.name} ({self.namespace})",
             metadata={
