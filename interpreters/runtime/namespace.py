@@ -30,7 +30,7 @@ import re
 
 from attrs import field, frozen
 
-from cim._shown import shown
+from cim import shown
 
 __all__ = ("Namespace",)
 

@@ -39,7 +39,7 @@ from nats.micro import add_service
 from nats.micro.request import Request
 from returns.result import Failure
 
-from cim._stream_id import validate_token
+from cim import validate_token
 from interpreters.natsio.describe import describe
 from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.runner import (

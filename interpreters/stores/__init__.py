@@ -21,11 +21,13 @@ from interpreters.stores.protocol import (
     check_append,
     check_categories,
     check_from,
+    encoded_size,
     snapshot_size,
     utc_now,
 )
 
 if TYPE_CHECKING:
+    from interpreters.stores.jetstream.settings import StoreSettings
     from interpreters.stores.jetstream.store import (
         IncompatibleStream,
         JetStreamEventStore,
@@ -44,9 +46,11 @@ __all__ = (
     "Snapshot",
     "SnapshotStore",
     "StoreAccessDenied",
+    "StoreSettings",
     "check_append",
     "check_categories",
     "check_from",
+    "encoded_size",
     "snapshot_size",
     "utc_now",
 )
@@ -58,5 +62,6 @@ __getattr__, __dir__ = lazy_exports(
         "JetStreamEventStore": "interpreters.stores.jetstream.store",
         "OverlappingSubjects": "interpreters.stores.jetstream.store",
         "StoreAccessDenied": "interpreters.stores.jetstream.store",
+        "StoreSettings": "interpreters.stores.jetstream.settings",
     },
 )
