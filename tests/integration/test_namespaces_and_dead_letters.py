@@ -330,3 +330,32 @@ async def test_dead_letters_are_logged_degrade_health_and_are_listed_shown_and_r
     finally:
         BROKEN.clear()
         await store.close()
+
+
+@pytest.mark.anyio
+async def test_status_counts_the_lag_of_the_consumed_categories(nc: Any) -> None:
+    """status lag: events of the projection's categories after its position, counted by the server."""
+    js = nc.jetstream()
+    store = await open_store(nc)
+    try:
+        await place(store, "o-1", "ada")
+        (await store.append(StreamId("library", "c-1"), [NewEvent(CopyAdded("c-1"))])).unwrap()
+        await place(store, "o-2", "bob")
+        runner = ProjectionRunner(
+            order_summaries,
+            store,
+            NatsExecutor(nc, js, store=store),
+            await KvCheckpoints.open(js, Namespace.of(store)),
+        )
+        service = RunnerService(nc, runner)
+        before = await service.status()
+        assert (before["position"], before["lag"]) == (0, 2)  # the library event is not counted
+        assert before["consumes"] == {
+            "categories": ["order"],
+            "event_types": None,
+            "envelopes": False,
+        }
+        assert (await runner.catch_up()).unwrap() == 3
+        assert (await service.status())["lag"] == 0
+    finally:
+        await store.close()
