@@ -272,7 +272,10 @@ class ProjectionRunner(Generic[S, E]):
         self._restored = False
         self._scope: anyio.CancelScope | None = None
         self._failure: RunnerError | None = None
-        self._busy = anyio.Lock()
+        # a re-drive pauses the event loop between two events (cheaper than a lock per event)
+        self._paused: anyio.Event | None = None
+        self._processing = False
+        self._between: anyio.Event | None = None
 
     @property
     def name(self) -> str:
@@ -393,7 +396,8 @@ class ProjectionRunner(Generic[S, E]):
         past it); its effects carry the event as their cause, so read-model rows that later
         events already changed keep the later values. On success the letter is removed; if
         the event fails again, the letter is kept with the new reason and the failure returned.
-        Safe while the runner runs (events are processed one at a time).
+        An event of a type the projection no longer consumes is not processed; its letter is
+        removed. Safe while the runner runs (events are processed one at a time).
         """
         letters = self.dead_letters
         if letters is None:
@@ -404,7 +408,7 @@ class ProjectionRunner(Generic[S, E]):
         letter = next((x for x in listed.unwrap() if x.position == position), None)
         if letter is None:
             return Failure(NotDeadLettered(self.name, position))
-        async with self._busy:
+        async with self._exclusively():
             restored = await self._restore()
             if isinstance(restored, Failure):
                 return Failure(restored.failure())
@@ -416,6 +420,8 @@ class ProjectionRunner(Generic[S, E]):
                     return await self._failed_again(letters, again)
                 return Failure(StoreFailed(self.name, error))
             envelope = found.unwrap()
+            if not self.projection.consumes.sees(envelope):
+                return await letters.remove(letter)  # the projection no longer consumes it
             try:
                 state, effects = self.projection.step(
                     self._state, self.projection.consumes.input(envelope)
@@ -465,6 +471,21 @@ class ProjectionRunner(Generic[S, E]):
         self._restored = True
         return Success(None)
 
+    @contextlib.asynccontextmanager
+    async def _exclusively(self) -> AsyncIterator[None]:
+        """Run the body while no event is being processed (the loop waits meanwhile)."""
+        while self._paused is not None:  # another re-drive
+            await self._paused.wait()
+        paused = self._paused = anyio.Event()
+        try:
+            while self._processing:
+                between = self._between = anyio.Event()
+                await between.wait()
+            yield
+        finally:
+            self._paused = self._between = None
+            paused.set()
+
     async def _dead_lettered(self) -> Result[frozenset[int], DeadLetterUnavailable]:
         letters = self.dead_letters
         if letters is None:
@@ -489,7 +510,11 @@ class ProjectionRunner(Generic[S, E]):
                 if item.unwrap().position == position:
                     return item
                 break
-        return Failure(StoreUnavailable(f"no event of {self.name} at position {position}"))
+        return Failure(
+            StoreUnavailable(
+                f"no event at position {position} in the categories {self.name} consumes"
+            )
+        )
 
     async def _failed_again(
         self, letters: DeadLetters, letter: DeadLetter
@@ -503,8 +528,15 @@ class ProjectionRunner(Generic[S, E]):
         self, events: AsyncIterator[Result[EventEnvelope[Any], StoreError]]
     ) -> Result[None, RunnerError]:
         async for item in events:
-            async with self._busy:
+            while self._paused is not None:
+                await self._paused.wait()
+            self._processing = True
+            try:
                 processed = await self._process(item)
+            finally:
+                self._processing = False
+                if self._between is not None:
+                    self._between.set()
             if isinstance(processed, Failure):
                 return processed
         return Success(None)

@@ -355,6 +355,13 @@ async def test_status_counts_the_lag_of_the_consumed_categories(nc: Any) -> None
             "event_types": None,
             "envelopes": False,
         }
+        both = ProjectionRunner(
+            order_summaries.consuming(categories=["order", "library"]),
+            store,
+            InMemoryReadModel(),
+            await KvCheckpoints.open(js, Namespace.of(store)),
+        )
+        assert (await RunnerService(nc, both).status())["lag"] == 3
         assert (await runner.catch_up()).unwrap() == 3
         assert (await service.status())["lag"] == 0
     finally:

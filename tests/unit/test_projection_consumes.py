@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import anyio
+import anyio.lowlevel
 import pytest
 from attrs import frozen
 from returns.result import Failure, Success
@@ -354,3 +355,71 @@ async def test_runner_asks_the_store_to_filter_by_category() -> None:
     assert await ProjectionRunner(projection, store, InMemoryReadModel(), checkpoints).catch_up()
     assert await ProjectionRunner(projection, store, InMemoryReadModel(), checkpoints).catch_up()
     assert store.asked == [frozenset({"order"})] * 3  # catch-up, then refold + catch-up
+
+
+@pytest.mark.anyio
+async def test_redrive_of_an_event_no_longer_consumed_only_removes_the_letter() -> None:
+    """A letter for an event type the projection stopped consuming is dropped, not processed."""
+    store = await _store()
+    letters = InMemoryDeadLetters()
+    checkpoints = InMemoryCheckpoints()
+    poison = SkipToDeadLetters(letters)
+    before = ProjectionRunner(placed_orders, store, InMemoryReadModel(), checkpoints, poison=poison)
+    assert await before.catch_up() == Success(3)
+    model = InMemoryReadModel()
+    narrowed = placed_orders.consuming(event_types=["Placed"])
+    after = ProjectionRunner(narrowed, store, model, checkpoints, poison=poison)
+    assert await after.redrive(2) == Success(None)
+    assert await letters.letters("placed") == Success(())
+    assert "c-1" not in model.rows("orders")
+
+
+class _HoldsOneBatch(InMemoryReadModel):
+    """A read model that holds the batch writing *key* until released."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self.holding = anyio.Event()
+        self.release = anyio.Event()
+
+    async def execute(self, effects: Any) -> Any:
+        """Apply *effects*, after waiting for release if they write the held key."""
+        batch = tuple(effects)
+        if any(getattr(e, "key", None) == self.key for e in batch):
+            self.holding.set()
+            await self.release.wait()
+        return await super().execute(batch)
+
+
+@pytest.mark.anyio
+async def test_redrive_waits_for_the_event_in_process() -> None:
+    """A re-drive while the runner processes an event runs after it, never interleaved."""
+    store = InMemoryEventStore(types=TYPES)
+    letters = InMemoryDeadLetters()
+    (await letters.record(DeadLetter("placed", 1, "planted"))).unwrap()
+    (await store.append(StreamId("order", "o-1"), [NewEvent(Placed("o-1"))])).unwrap()
+    model = _HoldsOneBatch("o-2")
+    runner = ProjectionRunner(
+        placed_orders, store, model, InMemoryCheckpoints(), poison=SkipToDeadLetters(letters)
+    )
+    done: list[str] = []
+
+    async def redrive() -> None:
+        (await runner.redrive(1)).unwrap()
+        done.append("redrive")
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            await group.start(runner.start)
+            (await store.append(StreamId("order", "o-2"), [NewEvent(Placed("o-2"))])).unwrap()
+            await model.holding.wait()  # o-2's effects are running
+            group.start_soon(redrive)
+            for _ in range(20):
+                await anyio.lowlevel.checkpoint()
+            assert done == []  # waits for o-2
+            model.release.set()
+            while not done:  # noqa: ASYNC110
+                await anyio.sleep(0.005)
+            await runner.stop()
+    assert runner.state == ("o-1", "o-2", "o-1")  # o-2 finished before the re-drive of o-1
