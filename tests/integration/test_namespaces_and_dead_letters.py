@@ -366,3 +366,22 @@ async def test_status_counts_the_lag_of_the_consumed_categories(nc: Any) -> None
         assert (await service.status())["lag"] == 0
     finally:
         await store.close()
+
+
+@pytest.mark.anyio
+async def test_cim_dead_letters_reads_a_bucket_by_name(nc: Any, nats_url: str) -> None:
+    """--bucket reads letters kept under another name (as before namespaces); show finds one."""
+    bucket = f"old_letters_{uuid4().hex[:8]}"
+    letters = await KvDeadLetters.open(nc.jetstream(), bucket)
+    (await letters.record(DeadLetter("legacy", 5, "from before", "e-5", "Placed"))).unwrap()
+    listed = await anyio.to_thread.run_sync(
+        cim, "dead-letters", "list", "--nats-url", nats_url, "--bucket", bucket
+    )
+    assert listed.exit_code == 0, listed.stderr
+    assert "legacy" in listed.stdout
+    assert "from before" in listed.stdout
+    missing = await anyio.to_thread.run_sync(
+        cim, "dead-letters", "show", "legacy", "6", "--nats-url", nats_url, "--bucket", bucket
+    )
+    assert missing.exit_code == 1
+    assert "no dead letter of legacy at position 6" in missing.stderr
