@@ -40,29 +40,39 @@ S1 = TypeVar("S1")
 S2 = TypeVar("S2")
 E = TypeVar("E")
 E2 = TypeVar("E2")
+T = TypeVar("T")
 
 
-def _names(what: str, value: object) -> frozenset[str] | None:
+def _collection(what: str, value: object) -> frozenset[Any] | None:
     if value is None:
         return None
-    if isinstance(value, str | bytes) or not isinstance(value, Collection):
-        hint = f" (wrap one name: [{value!r}])" if isinstance(value, str) else ""
-        raise TypeError(f"{what} must be a collection of names or None, got {shown(value)}{hint}")
-    names = frozenset(value)
-    bad = sorted(shown(n) for n in names if not isinstance(n, str) or not n)
-    if bad:
-        raise TypeError(f"{what} must be non-empty strings, got {', '.join(bad)}")
-    if not names:
+    if isinstance(value, str | bytes | type) or not isinstance(value, Collection):
+        hint = f" (wrap one: [{value!r}])" if isinstance(value, str | type) else ""
+        raise TypeError(f"{what} must be a collection or None, got {shown(value)}{hint}")
+    items = frozenset(value)
+    if not items:
         raise ValueError(f"{what} is empty, so nothing would be consumed; give None for all")
-    return names
+    return items
 
 
 def _categories(value: object) -> frozenset[str] | None:
-    return _names("categories", value)
+    names = _collection("categories", value)
+    bad = sorted(shown(n) for n in names or () if not isinstance(n, str) or not n)
+    if bad:
+        raise TypeError(f"categories must be non-empty strings, got {', '.join(bad)}")
+    return names
 
 
-def _event_types(value: object) -> frozenset[str] | None:
-    return _names("event_types", value)
+def _event_types(value: object) -> frozenset[str | type[Any]] | None:
+    kinds = _collection("event_types", value)
+    bad = sorted(
+        shown(k) for k in kinds or () if not (isinstance(k, type) or (isinstance(k, str) and k))
+    )
+    if bad:
+        raise TypeError(
+            f"event_types must be event type names or payload classes, got {', '.join(bad)}"
+        )
+    return kinds
 
 
 @frozen
@@ -71,14 +81,14 @@ class Consumes:
 
     * ``categories``: the stream categories read (``None``: every category). A runner reads
       only these from the store, with server-side filters.
-    * ``event_types``: the event type names passed to ``step`` (``None``: every type);
-      other events are skipped (and still move the checkpoint).
+    * ``event_types``: the event types passed to ``step``, by registered name or payload class
+      (``None``: every type); other events are skipped (and still move the checkpoint).
     * ``envelopes``: ``False`` (default): ``step`` gets ``envelope.payload``; ``True``: it gets
       the whole :class:`~cim.EventEnvelope` (stream, version, position, ids, metadata).
     """
 
     categories: frozenset[str] | None = field(default=None, converter=_categories)
-    event_types: frozenset[str] | None = field(default=None, converter=_event_types)
+    event_types: frozenset[str | type[Any]] | None = field(default=None, converter=_event_types)
     envelopes: bool = field(default=False)
 
     @envelopes.validator
@@ -88,8 +98,9 @@ class Consumes:
 
     def sees(self, envelope: EventEnvelope[Any]) -> bool:
         """Whether *envelope* is of a category and an event type this projection consumes."""
+        types = self.event_types
         return (self.categories is None or envelope.stream.category in self.categories) and (
-            self.event_types is None or envelope.event_type in self.event_types
+            types is None or envelope.event_type in types or type(envelope.payload) in types
         )
 
     def input(self, envelope: EventEnvelope[Any]) -> Any:
@@ -112,7 +123,7 @@ class Consumes:
         )
 
 
-def _either(left: frozenset[str] | None, right: frozenset[str] | None) -> frozenset[str] | None:
+def _either(left: frozenset[T] | None, right: frozenset[T] | None) -> frozenset[T] | None:
     return None if left is None or right is None else left | right
 
 
@@ -133,7 +144,7 @@ class Projection(Generic[S, E]):
         self,
         *,
         categories: Collection[str] | None = None,
-        event_types: Collection[str] | None = None,
+        event_types: Collection[str | type[Any]] | None = None,
         envelopes: bool = False,
     ) -> Projection[S, E]:
         """This projection, consuming only *categories* / *event_types*, as payloads or

@@ -106,6 +106,8 @@ def test_fold_stored_applies_categories_types_and_envelopes() -> None:
     assert fold_stored(positions.consuming(envelopes=True), stored).state == (1, 2, 3)
     of_copies = positions.consuming(event_types=["CopyAdded"], envelopes=True)
     assert fold_stored(of_copies, stored).state == (2,)
+    by_class = positions.consuming(event_types=[CopyAdded, "Missing"], envelopes=True)
+    assert fold_stored(by_class, stored).state == (2,)
 
 
 @pytest.mark.parametrize(
@@ -114,6 +116,8 @@ def test_fold_stored_applies_categories_types_and_envelopes() -> None:
         ({"categories": "order"}, TypeError),
         ({"categories": []}, ValueError),
         ({"event_types": [1]}, TypeError),
+        ({"event_types": Placed}, TypeError),
+        ({"categories": [Placed]}, TypeError),
         ({"envelopes": "yes"}, TypeError),
     ],
 )
