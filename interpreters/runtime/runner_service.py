@@ -154,7 +154,11 @@ class RunnerService:
             "dead_letters": kept,
             "consumes": {
                 "categories": sorted(consumes.categories) if consumes.categories else None,
-                "event_types": sorted(consumes.event_types) if consumes.event_types else None,
+                "event_types": sorted(
+                    t if isinstance(t, str) else t.__qualname__ for t in consumes.event_types
+                )
+                if consumes.event_types
+                else None,
                 "envelopes": consumes.envelopes,
             },
         }

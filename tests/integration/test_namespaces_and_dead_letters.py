@@ -362,6 +362,14 @@ async def test_status_counts_the_lag_of_the_consumed_categories(nc: Any) -> None
             await KvCheckpoints.open(js, Namespace.of(store)),
         )
         assert (await RunnerService(nc, both).status())["lag"] == 3
+        mixed = order_summaries.consuming(categories=["order"], event_types=[OrderPlaced, "X"])
+        typed = ProjectionRunner(
+            mixed, store, InMemoryReadModel(), await KvCheckpoints.open(js, Namespace.of(store))
+        )
+        assert (await RunnerService(nc, typed).status())["consumes"]["event_types"] == [
+            "OrderPlaced",
+            "X",
+        ]
         assert (await runner.catch_up()).unwrap() == 3
         assert (await service.status())["lag"] == 0
     finally:
