@@ -445,7 +445,9 @@ class EventStoreContract:
         assert [e.position for e in found] == sorted(e.position for e in found)
         with anyio.fail_after(_WAIT):
             only_other = await _collect(store.read_all(from_position=first, categories=[other]))
+            none = await _collect(store.read_all(from_position=first, categories=[]))
         assert [e.payload.amount for e in only_other] == [1, 11]
+        assert none == []  # no category: nothing
         seen: list[EventEnvelope[Any]] = []
         live = anyio.Event()
 

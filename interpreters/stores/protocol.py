@@ -251,8 +251,8 @@ def check_from(name: str, value: object) -> None:
 def check_categories(categories: object) -> frozenset[str] | None:
     """The category names of a ``categories=`` argument (``None``: every category).
 
-    Raise ``TypeError`` for a bare string or anything but a collection of valid category
-    tokens, and ``ValueError`` for an empty collection (it would select nothing).
+    Raise ``TypeError`` for a bare string or anything but a collection of category names, and
+    ``ValueError`` for a name that is not a subject token. An empty collection selects nothing.
 
     >>> sorted(check_categories(["order", "invoice"]))
     ['invoice', 'order']
@@ -271,8 +271,6 @@ def check_categories(categories: object) -> frozenset[str] | None:
     names = frozenset(categories)
     for name in names:
         validate_token("category", name)
-    if not names:
-        raise ValueError("categories is empty, so nothing would be read; give None for all")
     return names
 
 
