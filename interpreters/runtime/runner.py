@@ -555,10 +555,12 @@ class ProjectionRunner(Generic[S, E]):
         if envelope.position <= self._position:
             return Success(None)  # already processed (a redelivery)
         consumes = self.projection.consumes
-        if not consumes.sees(envelope):
+        filtered = consumes.categories is not None or consumes.event_types is not None
+        if filtered and not consumes.sees(envelope):
             return await self._advance(envelope.position)
+        event = envelope if consumes.envelopes else envelope.payload
         try:
-            state, effects = self.projection.step(self._state, consumes.input(envelope))
+            state, effects = self.projection.step(self._state, event)
         except Exception as exc:
             letter = DeadLetter(
                 self.name,
