@@ -558,7 +558,7 @@ class ProjectionRunner(Generic[S, E]):
         filtered = consumes.categories is not None or consumes.event_types is not None
         if filtered and not consumes.sees(envelope):
             return await self._advance(envelope.position)
-        event = envelope if consumes.envelopes else envelope.payload
+        event: Any = envelope if consumes.envelopes else envelope.payload
         try:
             state, effects = self.projection.step(self._state, event)
         except Exception as exc:
