@@ -103,6 +103,7 @@ if TYPE_CHECKING:
     )
     from interpreters.runtime.runner_service import (
         RunnerService,
+        runner_statuses,
         runner_subject,
     )
     from interpreters.runtime.service import (
@@ -215,6 +216,7 @@ __all__ = (
     "SupervisorHealth",
     "UnhandledEffect",
     "connect",
+    "runner_statuses",
     "runner_subject",
 )
 
@@ -222,6 +224,7 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "RunnerService": "interpreters.runtime.runner_service",
+        "runner_statuses": "interpreters.runtime.runner_service",
         "runner_subject": "interpreters.runtime.runner_service",
         "NotDeadLettered": "interpreters.runtime.runner",
         "RedriveError": "interpreters.runtime.runner",

@@ -9,7 +9,8 @@ or ``nats://127.0.0.1:4222``), ``--creds``, ``--tls-ca``/``--tls-cert``/``--tls-
 This module holds the app and the commands that run things (``demo``, ``server``, ``check``,
 ``fsm diagram``); :mod:`interpreters.cli.store_commands` the ones that look at a store
 (``streams``, ``read``, ``tail``); :mod:`interpreters.cli.dead_letters` the ``dead-letters``
-group (``list``, ``show``, ``redrive``); :mod:`interpreters.cli.shared` the options each command shares,
+group (``list``, ``show``, ``redrive``) and :mod:`interpreters.cli.runners` ``runners``, which
+look at projection runners; :mod:`interpreters.cli.shared` the options each command shares,
 written once, and the output helpers.
 """
 
@@ -25,7 +26,7 @@ from typing import Annotated, Protocol, runtime_checkable
 import typer
 from rich.markup import escape
 
-from interpreters.cli import dead_letters, store_commands
+from interpreters.cli import dead_letters, runners, store_commands
 from interpreters.cli.loading import load_reference
 from interpreters.cli.shared import (
     CHECK_FAILED,
@@ -160,6 +161,7 @@ app.command()(store_commands.streams)
 app.command()(store_commands.read)
 app.command()(store_commands.tail)
 app.add_typer(dead_letters.dead_letters_app, name="dead-letters")
+app.command()(runners.runners)
 
 
 # ---------------------------------------------------------------- a user's code

@@ -85,6 +85,7 @@ if TYPE_CHECKING:
     )
     from interpreters.runtime.runner_service import (
         RunnerService,
+        runner_statuses,
         runner_subject,
     )
     from interpreters.runtime.service import (
@@ -161,6 +162,7 @@ __all__ = (
     "UnhandledEffect",
     "derived_event_id",
     "message_id",
+    "runner_statuses",
     "runner_subject",
     "thaw",
 )
@@ -169,6 +171,7 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "RunnerService": "interpreters.runtime.runner_service",
+        "runner_statuses": "interpreters.runtime.runner_service",
         "runner_subject": "interpreters.runtime.runner_service",
         "NotDeadLettered": "interpreters.runtime.runner",
         "RedriveError": "interpreters.runtime.runner",

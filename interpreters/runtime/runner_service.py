@@ -19,7 +19,8 @@ projection-runner``. Endpoints, under ``cim.runner.<namespace>.<projection>``::
 position, counted by the server (an ephemeral JetStream consumer's pending count; ``null`` when
 the store is not a JetStream store). ``redrive`` is
 :meth:`~interpreters.runtime.runner.ProjectionRunner.redrive` (what ``cim dead-letters redrive``
-sends). Failures reply ``{"ok": false, "error": {"code": ..., "message": ...}}`` with the
+sends). :func:`runner_statuses` finds every runner on a NATS system and asks each for its status
+(what ``cim runners`` prints). Failures reply ``{"ok": false, "error": {"code": ..., "message": ...}}`` with the
 micro-service error headers (``Nats-Service-Error-Code`` numeric: 400 bad request, 404 no such
 dead letter, 409 the event failed again, 503 store or dead letters unavailable); ``code`` is one
 of ``bad_request``, ``not_dead_lettered``, ``failed_again``, ``unavailable``.
@@ -51,7 +52,7 @@ from interpreters.runtime.runner import (
 )
 from interpreters.runtime.service import HealthStatus
 
-__all__ = ("RunnerService", "runner_subject")
+__all__ = ("RunnerService", "runner_statuses", "runner_subject")
 
 _log = logging.getLogger("cim.runner")
 
@@ -230,3 +231,39 @@ def _redrive_code(error: RedriveError) -> tuple[str, str]:
 async def _error(request: Request, status: str, code: str, message: str) -> None:
     body = orjson.dumps({"ok": False, "error": {"code": code, "message": message}})
     await request.respond_error(status, message, data=body)
+
+
+async def runner_statuses(nc: Any, *, wait: float = 0.5) -> tuple[dict[str, Any], ...]:
+    """The status of every projection runner that answers ``$SRV.INFO`` within *wait* seconds,
+    by namespace and projection (a runner that does not answer its ``status`` is left out)."""
+    inbox = nc.new_inbox()
+    infos: list[dict[str, Any]] = []
+
+    async def collect(msg: Any) -> None:
+        try:
+            infos.append(orjson.loads(msg.data))
+        except orjson.JSONDecodeError:
+            return  # not a micro-service's answer
+
+    subscription = await nc.subscribe(inbox, cb=collect)
+    try:
+        await nc.publish("$SRV.INFO", b"", reply=inbox)
+        await anyio.sleep(wait)
+    finally:
+        await subscription.unsubscribe()
+    statuses = []
+    for info in infos:
+        if (info.get("metadata") or {}).get("kind") != "projection-runner":
+            continue
+        subject = next(
+            (e["subject"] for e in info.get("endpoints") or () if e.get("name") == "status"),
+            None,
+        )
+        if subject is None:
+            continue
+        try:
+            reply = await nc.request(subject, b"", timeout=max(wait, 1.0))
+        except (nats.errors.Error, TimeoutError):
+            continue
+        statuses.append(orjson.loads(reply.data))
+    return tuple(sorted(statuses, key=lambda s: (s["namespace"], s["projection"])))

@@ -278,6 +278,13 @@ async def test_dead_letters_are_logged_degrade_health_and_are_listed_shown_and_r
                 f"{subject}.redrive",
             }
 
+            found = await anyio.to_thread.run_sync(cim, "runners", "--nats-url", nats_url, "--json")
+            assert found.exit_code == 0, found.stderr
+            [mine] = [r for r in orjson.loads(found.stdout) if r["namespace"] == namespace.name]
+            assert (mine["projection"], mine["health"]["state"]) == ("fragile", "degraded")
+            table = await anyio.to_thread.run_sync(cim, "runners", "--nats-url", nats_url)
+            assert "fragile" in table.stdout
+
             listed = await anyio.to_thread.run_sync(cim, "dead-letters", "list", *common, "--json")
             assert listed.exit_code == 0, listed.stderr
             [letter] = orjson.loads(listed.stdout)["dead_letters"]
