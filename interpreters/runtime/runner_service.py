@@ -29,6 +29,7 @@ of ``bad_request``, ``not_dead_lettered``, ``failed_again``, ``unavailable``.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import anyio
@@ -55,6 +56,7 @@ from interpreters.runtime.service import HealthStatus
 __all__ = ("RunnerService", "runner_statuses", "runner_subject")
 
 _log = logging.getLogger("cim.runner")
+_NOT_IN_SERVICE_NAMES = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def runner_subject(namespace: Namespace | str, projection: str) -> str:
@@ -85,7 +87,6 @@ class RunnerService:
         self.namespace = namespace if namespace is not None else Namespace.of(runner.store)
         self.subject = runner_subject(self.namespace, runner.name)
         self.version = version
-        self._micro: Any = None
 
     @property
     def name(self) -> str:
@@ -96,12 +97,12 @@ class RunnerService:
     def service_name(self) -> str:
         """The micro-service name: ``<projection>-runner`` (characters other than letters,
         digits, ``-`` and ``_`` become ``_``)."""
-        return Namespace.of_stream(self.runner.name).name + "-runner"
+        return _NOT_IN_SERVICE_NAMES.sub("_", self.runner.name) + "-runner"
 
     async def start(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Register the micro-service, then run the runner until :meth:`stop` (or its failure,
         raised as :class:`~interpreters.runtime.runner.RunnerStopped`)."""
-        self._micro = await add_service(
+        micro = await add_service(
             self.nc,
             name=self.service_name,
             version=self.version,
@@ -113,18 +114,17 @@ class RunnerService:
             },
         )
         try:
-            await self._micro.add_endpoint(
+            await micro.add_endpoint(
                 name="status", subject=f"{self.subject}.status", handler=self._status
             )
-            await self._micro.add_endpoint(
+            await micro.add_endpoint(
                 name="redrive", subject=f"{self.subject}.redrive", handler=self._redrive
             )
             await self.nc.flush()
             await self.runner.start(task_status=task_status)
         finally:
             with anyio.CancelScope(shield=True):
-                await self._micro.stop()
-            self._micro = None
+                await micro.stop()
 
     async def stop(self) -> None:
         """Stop the runner (and then the micro-service)."""
