@@ -46,6 +46,7 @@ from interpreters.cli.shared import (
     with_credentials,
 )
 from interpreters.natsio.describe import describe
+from interpreters.natsio.kv import open_bucket
 from interpreters.runtime.dead_letters import DeadLetter, KvDeadLetters
 from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.runner_service import runner_subject
@@ -88,12 +89,12 @@ def _namespace(namespace: str | None, stream_name: str) -> Namespace:
 async def _letters(client: Client, bucket: str, projection: str | None) -> tuple[DeadLetter, ...]:
     js = client.jetstream()
     try:
-        await js.stream_info(f"KV_{bucket}")
-    except nats.js.errors.NotFoundError:
-        return ()  # no runner of this namespace ever recorded a letter
+        kv = await open_bucket(js, bucket)
     except (nats.errors.Error, TimeoutError) as exc:
         fail(f"cannot read dead letters in {bucket}: {describe(exc)}")
-    letters = await KvDeadLetters.open(js, bucket)
+    if kv is None:
+        return ()  # no runner of this namespace ever recorded a letter
+    letters = KvDeadLetters(js, bucket, kv)
     listed = await (letters.all_letters() if projection is None else letters.letters(projection))
     return unwrap(listed)
 
