@@ -540,4 +540,3 @@ def check(
 def main() -> None:
     """Console-script entry point."""
     app()
-
