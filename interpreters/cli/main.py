@@ -30,7 +30,7 @@ from rich.table import Table
 
 from cim import EventTypes, StreamId
 from interpreters.cli import inspection
-from interpreters.cli.loading import load_reference
+from interpreters.cli.loading import load_reference, shadowing
 from interpreters.natsio.connection import ConnectOptions, connect, default_url
 from interpreters.server import NatsServer, ServerStartError, free_port
 
@@ -75,7 +75,13 @@ JsonOutput = Annotated[bool, typer.Option("--json", help="Print the data as JSON
 StreamName = Annotated[
     str, typer.Option("--stream", help="The store's JetStream stream.", show_default=True)
 ]
-Prefix = Annotated[str, typer.Option("--prefix", help="The store's subject prefix.")]
+Prefix = Annotated[
+    str | None,
+    typer.Option(
+        "--prefix",
+        help="The store's subject prefix (default: read from the stream's subjects, <prefix>.>).",
+    ),
+]
 Types = Annotated[
     str | None,
     typer.Option(
@@ -274,7 +280,7 @@ def streams(
     user: User = None,
     password: Password = None,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     category: Annotated[
         str | None, typer.Option("--category", help="Only streams of this category.")
     ] = None,
@@ -283,14 +289,14 @@ def streams(
     """List event streams and categories with their event counts."""
     options = _options(nats_url, creds, tls_ca, tls_cert, tls_key, user, password)
 
-    async def work(client: Client) -> tuple[inspection.EventStreamCount, ...]:
-        return _unwrap(
-            await inspection.event_streams(
-                client.jetstream(), stream_name=stream_name, prefix=prefix
-            )
+    async def work(client: Client) -> tuple[str, tuple[inspection.EventStreamCount, ...]]:
+        js = client.jetstream()
+        chosen = _unwrap(await inspection.resolve_prefix(js, stream_name, prefix))
+        return chosen, _unwrap(
+            await inspection.event_streams(js, stream_name=stream_name, prefix=chosen)
         )
 
-    counts = _connected(options, work)
+    chosen, counts = _connected(options, work)
     if category is not None:
         counts = tuple(c for c in counts if c.category == category)
     groups = inspection.categories(counts)
@@ -305,7 +311,7 @@ def streams(
         )
         return
     if not counts:
-        _out.print(f"no event streams in {stream_name} (prefix {prefix!r})")
+        _out.print(f"no event streams in {stream_name} (prefix {chosen!r})")
         return
     table = Table("category", "streams", "events", title=f"{stream_name}: categories")
     for group in groups:
@@ -334,7 +340,7 @@ def read(
         int | None, typer.Option("--limit", min=1, help="At most this many events.")
     ] = None,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     as_json: JsonOutput = False,
 ) -> None:
     """Print a stream's events, oldest first: decoded with --types, raw JSON otherwise."""
@@ -342,14 +348,17 @@ def read(
     registry = _load_types(types)
     options = _options(nats_url, creds, tls_ca, tls_cert, tls_key, user, password)
 
-    async def work(client: Client) -> tuple[inspection.StoredMessage, ...]:
-        return _unwrap(
+    async def work(client: Client) -> tuple[str, tuple[inspection.StoredMessage, ...]]:
+        js = client.jetstream()
+        chosen = _unwrap(await inspection.resolve_prefix(js, stream_name, prefix))
+        return chosen, _unwrap(
             await inspection.read_stream(
-                client.jetstream(), stream_id, stream_name=stream_name, prefix=prefix, limit=limit
+                js, stream_id, stream_name=stream_name, prefix=chosen, limit=limit
             )
         )
 
-    rows = [inspection.describe(m, registry, prefix) for m in _connected(options, work)]
+    chosen, messages = _connected(options, work)
+    rows = [inspection.describe(m, registry, chosen) for m in messages]
     if as_json:
         _print_json(rows)
         return
@@ -391,7 +400,7 @@ def tail(
         int | None, typer.Option("--count", min=1, help="Stop after this many events.")
     ] = None,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Follow events as they are stored (Ctrl-C stops)."""
@@ -399,11 +408,12 @@ def tail(
     options = _options(nats_url, creds, tls_ca, tls_cert, tls_key, user, password)
 
     async def work(client: Client) -> None:
+        chosen = _unwrap(await inspection.resolve_prefix(client.jetstream(), stream_name, prefix))
         try:
             events = await inspection.follow(
                 client.jetstream(),
                 stream_name=stream_name,
-                prefix=prefix,
+                prefix=chosen,
                 category=category,
                 from_position=from_position,
             )
@@ -413,15 +423,12 @@ def tail(
         seen = 0
         async with contextlib.aclosing(events):
             async for message in events:
-                row = inspection.describe(message, registry, prefix)
+                row = inspection.describe(message, registry, chosen)
                 if as_json:
                     sys.stdout.write(json.dumps(row, default=str) + "\n")
                     sys.stdout.flush()
                 else:
-                    _out.print(
-                        f"#{row['position']} {row['stream']} v{row['version']} {row['event_type']} "
-                        f"{escape(json.dumps(row['payload'], default=str))}"
-                    )
+                    _out.print(escape(_tail_line(row)))
                 seen += 1
                 if count is not None and seen >= count:
                     break
@@ -430,6 +437,20 @@ def tail(
         _connected(options, work)
     except KeyboardInterrupt:
         _err.print("stopped")
+
+
+def _tail_line(row: dict[str, Any]) -> str:
+    """One line of ``cim tail``: the event, or the message and why it is not one."""
+    payload = json.dumps(row["payload"], default=str)
+    where = f"#{row['position']} {row['stream']}"
+    if row["error"] is None:
+        return f"{where} v{row['version']} {row['event_type']} {payload}"
+    if row["error"].startswith("not a cim event"):
+        return f"{where} {row['error']}; body: {payload}"
+    return (
+        f"{where} v{row['version']} {row['event_type']} cannot be decoded: {row['error']}; "
+        f"body: {payload}"
+    )
 
 
 # ---------------------------------------------------------------- a user's code
@@ -512,6 +533,12 @@ def check(
     as_json: JsonOutput = False,
 ) -> None:
     """Run the law suites of your projections, deciders and state machines; exit 1 if a law fails."""
+    hiding = shadowing("laws", Path.cwd())
+    if hiding is not None:
+        _fail(
+            f"{hiding} hides cim's `laws` package (law targets come from laws.targets), so "
+            "`import laws` would load your file instead: rename it (e.g. to myapp_laws.py)"
+        )
     found = _unwrap(load_reference(reference, module_only=True, search=Path.cwd()))
     targets = _targets(reference, found)
     if not targets:
