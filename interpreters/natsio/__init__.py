@@ -1,4 +1,5 @@
-"""NATS plumbing shared by the stores, the runtime and the tools: connecting, wire framing."""
+"""NATS plumbing shared by the stores, the runtime and the tools: connecting, wire framing, KV
+buckets, one-line exception descriptions."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ if TYPE_CHECKING:
         connect,
         default_url,
     )
+    from interpreters.natsio.describe import describe
+    from interpreters.natsio.kv import (
+        bucket_keys,
+        is_kv_key,
+        open_bucket,
+        open_or_create_bucket,
+    )
     from interpreters.natsio.wire import (
         FrameWriter,
         header_block,
@@ -24,9 +32,14 @@ __all__ = (
     "ConnectOptions",
     "DEFAULT_URL",
     "FrameWriter",
+    "bucket_keys",
     "connect",
     "default_url",
+    "describe",
     "header_block",
+    "is_kv_key",
+    "open_bucket",
+    "open_or_create_bucket",
 )
 
 __getattr__, __dir__ = lazy_exports(
@@ -37,6 +50,11 @@ __getattr__, __dir__ = lazy_exports(
         "ConnectOptions": "interpreters.natsio.connection",
         "connect": "interpreters.natsio.connection",
         "default_url": "interpreters.natsio.connection",
+        "describe": "interpreters.natsio.describe",
+        "bucket_keys": "interpreters.natsio.kv",
+        "is_kv_key": "interpreters.natsio.kv",
+        "open_bucket": "interpreters.natsio.kv",
+        "open_or_create_bucket": "interpreters.natsio.kv",
         "FrameWriter": "interpreters.natsio.wire",
         "header_block": "interpreters.natsio.wire",
     },

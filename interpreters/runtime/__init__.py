@@ -62,7 +62,6 @@ if TYPE_CHECKING:
         ReadModelError,
         ReadModelUnavailable,
         Row,
-        bucket_keys,
         thaw,
     )
     from interpreters.runtime.runner import (
@@ -147,7 +146,6 @@ __all__ = (
     "Supervisor",
     "SupervisorHealth",
     "UnhandledEffect",
-    "bucket_keys",
     "derived_event_id",
     "message_id",
     "thaw",
@@ -203,7 +201,6 @@ __getattr__, __dir__ = lazy_exports(
         "ReadModelError": "interpreters.runtime.read_model",
         "ReadModelUnavailable": "interpreters.runtime.read_model",
         "Row": "interpreters.runtime.read_model",
-        "bucket_keys": "interpreters.runtime.read_model",
         "thaw": "interpreters.runtime.read_model",
         "HealthState": "interpreters.runtime.service",
         "HealthStatus": "interpreters.runtime.service",
