@@ -20,9 +20,10 @@ Query endpoint (``<subject>``, default ``<name>.query``)::
     request  {"collection": "orders"}                 the whole collection
     success  {"ok": true, "rows": {"o-1": {...}, ...}}
 
-A command service is bound to one ``category``: a request whose ``"stream"`` is of another
-category, or (with ``entity_of``) whose command names another entity than the stream, is refused
-with ``invalid_stream`` before anything is loaded or written.
+A command service is bound to one ``category`` (its endpoint's metadata says which, in
+``$SRV.INFO``): a request whose ``"stream"`` is of another category, or (with ``entity_of``)
+whose command names another entity than the stream, is refused with ``invalid_stream`` before
+anything is loaded or written.
 
 Every failure replies ``{"ok": false, "error": {"code": ..., "message": ..., "details": {...}}}``
 and sets the micro-service error headers: ``Nats-Service-Error`` (the message) and
@@ -213,8 +214,10 @@ class _MicroService:
         version: str,
         description: str,
         max_concurrent: int,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         self._nc = nc
+        self._metadata = dict(metadata or {})
         self._name = name
         self._endpoint = endpoint
         self.subject = subject
@@ -249,7 +252,10 @@ class _MicroService:
             )
             try:
                 await self._micro.add_endpoint(
-                    name=self._endpoint, subject=self.subject, handler=self._accept
+                    name=self._endpoint,
+                    subject=self.subject,
+                    handler=self._accept,
+                    metadata=self._metadata or None,
                 )
                 (self._stats,) = self._micro._endpoints
                 await self._nc.flush()
@@ -356,16 +362,18 @@ class CommandService(_MicroService):
         event_types: EventTypes | None = None,
         max_concurrent: int = 64,
     ) -> None:
+        category = validate_token("category", category)
         super().__init__(
             nc,
             name=name,
             endpoint="command",
             subject=subject or f"{name}.command",
             version=version,
-            description=f"commands: {', '.join(commands.names)}",
+            description=f"commands for {category}: {', '.join(commands.names)}",
             max_concurrent=max_concurrent,
+            metadata={"category": category},
         )
-        self.category = validate_token("category", category)
+        self.category = category
         self.entity_of = entity_of
         self.handler = handler
         self.commands = commands

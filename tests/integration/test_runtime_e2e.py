@@ -300,6 +300,7 @@ async def test_services_answer_srv_ping_info_and_stats(deployment: Deployment) -
         assert (ping["name"], ping["id"]) == (name, service.service_id)
         info = await request(deployment.nc, f"$SRV.INFO.{name}", b"")
         assert [e["subject"] for e in info["endpoints"]] == [f"{name}.command"]
+        assert info["endpoints"][0]["metadata"] == {"category": "order"}
         await request(deployment.nc, service.subject, b"garbage")
         stats = await request(deployment.nc, f"$SRV.STATS.{name}", b"")
         assert stats["endpoints"][0]["num_requests"] == 1

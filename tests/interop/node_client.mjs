@@ -19,6 +19,7 @@ const infos = [];
 for await (const info of await services.info(SERVICE)) infos.push(info);
 const subject = infos[0].endpoints[0].subject;
 summary.endpoint = subject;
+summary.category = infos[0].endpoints[0].metadata?.category;
 
 // 2. Commands: request-reply JSON; errors carry a numeric Nats-Service-Error-Code.
 async function command(stream, body, commandId) {

@@ -93,7 +93,7 @@ async def test_a_node_client_commands_discovers_reads_and_appends(
             summary = await run_node(node_client, env)
             await service.stop()
         assert summary["pinged"] == [name]
-        assert summary["endpoint"] == f"{name}.command"
+        assert (summary["endpoint"], summary["category"]) == (f"{name}.command", "order")
         assert (summary["placed"]["ok"], summary["placed"]["version"]) == (True, 1)
         refused = summary["refused"]
         assert (refused["code"], refused["body"]["error"]["code"]) == ("400", "invalid_stream")
