@@ -110,6 +110,7 @@ if TYPE_CHECKING:
         NatsServer,
         ServerStartError,
     )
+    from interpreters.stores.jetstream.settings import StoreSettings
     from interpreters.stores.jetstream.store import (
         IncompatibleStream,
         JetStreamEventStore,
@@ -196,6 +197,7 @@ __all__ = (
     "StopOnPoison",
     "StoreAccessDenied",
     "StoreFailed",
+    "StoreSettings",
     "Supervisor",
     "SupervisorHealth",
     "UnhandledEffect",
@@ -215,6 +217,7 @@ __getattr__, __dir__ = lazy_exports(
         "JetStreamEventStore": "interpreters.stores.jetstream.store",
         "OverlappingSubjects": "interpreters.stores.jetstream.store",
         "StoreAccessDenied": "interpreters.stores.jetstream.store",
+        "StoreSettings": "interpreters.stores.jetstream.settings",
         "CommandError": "interpreters.runtime.commands",
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",

@@ -14,8 +14,7 @@ from uuid import UUID
 from hypothesis import strategies as st
 from pyrsistent import PMap, pmap
 
-from cim import EventEnvelope, EventTypes, StreamId
-from cim._stream_id import MAX_TOKEN_BYTES
+from cim import MAX_TOKEN_BYTES, EventEnvelope, EventTypes, StreamId
 from laws._examples import Inner, Note
 
 T = TypeVar("T")

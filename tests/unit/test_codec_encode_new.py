@@ -62,7 +62,7 @@ def check_same_block(
         "event_id": envelope.event_id,
         "recorded_at": envelope.recorded_at,
     }
-    headers, body = codec.encode_new(event, **args)
+    headers, _ = codec.encode_new(event, **args)
     trailer = (
         f"Nats-Msg-Id: {headers['Cim-Event-Id']}\r\n"
         f"Nats-Expected-Last-Subject-Sequence: {sequence}\r\n"
