@@ -66,8 +66,7 @@ from nats.micro.request import Request
 from pyrsistent import PMap, pmap
 from returns.result import Failure, Result, Success
 
-from cim import EventTypes, StreamId, make_payload_converter
-from cim._stream_id import validate_token
+from cim import EventTypes, StreamId, make_payload_converter, validate_token
 from cim.decider import Rejection
 from interpreters.runtime.commands import CommandHandler, ConcurrencyExhausted
 from interpreters.runtime.read_model import Row
