@@ -117,5 +117,14 @@ for (let i = 0; i < batch.length; i++) {
 // 5. cim builds on what Node wrote: the next command decides on the delivered state.
 summary.delivered = (await command(`order.${ORDER}`, { type: "Deliver" }, `deliver-${ORDER}`)).body;
 summary.final = await readEvents();
+
+// 6. Everything of the category, from an ordered consumer: positions are stream sequences.
+const ordered = await js.consumers.get(STREAM, { filterSubjects: [`${PREFIX}.order.>`] });
+summary.consumed = [];
+const wanted = summary.final.length;
+for await (const m of await ordered.fetch({ max_messages: wanted, expires: 5000 })) {
+  summary.consumed.push({ position: m.seq, type: m.headers.get("Cim-Event-Type") });
+  if (summary.consumed.length === wanted) break;
+}
 await nc.drain();
 process.stdout.write(JSON.stringify(summary) + "\n");

@@ -110,6 +110,9 @@ async def test_a_node_client_commands_discovers_reads_and_appends(
         assert (delivered["ok"], delivered["version"]) == (True, 5), delivered
         assert [e["type"] for e in delivered["events"]] == ["OrderDelivered"]
         assert [e["version"] for e in summary["final"]] == [1, 2, 3, 4, 5]
+        assert summary["consumed"] == [
+            {"position": e["position"], "type": e["type"]} for e in summary["final"]
+        ]
 
         stream = StreamId("order", order_id)
         events = (await store.read(stream)).unwrap()
