@@ -46,8 +46,13 @@ def node_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     if installed.returncode != 0:
         unreachable = ("ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ETIMEDOUT", "network")
-        if any(word in installed.stderr for word in unreachable):
-            pytest.skip(f"the npm registry is unreachable: {installed.stderr.strip()[-300:]}")
+        lines = [
+            line for line in installed.stderr.splitlines() if any(w in line for w in unreachable)
+        ]
+        if lines:
+            pytest.skip(
+                f"the npm registry is unreachable (npm install {NATS_NPM_PACKAGE}): {lines[0]}"
+            )
         pytest.fail(f"npm install {NATS_NPM_PACKAGE} failed:\n{installed.stderr}")
     shutil.copy(CLIENT, folder / CLIENT.name)
     return folder
