@@ -65,12 +65,12 @@ NatsUrl = Annotated[
         show_default=False,
     ),
 ]
-Creds = Annotated[Path | None, typer.Option("--creds", help="NATS .creds file (JWT + seed).")]
-TlsCa = Annotated[Path | None, typer.Option("--tls-ca", help="CA bundle to verify the server.")]
-TlsCert = Annotated[Path | None, typer.Option("--tls-cert", help="Client certificate (mTLS).")]
-TlsKey = Annotated[Path | None, typer.Option("--tls-key", help="Client certificate's key.")]
-User = Annotated[str | None, typer.Option("--user", help="User name.")]
-Password = Annotated[
+_Creds = Annotated[Path | None, typer.Option("--creds", help="NATS .creds file (JWT + seed).")]
+_TlsCa = Annotated[Path | None, typer.Option("--tls-ca", help="CA bundle to verify the server.")]
+_TlsCert = Annotated[Path | None, typer.Option("--tls-cert", help="Client certificate (mTLS).")]
+_TlsKey = Annotated[Path | None, typer.Option("--tls-key", help="Client certificate's key.")]
+_User = Annotated[str | None, typer.Option("--user", help="User name.")]
+_Password = Annotated[
     str | None,
     typer.Option("--password", envvar="NATS_PASSWORD", help="Password ($NATS_PASSWORD)."),
 ]
@@ -123,12 +123,12 @@ NO_CREDENTIALS = Credentials()
 _CREDENTIAL_OPTIONS = tuple(
     inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=option, default=None)
     for name, option in (
-        ("creds", Creds),
-        ("tls_ca", TlsCa),
-        ("tls_cert", TlsCert),
-        ("tls_key", TlsKey),
-        ("user", User),
-        ("password", Password),
+        ("creds", _Creds),
+        ("tls_ca", _TlsCa),
+        ("tls_cert", _TlsCert),
+        ("tls_key", _TlsKey),
+        ("user", _User),
+        ("password", _Password),
     )
 )
 

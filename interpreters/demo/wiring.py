@@ -88,8 +88,9 @@ async def _finish(
     report.stats = (await script.transport.rows(ORDER_STATS)).get("by_status", {})
     report.revenue, report.signal_agrees = revenue_over_time(envelopes)
     health = await supervisor.health()
+    started_order = [service.name for service in supervisor.services]  # a stable order to print
     report.health = {"overall": str(health.overall)} | {
-        name: str(status) for name, status in health.services.items()
+        name: str(health.services[name]) for name in started_order if name in health.services
     }
 
 
