@@ -200,7 +200,7 @@ def _tail_line(row: dict[str, Any]) -> str:
     where = f"#{row['position']} {row['stream']}"
     if row["error"] is None:
         return f"{where} v{row['version']} {row['event_type']} {payload}"
-    if row["error"].startswith("not a cim event"):
+    if row["version"] is None or row["error"].startswith("not a cim event"):
         return f"{where} {row['error']}; body: {payload}"
     return (
         f"{where} v{row['version']} {row['event_type']} cannot be decoded: {row['error']}; "

@@ -26,6 +26,7 @@ from interpreters.stores.protocol import (
 )
 
 if TYPE_CHECKING:
+    from interpreters.stores.jetstream.foreign import ForeignMessage
     from interpreters.stores.jetstream.settings import StoreSettings
     from interpreters.stores.jetstream.store import (
         IncompatibleStream,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "EventStore",
+    "ForeignMessage",
     "InMemoryEventStore",
     "IncompatibleStream",
     "JetStreamEventStore",
@@ -61,5 +63,6 @@ __getattr__, __dir__ = lazy_exports(
         "OverlappingSubjects": "interpreters.stores.jetstream.store",
         "StoreAccessDenied": "interpreters.stores.jetstream.store",
         "StoreSettings": "interpreters.stores.jetstream.settings",
+        "ForeignMessage": "interpreters.stores.jetstream.foreign",
     },
 )

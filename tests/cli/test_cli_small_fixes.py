@@ -54,7 +54,8 @@ def test_streams_and_read_infer_the_prefix_from_the_stream(
     assert read.exit_code == 0, read.stderr
     rows = json.loads(read.stdout)
     assert [r["event_type"] for r in rows] == ["OrderPlaced", None]
-    assert rows[1]["error"] == "not a cim event: no Cim-Event-Type, Cim-Version header"
+    assert rows[1]["version"] is None
+    assert "not a cim event" in rows[1]["error"], rows[1]
 
 
 def test_tail_says_when_a_message_is_not_a_cim_event(
