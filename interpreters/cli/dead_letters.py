@@ -150,7 +150,7 @@ def show_letter(
     nats_url: NatsUrl = "",
     credentials: Credentials = NO_CREDENTIALS,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     namespace: NamespaceOption = None,
     bucket: BucketOption = None,
     types: Types = None,
@@ -176,7 +176,8 @@ def show_letter(
         message = inspection.StoredMessage(
             raw.seq, raw.subject, dict(raw.headers or {}), raw.data or b"", raw.time
         )
-        return letter, inspection.describe(message, registry, prefix)
+        chosen = unwrap(await inspection.resolve_prefix(js, stream_name, prefix))
+        return letter, inspection.describe(message, registry, chosen)
 
     letter, event = connected(options, work)
     if letter is None:

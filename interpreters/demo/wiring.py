@@ -169,6 +169,8 @@ async def run_jetstream(
             nc,
             CommandHandler(order, race),
             COMMANDS,
+            category="order",
+            entity_of=lambda command: getattr(command, "order_id", None),
             name=COMMAND_SERVICE,
             event_types=order_flow_types,
         )
