@@ -33,7 +33,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 from uuid import UUID
 
 import anyio
@@ -96,6 +96,7 @@ from interpreters.stores.protocol import (
     ReusedEventIds,
     Snapshot,
     check_append,
+    check_chain,
     check_from,
     snapshot_size,
     utc_now,
@@ -105,11 +106,13 @@ __all__ = ("IncompatibleStream", "JetStreamEventStore", "OverlappingSubjects", "
 
 MSG_ID = "Nats-Msg-Id"
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
+EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
 SUBJECT = "Nats-Subject"
 _POSITION = Header.POSITION.value
 _EVENT_ID = Header.EVENT_ID.value
 _ANY = AnyVersion()
 WRONG_LAST_SEQUENCE = 10071
+WRONG_LAST_MSG_ID = 10070
 SUBJECTS_OVERLAP = 10065  # JetStream API error: subjects overlap with an existing stream
 BATCH_DUPLICATE_ID = 10201
 _TIP_CACHE_SIZE = 100_000
@@ -572,6 +575,106 @@ class JetStreamEventStore:
         except _Unavailable as unavailable:
             self._tips.pop(subject, None)
             return Failure(unavailable.error)
+
+    async def append_chain(
+        self, stream: StreamId, events: Sequence[NewEvent[Any]], *, expected: Exactly
+    ) -> tuple[tuple[AppendResult, ...], AppendError | None]:
+        """Append each of *events* as its own append after the one before, in one pipeline.
+
+        The first message carries ``Nats-Expected-Last-Subject-Sequence`` (the stream's tip);
+        each next one ``Nats-Expected-Last-Msg-Id`` naming the message before it (a fresh
+        ``Nats-Msg-Id`` per message), so the server stores it only right after that one: the
+        stored events are a prefix, at consecutive positions. They are sent without waiting for
+        acks (see :class:`~interpreters.stores.protocol.ChainedAppends`).
+        """
+        check_chain(stream, events, expected)
+        if self._closed:
+            return (), _CLOSED
+        if not events:
+            return (), EmptyAppend(stream)
+        subject = self.subject(stream)
+        try:
+            return await self._append_chain(stream, subject, events, expected)
+        except _Unavailable as unavailable:
+            self._tips.pop(subject, None)
+            return (), unavailable.error
+
+    async def _append_chain(
+        self, stream: StreamId, subject: str, events: Sequence[NewEvent[Any]], expected: Exactly
+    ) -> tuple[tuple[AppendResult, ...], AppendError | None]:
+        tip = await self._tip(subject, fresh=False)
+        if tip.version != expected.version:
+            tip = await self._tip(subject, fresh=True)
+            if tip.version != expected.version:
+                return (), WrongExpectedVersion(stream, expected, tip.version)
+        recorded_at, new_id = self.clock(), self.new_id
+        encode, limit = self._codec.encode_new, self.max_event_bytes
+        failure: AppendError | None = None
+        messages: list[tuple[dict[str, str], bytes, UUID]] = []
+        previous = ""
+        for index, event in enumerate(events):
+            event_id = event.event_id or new_id()
+            headers, body = encode(
+                event,
+                stream=stream,
+                version=tip.version + index + 1,
+                event_id=event_id,
+                recorded_at=recorded_at,
+            )
+            headers[MSG_ID] = uuid7().hex
+            if index:
+                headers[EXPECTED_LAST_MSG_ID] = previous
+            else:
+                headers[EXPECTED_LAST_SUBJECT_SEQUENCE] = str(tip.sequence)
+            previous = headers[MSG_ID]
+            size = _size(headers) + len(body)
+            if size > limit:
+                failure = EventTooLarge(event_id, size, limit)
+                break
+            messages.append((headers, body, event_id))
+        replies: list[Awaitable[Msg]] = []
+        try:
+            for headers, body, _ in messages:
+                replies.append(await self._acks.send(subject, body, headers, self.request_timeout))
+        except (Denied, NoResponders, ConnectionClosedError, NatsError, OSError) as error:
+            failure = StoreUnavailable(f"{subject}: {error!r}")
+        acks: list[dict[str, Any] | Exception] = []
+        for reply in replies:
+            try:
+                acks.append(orjson.loads((await reply).data))
+            except Exception as error:  # each reply is awaited, whatever the ones before said
+                acks.append(error)
+        stored = [i for i, ack in enumerate(acks) if isinstance(ack, dict) and "error" not in ack]
+        results: tuple[AppendResult, ...] = ()
+        if stored:
+            last = stored[-1]
+            sequence = int(cast(dict[str, Any], acks[last])["seq"])
+            results = tuple(
+                AppendResult(tip.version + i + 1, sequence - (last - i)) for i in range(last + 1)
+            )
+            self._remember(subject, _Tip(sequence, results[-1].version, messages[last][2]))
+        if len(results) < len(acks):
+            at = Exactly(tip.version + len(results))
+            failure = await self._chain_failure(stream, subject, acks[len(results)], at)
+        return results, failure
+
+    async def _chain_failure(
+        self, stream: StreamId, subject: str, ack: dict[str, Any] | Exception, expected: Exactly
+    ) -> AppendError:
+        """Why the message acked with *ack* (the first not stored of a chain) was refused."""
+        if isinstance(ack, NoReply):
+            return StoreUnavailable(
+                f"no ack for {subject!r} ({ack}): the append may or may not be stored"
+            )
+        if isinstance(ack, Denied):
+            return PermissionDenied("publish", subject, str(ack))
+        if isinstance(ack, Exception):
+            return StoreUnavailable(f"{subject}: {ack!r}")
+        error = ack.get("error") or {}
+        if error.get("err_code") in (WRONG_LAST_SEQUENCE, WRONG_LAST_MSG_ID):
+            tip = await self._tip(subject, fresh=True)
+            return WrongExpectedVersion(stream, expected, tip.version)
+        return _api_failure(subject, error)
 
     async def _append(
         self,
