@@ -9,9 +9,11 @@ Command endpoint (``<subject>``, default ``<name>.command``)::
 
     request  {"stream": "order.o-1",
               "command": {"type": "PlaceOrder", "order_id": "o-1", ...},
-              "correlation_id": "optional", "causation_id": "optional"}
+              "correlation_id": "optional", "causation_id": "optional",
+              "command_id": "optional: makes the command idempotent"}
     success  {"ok": true, "stream": "order.o-1", "version": 1, "position": 7,
-              "correlation_id": "...", "events": [{"event_id": "...", "type": "OrderPlaced"}]}
+              "correlation_id": "...", "command_id": "... or null",
+              "events": [{"event_id": "...", "type": "OrderPlaced"}]}
 
 Query endpoint (``<subject>``, default ``<name>.query``)::
 
@@ -24,8 +26,12 @@ Every failure replies ``{"ok": false, "error": {"code": ..., "message": ..., "de
 and sets the micro-service error headers (``Nats-Service-Error``, ``Nats-Service-Error-Code``).
 Codes: ``bad_json``, ``bad_request`` (wrong shape), ``invalid_stream``, ``unknown_command``,
 ``invalid_command`` (missing, unknown or mistyped fields), ``rejected`` (the decider said no;
-``details`` has the rejection's ``code``), ``conflict`` (retries exhausted), ``store_error``,
-``unknown_collection``, ``read_model_error``, ``internal``.
+``details`` has the rejection's ``code``), ``conflict`` (other writers kept winning for the
+whole retry budget), ``overloaded`` (too many commands wait for that stream), ``command_id_reused``
+(the ``command_id`` names a different command), ``store_error``, ``unknown_collection``,
+``read_model_error``, ``internal``. A retry with the same ``command_id`` is answered with the
+original reply, so ``conflict``, ``overloaded``, ``store_error``, ``internal`` and a timeout
+can be retried safely (:func:`~interpreters.runtime.command_client.request_command` does).
 """
 
 from __future__ import annotations
@@ -46,8 +52,14 @@ from pyrsistent import PMap, pmap
 from returns.result import Failure, Result, Success
 
 from cim import EventTypes, StreamId, make_payload_converter
+from cim._events import id_text
 from cim.decider import Rejection
-from interpreters.runtime.commands import CommandHandler, ConcurrencyExhausted
+from interpreters.runtime.commands import (
+    CommandHandler,
+    CommandIdReused,
+    ConcurrencyExhausted,
+    Overloaded,
+)
 from interpreters.runtime.read_model import Row
 from interpreters.runtime.service import HealthStatus
 
@@ -264,6 +276,15 @@ def _optional_text(body: dict[str, Any], name: str) -> Result[str | None, BadReq
     return Failure(BadRequest("bad_request", f'"{name}" must be a non-empty string'))
 
 
+def _command_id(value: str | None) -> Result[str | None, BadRequest]:
+    if value is None:
+        return Success(None)
+    try:
+        return Success(id_text("command_id", value))
+    except ValueError as exc:
+        return Failure(BadRequest("bad_request", str(exc)))
+
+
 class CommandService(_MicroService):
     """Serve *handler*'s commands (decoded with *commands*) on ``<subject>``.
 
@@ -311,7 +332,8 @@ class CommandService(_MicroService):
         command = self.commands.decode(body["command"])
         correlation = _optional_text(body, "correlation_id")
         causation = _optional_text(body, "causation_id")
-        for checked in (command, correlation, causation):
+        command_id = _optional_text(body, "command_id").bind(_command_id)
+        for checked in (command, correlation, causation, command_id):
             if isinstance(checked, Failure):
                 return Failure(checked.failure())
         handled = await self.handler.handle(
@@ -319,6 +341,7 @@ class CommandService(_MicroService):
             command.unwrap(),
             correlation_id=correlation.unwrap(),
             causation_id=causation.unwrap(),
+            command_id=command_id.unwrap(),
         )
         if isinstance(handled, Failure):
             return Failure(_command_error(handled.failure()))
@@ -331,6 +354,7 @@ class CommandService(_MicroService):
                     "version": done.version,
                     "position": done.position,
                     "correlation_id": done.events[0].correlation_id if done.events else None,
+                    "command_id": command_id.unwrap(),
                     "events": [
                         {"event_id": str(e.event_id), "type": self._type_name(e.payload)}
                         for e in done.events
@@ -351,6 +375,12 @@ def _command_error(error: object) -> BadRequest:
         return BadRequest("rejected", error.reason, details)
     if isinstance(error, ConcurrencyExhausted):
         return BadRequest("conflict", str(error), {"attempts": error.attempts})
+    if isinstance(error, Overloaded):
+        return BadRequest(
+            "overloaded", str(error), {"stream": str(error.stream), "limit": error.limit}
+        )
+    if isinstance(error, CommandIdReused):
+        return BadRequest("command_id_reused", str(error), {"command_id": error.command_id})
     return BadRequest("store_error", str(error), {"type": type(error).__name__})
 
 
