@@ -39,11 +39,14 @@ if TYPE_CHECKING:
         InMemoryCheckpoints,
         KvCheckpoints,
     )
+    from interpreters.runtime.command_client import request_command
     from interpreters.runtime.commands import (
         CommandError,
         CommandHandler,
+        CommandIdReused,
         ConcurrencyExhausted,
         Handled,
+        Overloaded,
     )
     from interpreters.runtime.dead_letters import (
         DeadLetter,
@@ -120,6 +123,7 @@ if TYPE_CHECKING:
         InMemoryEventStore,
     )
     from interpreters.stores.protocol import (
+        ChainedAppends,
         EventStore,
         Loaded,
         ReusedEventIds,
@@ -131,6 +135,7 @@ __all__ = (
     "Applied",
     "BadRequest",
     "CannotConnect",
+    "ChainedAppends",
     "CheckpointConflict",
     "CheckpointError",
     "CheckpointFailed",
@@ -139,6 +144,7 @@ __all__ = (
     "CollectingExecutor",
     "CommandError",
     "CommandHandler",
+    "CommandIdReused",
     "CommandService",
     "CommandTypes",
     "ConcurrencyExhausted",
@@ -173,6 +179,7 @@ __all__ = (
     "NatsServer",
     "NullExecutor",
     "OverlappingSubjects",
+    "Overloaded",
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
@@ -200,6 +207,7 @@ __all__ = (
     "SupervisorHealth",
     "UnhandledEffect",
     "connect",
+    "request_command",
 )
 
 __getattr__, __dir__ = lazy_exports(
@@ -219,6 +227,10 @@ __getattr__, __dir__ = lazy_exports(
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",
         "Handled": "interpreters.runtime.commands",
+        "CommandIdReused": "interpreters.runtime.commands",
+        "Overloaded": "interpreters.runtime.commands",
+        "request_command": "interpreters.runtime.command_client",
+        "ChainedAppends": "interpreters.stores.protocol",
         "CheckpointFailed": "interpreters.runtime.runner",
         "EffectsFailed": "interpreters.runtime.runner",
         "EventScopedExecutor": "interpreters.runtime.runner",

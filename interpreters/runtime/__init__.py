@@ -17,11 +17,17 @@ if TYPE_CHECKING:
         InMemoryCheckpoints,
         KvCheckpoints,
     )
+    from interpreters.runtime.command_client import RETRYABLE_CODES, request_command
     from interpreters.runtime.commands import (
+        COMMAND_DIGEST,
+        COMMAND_ID,
         CommandError,
         CommandHandler,
+        CommandIdReused,
         ConcurrencyExhausted,
         Handled,
+        Overloaded,
+        command_event_id,
     )
     from interpreters.runtime.dead_letters import (
         DeadLetter,
@@ -92,6 +98,8 @@ if TYPE_CHECKING:
 __all__ = (
     "Applied",
     "BadRequest",
+    "COMMAND_DIGEST",
+    "COMMAND_ID",
     "CheckpointConflict",
     "CheckpointError",
     "CheckpointFailed",
@@ -100,6 +108,7 @@ __all__ = (
     "CollectingExecutor",
     "CommandError",
     "CommandHandler",
+    "CommandIdReused",
     "CommandService",
     "CommandTypes",
     "ConcurrencyExhausted",
@@ -126,10 +135,12 @@ __all__ = (
     "MSG_ID",
     "NatsExecutor",
     "NullExecutor",
+    "Overloaded",
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
     "QueryService",
+    "RETRYABLE_CODES",
     "ReadModelError",
     "ReadModelQueries",
     "ReadModelUnavailable",
@@ -148,8 +159,10 @@ __all__ = (
     "SupervisorHealth",
     "UnhandledEffect",
     "bucket_keys",
+    "command_event_id",
     "derived_event_id",
     "message_id",
+    "request_command",
     "thaw",
 )
 
@@ -160,6 +173,13 @@ __getattr__, __dir__ = lazy_exports(
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",
         "Handled": "interpreters.runtime.commands",
+        "COMMAND_DIGEST": "interpreters.runtime.commands",
+        "COMMAND_ID": "interpreters.runtime.commands",
+        "CommandIdReused": "interpreters.runtime.commands",
+        "Overloaded": "interpreters.runtime.commands",
+        "command_event_id": "interpreters.runtime.commands",
+        "RETRYABLE_CODES": "interpreters.runtime.command_client",
+        "request_command": "interpreters.runtime.command_client",
         "CheckpointFailed": "interpreters.runtime.runner",
         "EffectsFailed": "interpreters.runtime.runner",
         "EventScopedExecutor": "interpreters.runtime.runner",

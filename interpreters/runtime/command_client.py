@@ -49,7 +49,9 @@ async def request_command(
     been applied: send it again later with the same ``command_id`` to learn its outcome).
     """
     if attempt_timeout <= 0 or budget <= 0:
-        raise ValueError(f"attempt_timeout and budget must be > 0 seconds, got {attempt_timeout!r}, {budget!r}")
+        raise ValueError(
+            f"attempt_timeout and budget must be > 0 seconds, got {attempt_timeout!r}, {budget!r}"
+        )
     request: dict[str, Any] = {
         "stream": stream,
         "command": dict(command),

@@ -13,12 +13,14 @@ from interpreters.stores.memory import (
     InMemoryEventStore,
 )
 from interpreters.stores.protocol import (
+    ChainedAppends,
     EventStore,
     Loaded,
     ReusedEventIds,
     Snapshot,
     SnapshotStore,
     check_append,
+    check_chain,
     check_from,
     snapshot_size,
     utc_now,
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = (
+    "ChainedAppends",
     "EventStore",
     "InMemoryEventStore",
     "IncompatibleStream",
@@ -44,6 +47,7 @@ __all__ = (
     "SnapshotStore",
     "StoreAccessDenied",
     "check_append",
+    "check_chain",
     "check_from",
     "snapshot_size",
     "utc_now",
