@@ -192,7 +192,18 @@ class _Ticket:
         self.command_id = command_id
         self.digest = digest
         self.outcome: Outcome | None = None
-        self.wake = anyio.Event()
+        self.wake: anyio.Event | None = None  # made when the caller has to wait
+
+    def wait(self) -> anyio.Event:
+        """The event that wakes this ticket's caller (its outcome is in, or it may drive)."""
+        if self.wake is None:
+            self.wake = anyio.Event()
+        return self.wake
+
+    def notify(self) -> None:
+        """Wake this ticket's caller if it waits."""
+        if self.wake is not None:
+            self.wake.set()
 
 
 class _Writer:
@@ -349,8 +360,8 @@ class CommandHandler(Generic[C, E, S]):
         try:
             while ticket.outcome is None:
                 if writer.leading:
-                    await ticket.wake.wait()
-                    ticket.wake = anyio.Event()
+                    await ticket.wait().wait()
+                    ticket.wake = None
                     continue
                 writer.leading = True
                 try:
@@ -362,7 +373,7 @@ class CommandHandler(Generic[C, E, S]):
                 writer.queue.remove(ticket)
             if not writer.leading:
                 if writer.queue:
-                    writer.queue[0].wake.set()  # the next caller drives the queue
+                    writer.queue[0].notify()  # the next caller drives the queue
                 elif self._writers.get(stream) is writer:
                     del self._writers[stream]
         assert ticket.outcome is not None  # the loop above ends only with an outcome
@@ -380,24 +391,29 @@ class CommandHandler(Generic[C, E, S]):
 
     async def _lead(self, stream: StreamId, writer: _Writer, ticket: _Ticket) -> None:
         """Decide and append groups from the front of *writer*'s queue until *ticket* is done."""
-        while ticket.outcome is None:
-            await anyio.lowlevel.checkpoint()  # a cancelled leader leaves before the next group
+        while True:
             group = [writer.queue.popleft()]
             while writer.queue and len(group) < self.max_group:
                 group.append(writer.queue.popleft())
-            with anyio.CancelScope(shield=True):  # a group once taken is always answered
-                try:
-                    outcomes = await self._run_group(stream, group)
-                except BaseException:  # a bug: the others wait for the next leader, in order
-                    writer.queue.extendleft(reversed([t for t in group if t is not ticket]))
-                    raise
+            if group[0] is ticket and len(group) == 1:  # the caller's own command only
+                outcomes = await self._run_group(stream, group)
+            else:
+                with anyio.CancelScope(shield=True):  # others' commands are always answered
+                    try:
+                        outcomes = await self._run_group(stream, group)
+                    except BaseException:  # a bug: the others wait for the next leader
+                        writer.queue.extendleft(reversed([t for t in group if t is not ticket]))
+                        raise
             for waiting, outcome in zip(group, outcomes, strict=True):
                 waiting.outcome = outcome
-                waiting.wake.set()
+                waiting.notify()
+            if ticket.outcome is not None:
+                return
+            await anyio.lowlevel.checkpoint_if_cancelled()  # a cancelled leader leaves here
 
     async def _run_group(self, stream: StreamId, group: list[_Ticket]) -> list[Outcome]:
         """The outcome of each command of *group*, decided in order and appended together."""
-        deadline = anyio.current_time() + self.retry_budget
+        deadline: float | None = None  # set at the first conflict
         answered: list[Outcome] = []
         attempts = 0
         fresh = False
@@ -445,7 +461,10 @@ class CommandHandler(Generic[C, E, S]):
                 return [*answered, Failure(error)] if error is not None else answered
             fresh = True
             out_of_attempts = self.max_attempts is not None and attempts >= self.max_attempts
-            if out_of_attempts or anyio.current_time() >= deadline:
+            now = anyio.current_time()
+            if deadline is None:
+                deadline = now + self.retry_budget
+            if out_of_attempts or now >= deadline:
                 return answered + [
                     item
                     if _recognised(ticket, base) and not isinstance(item, _Pending)
@@ -454,7 +473,7 @@ class CommandHandler(Generic[C, E, S]):
                 ]
             if not cached:  # a real race with another process: let the winner finish
                 pause = random.uniform(0, min(0.25, 0.002 * 2**attempts))
-                await anyio.sleep(min(pause, max(0.0, deadline - anyio.current_time())))
+                await anyio.sleep(min(pause, max(0.0, deadline - now)))
 
     async def _alone(self, stream: StreamId, ticket: _Ticket) -> Outcome:
         """The outcome of *ticket* decided and appended by itself (a group of one)."""
@@ -492,14 +511,16 @@ class CommandHandler(Generic[C, E, S]):
         """Each command of *group* decided on the state the one before produced, and the
         events to append (``None``: more than one append takes)."""
         version, state = base.version, base.state
-        seen: dict[str, tuple[str, Outcome | _Pending]] = {
-            command_id: (done.digest, done.outcome) for command_id, done in base.commands.items()
-        }
+        remembered = base.commands
+        seen: dict[str, tuple[str, Outcome | _Pending]] = {}  # command ids of this group
         items: list[Outcome | _Pending] = []
         events: list[NewEvent[Any]] = []
         for ticket in group:
             item: Outcome | _Pending
-            earlier = seen.get(ticket.command_id) if ticket.command_id is not None else None
+            earlier: tuple[str, Outcome | _Pending] | None = None
+            if ticket.command_id is not None:
+                done = remembered.get(ticket.command_id)
+                earlier = (done.digest, done.outcome) if done else seen.get(ticket.command_id)
             if earlier is not None:  # a retry: the original answer, or a reused id
                 digest, original = earlier
                 reused = Failure(CommandIdReused(stream, ticket.command_id or ""))
@@ -536,7 +557,7 @@ class CommandHandler(Generic[C, E, S]):
         state: S,
     ) -> None:
         """Remember the state after a confirmed group and the outcomes of its command ids."""
-        commands = dict(base.commands)
+        commands = base.commands  # the base is replaced by the known state after the group
         for ticket, outcome in zip(group, outcomes, strict=True):
             if ticket.command_id is not None and ticket.command_id not in commands:
                 commands[ticket.command_id] = _Done(ticket.digest, outcome)
@@ -585,7 +606,7 @@ class CommandHandler(Generic[C, E, S]):
         if not events:
             self._remember(stream, known)
             return known
-        commands = dict(known.commands)
+        commands = known.commands  # *known* is replaced by the state after *events*
         state = known.state
         run: list[EventEnvelope[Any]] = []
         for index, event in enumerate(events, start=1):
@@ -607,14 +628,16 @@ class CommandHandler(Generic[C, E, S]):
                 commands.pop(command_id, None)
                 commands[command_id] = _Done(digest, Success(handled))
                 run = []
-        advanced = _Known(events[-1].version, state, _newest(commands))
+        advanced = _Known(events[-1].version, state, commands)
         self._remember(stream, advanced)
         return advanced
 
     def _remember(self, stream: StreamId, known: _Known[S]) -> None:
         if self._cache_size == 0 or known.version == 0:
             return
-        known.commands = _newest(known.commands)
+        commands = known.commands
+        while len(commands) > _REMEMBERED_COMMANDS:  # the oldest first
+            del commands[next(iter(commands))]
         self._cache[stream] = known
         self._cache.move_to_end(stream)
         while len(self._cache) > self._cache_size:
@@ -669,12 +692,6 @@ def _answered(items: list[Outcome | _Pending], stored: int) -> int:
     raise AssertionError(f"no command ends at event {stored}")  # pragma: no cover
 
 
-def _newest(commands: dict[str, _Done]) -> dict[str, _Done]:
-    if len(commands) <= _REMEMBERED_COMMANDS:
-        return commands
-    return dict(list(commands.items())[-_REMEMBERED_COMMANDS:])
-
-
 def _as_new(envelope: EventEnvelope[Any]) -> NewEvent[Any]:
     return NewEvent(
         envelope.payload,
@@ -688,23 +705,37 @@ def _as_new(envelope: EventEnvelope[Any]) -> NewEvent[Any]:
 def _stamp(stream: StreamId, payloads: Sequence[Any], ticket: _Ticket) -> tuple[NewEvent[Any], ...]:
     """*payloads* as events with ids, correlation and causation (and the command id)."""
     stamped: list[NewEvent[Any]] = []
+    command_id = ticket.command_id
     for index, payload in enumerate(payloads):
-        event = payload if isinstance(payload, NewEvent) else NewEvent(payload)
-        if ticket.command_id is None:
-            event_id = event.event_id or uuid7()
-            metadata = event.metadata
-        else:
-            event_id = command_event_id(stream, ticket.command_id, index)
-            metadata = event.metadata.update(
-                {COMMAND_ID: ticket.command_id, COMMAND_DIGEST: ticket.digest}
+        event_id = None if command_id is None else command_event_id(stream, command_id, index)
+        if not isinstance(payload, NewEvent):
+            metadata = (
+                None
+                if command_id is None
+                else {COMMAND_ID: command_id, COMMAND_DIGEST: ticket.digest}
+            )
+            stamped.append(
+                NewEvent(
+                    payload,
+                    event_id=event_id or uuid7(),
+                    correlation_id=ticket.correlation,
+                    causation_id=ticket.causation,
+                    metadata=metadata or {},
+                )
+            )
+            continue
+        metadata_map = payload.metadata
+        if command_id is not None:
+            metadata_map = metadata_map.update(
+                {COMMAND_ID: command_id, COMMAND_DIGEST: ticket.digest}
             )
         stamped.append(
             attrs.evolve(
-                event,
-                event_id=event_id,
-                correlation_id=event.correlation_id or ticket.correlation,
-                causation_id=event.causation_id or ticket.causation,
-                metadata=metadata,
+                payload,
+                event_id=event_id or payload.event_id or uuid7(),
+                correlation_id=payload.correlation_id or ticket.correlation,
+                causation_id=payload.causation_id or ticket.causation,
+                metadata=metadata_map,
             )
         )
     return tuple(stamped)
