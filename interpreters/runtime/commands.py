@@ -108,6 +108,7 @@ COMMAND_DIGEST = "cim-command-digest"
 
 _COMMAND_NAMESPACE = UUID("6c3a9b0e-2f4d-5e1a-9c7b-3d8e4f5a6b7c")
 _REMEMBERED_COMMANDS = 1000  # command ids remembered per cached stream (newest kept)
+_HOT_STREAMS = 1024  # streams remembered as busy lately
 
 
 def command_event_id(stream: StreamId, command_id: str, index: int) -> UUID:
@@ -319,6 +320,7 @@ class CommandHandler(Generic[C, E, S]):
         self._cache: OrderedDict[StreamId, _Known[S]] = OrderedDict()
         self._cache_size = cache_size
         self._writers: dict[StreamId, _Writer] = {}
+        self._hot: dict[StreamId, None] = {}  # streams whose last group had several commands
 
     @property
     def busy_streams(self) -> int:
@@ -350,12 +352,30 @@ class CommandHandler(Generic[C, E, S]):
         correlation = correlation_id if correlation_id is not None else str(uuid7())
         causation = causation_id if causation_id is not None else correlation
         digest = self.digest(command) if command_id is not None else ""
+        ticket = _Ticket(command, correlation, causation, command_id, digest)
         writer = self._writers.get(stream)
-        if writer is None:
+        if writer is None:  # an idle stream: this caller writes at once, others queue behind
             writer = self._writers[stream] = _Writer()
+            writer.leading = True
+            if stream in self._hot:  # busy lately: let the callers ready now join this append
+                writer.queue.append(ticket)
+                try:
+                    await anyio.lowlevel.checkpoint()
+                    await self._lead(stream, writer, ticket)
+                finally:
+                    writer.leading = False
+                    if ticket.outcome is None and ticket in writer.queue:
+                        writer.queue.remove(ticket)
+                    self._hand_over(stream, writer)
+                assert ticket.outcome is not None  # _lead returns once it has one
+                return ticket.outcome
+            try:
+                return await self._solo(stream, ticket)
+            finally:
+                writer.leading = False
+                self._hand_over(stream, writer)
         if len(writer.queue) >= self.queue_limit:
             return Failure(Overloaded(stream, self.queue_limit))
-        ticket = _Ticket(command, correlation, causation, command_id, digest)
         writer.queue.append(ticket)
         try:
             while ticket.outcome is None:
@@ -372,12 +392,48 @@ class CommandHandler(Generic[C, E, S]):
             if ticket.outcome is None and ticket in writer.queue:  # withdrawn while waiting
                 writer.queue.remove(ticket)
             if not writer.leading:
-                if writer.queue:
-                    writer.queue[0].notify()  # the next caller drives the queue
-                elif self._writers.get(stream) is writer:
-                    del self._writers[stream]
+                self._hand_over(stream, writer)
         assert ticket.outcome is not None  # the loop above ends only with an outcome
         return ticket.outcome
+
+    def _mark(self, stream: StreamId, *, hot: bool) -> None:
+        """Remember whether *stream*'s commands arrived together lately (bounded)."""
+        if hot:
+            self._hot[stream] = None
+            if len(self._hot) > _HOT_STREAMS:
+                del self._hot[next(iter(self._hot))]
+        else:
+            self._hot.pop(stream, None)
+
+    def _hand_over(self, stream: StreamId, writer: _Writer) -> None:
+        """Wake the next waiting caller to drive *writer*'s queue, or drop the idle queue."""
+        if writer.queue:
+            writer.queue[0].notify()
+        elif self._writers.get(stream) is writer:
+            del self._writers[stream]
+
+    async def _solo(self, stream: StreamId, ticket: _Ticket) -> Outcome:
+        """*ticket*'s outcome, on an idle stream: with a cached state and events to append, the
+        old single-command path (one append, no group bookkeeping); anything else is a group of
+        one."""
+        hit = self._cache.get(stream)
+        if hit is None or ticket.command_id is not None or self.decider.is_terminal(hit.state):
+            return (await self._run_group(stream, [ticket]))[0]
+        decided = self.decider.decide(ticket.command, hit.state)
+        payloads = decided.value_or(())
+        if not payloads:  # a rejection or no events: checked on the stored state
+            return (await self._run_group(stream, [ticket], attempts=0, fresh=True))[0]
+        events = _stamp(stream, payloads, ticket)
+        appended = await self.store.append(stream, events, expected=Exactly(hit.version))
+        if isinstance(appended, Failure):
+            if isinstance(appended.failure(), WrongExpectedVersion):
+                return (await self._run_group(stream, [ticket], attempts=1, fresh=True))[0]
+            return Failure(appended.failure())
+        result = appended.unwrap()
+        state = state_of(self.decider, (e.payload for e in events), hit.state)
+        self._remember(stream, _Known(result.version, state, hit.commands))
+        await self._maybe_snapshot(stream, hit.version, result.version, state)
+        return Success(Handled(stream, events, result.version, result.position, state))
 
     def digest(self, command: object) -> str:
         """A digest of *command*'s type and fields (a retry must have the same one)."""
@@ -395,6 +451,7 @@ class CommandHandler(Generic[C, E, S]):
             group = [writer.queue.popleft()]
             while writer.queue and len(group) < self.max_group:
                 group.append(writer.queue.popleft())
+            self._mark(stream, hot=len(group) > 1)
             if group[0] is ticket and len(group) == 1:  # the caller's own command only
                 outcomes = await self._run_group(stream, group)
             else:
@@ -411,12 +468,13 @@ class CommandHandler(Generic[C, E, S]):
                 return
             await anyio.lowlevel.checkpoint_if_cancelled()  # a cancelled leader leaves here
 
-    async def _run_group(self, stream: StreamId, group: list[_Ticket]) -> list[Outcome]:
-        """The outcome of each command of *group*, decided in order and appended together."""
+    async def _run_group(
+        self, stream: StreamId, group: list[_Ticket], *, attempts: int = 0, fresh: bool = False
+    ) -> list[Outcome]:
+        """The outcome of each command of *group*, decided in order and appended together
+        (*attempts* already made; *fresh*: read the stored state first)."""
         deadline: float | None = None  # set at the first conflict
         answered: list[Outcome] = []
-        attempts = 0
-        fresh = False
         while True:
             rest = group[len(answered) :]
             known = await self._known(stream, fresh=fresh)
@@ -494,8 +552,11 @@ class CommandHandler(Generic[C, E, S]):
         checked by the server); otherwise all events are one atomic append.
         """
         store = self.store
-        single = all(len(i.events) == 1 for i in items if isinstance(i, _Pending))
-        if len(events) > 1 and single and isinstance(store, ChainedAppends):
+        if (
+            len(events) > 1
+            and all(len(i.events) == 1 for i in items if isinstance(i, _Pending))
+            and isinstance(store, ChainedAppends)
+        ):
             results, error = await store.append_chain(stream, events, expected=Exactly(version))
             return tuple(r.position for r in results), error
         appended = await store.append(stream, list(events), expected=Exactly(version))
