@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from interpreters.runtime.nats_executor import (
         NatsExecutor,
     )
+    from interpreters.runtime.ownership import OwnedCommandService
     from interpreters.runtime.read_model import (
         Applied,
         InvalidName,
@@ -180,6 +181,7 @@ __all__ = (
     "NullExecutor",
     "OverlappingSubjects",
     "Overloaded",
+    "OwnedCommandService",
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
@@ -227,6 +229,7 @@ __getattr__, __dir__ = lazy_exports(
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",
         "Handled": "interpreters.runtime.commands",
+        "OwnedCommandService": "interpreters.runtime.ownership",
         "CommandIdReused": "interpreters.runtime.commands",
         "Overloaded": "interpreters.runtime.commands",
         "request_command": "interpreters.runtime.command_client",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
         InMemoryCheckpoints,
         KvCheckpoints,
     )
-    from interpreters.runtime.command_client import RETRYABLE_CODES, request_command
+    from interpreters.runtime.command_client import RETRYABLE_CODES, decode_reply, request_command
     from interpreters.runtime.commands import (
         COMMAND_DIGEST,
         COMMAND_ID,
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         derived_event_id,
         message_id,
     )
+    from interpreters.runtime.ownership import OwnedCommandService, partition_of
     from interpreters.runtime.read_model import (
         Applied,
         InvalidName,
@@ -136,6 +137,7 @@ __all__ = (
     "NatsExecutor",
     "NullExecutor",
     "Overloaded",
+    "OwnedCommandService",
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
@@ -160,8 +162,10 @@ __all__ = (
     "UnhandledEffect",
     "bucket_keys",
     "command_event_id",
+    "decode_reply",
     "derived_event_id",
     "message_id",
+    "partition_of",
     "request_command",
     "thaw",
 )
@@ -173,6 +177,9 @@ __getattr__, __dir__ = lazy_exports(
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",
         "Handled": "interpreters.runtime.commands",
+        "decode_reply": "interpreters.runtime.command_client",
+        "OwnedCommandService": "interpreters.runtime.ownership",
+        "partition_of": "interpreters.runtime.ownership",
         "COMMAND_DIGEST": "interpreters.runtime.commands",
         "COMMAND_ID": "interpreters.runtime.commands",
         "CommandIdReused": "interpreters.runtime.commands",

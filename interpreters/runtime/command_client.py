@@ -25,7 +25,7 @@ from uuid_utils.compat import uuid7
 
 from interpreters.runtime.endpoints import BadRequest
 
-__all__ = ("RETRYABLE_CODES", "request_command")
+__all__ = ("RETRYABLE_CODES", "decode_reply", "request_command")
 
 RETRYABLE_CODES = frozenset({"conflict", "overloaded", "store_error", "internal"})
 """Error codes of the command endpoint that a retry with the same ``command_id`` may resolve."""
@@ -76,7 +76,7 @@ async def request_command(
                 {"command_id": request["command_id"]},
             )
         else:
-            reply = _reply(msg.data)
+            reply = decode_reply(msg.data)
             if isinstance(reply, Success):
                 return reply
             last = reply.failure()
@@ -88,7 +88,12 @@ async def request_command(
         await anyio.sleep(min(left, random.uniform(0, min(1.0, 0.01 * 2**attempt))))
 
 
-def _reply(data: bytes) -> Result[dict[str, Any], BadRequest]:
+def decode_reply(data: bytes) -> Result[dict[str, Any], BadRequest]:
+    """A command endpoint's reply: the success body, or the error it carries.
+
+    >>> decode_reply(b'{"ok": false, "error": {"code": "conflict", "message": "m"}}')
+    <Failure: conflict: m>
+    """
     try:
         reply = orjson.loads(data)
     except orjson.JSONDecodeError:

@@ -1,8 +1,9 @@
 """A stock aggregate for the contention tests, and a CommandService instance process.
 
-``python -m tests.integration._stock URL STREAM PREFIX SUBJECT`` serves the stock commands on
-*SUBJECT* (queue group of the micro-service) with its own connection, prints ``ready`` and
-serves until killed.
+``python -m tests.integration._stock URL STREAM PREFIX SUBJECT [owned]`` serves the stock
+commands on *SUBJECT* (queue group of the micro-service) with its own connection, prints
+``ready`` and serves until killed; with ``owned``, as an ``OwnedCommandService`` (streams routed
+to the instance owning their partition, 1.5 s leases).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from cim import EventTypes
 from cim.decider import Decider, Rejection
 from interpreters.runtime.commands import CommandHandler
 from interpreters.runtime.endpoints import CommandService, CommandTypes
+from interpreters.runtime.ownership import OwnedCommandService
 from interpreters.stores.jetstream import JetStreamEventStore
 
 
@@ -71,13 +73,20 @@ STOCK_TYPES = EventTypes().register(Restocked).register(Reserved)
 STOCK_COMMANDS = CommandTypes([Restock, Reserve])
 
 
-async def serve(url: str, stream: str, prefix: str, subject: str) -> None:
+async def serve(url: str, stream: str, prefix: str, subject: str, owned: bool) -> None:
     """Serve stock commands until killed."""
     nc = await nats.connect(url)
     store = await JetStreamEventStore.from_client(
         nc, types=STOCK_TYPES, stream=stream, subject_prefix=prefix, storage="memory"
     )
-    service = CommandService(nc, CommandHandler(stock, store), STOCK_COMMANDS, subject=subject)
+    handler = CommandHandler(stock, store)
+    service = (
+        OwnedCommandService(
+            nc, handler, STOCK_COMMANDS, subject=subject, name=prefix, lease_seconds=1.5
+        )
+        if owned
+        else CommandService(nc, handler, STOCK_COMMANDS, subject=subject)
+    )
     async with anyio.create_task_group() as tg:
         await tg.start(service.start)
         print("ready", flush=True)
@@ -85,4 +94,4 @@ async def serve(url: str, stream: str, prefix: str, subject: str) -> None:
 
 if __name__ == "__main__":
     url, stream, prefix, subject = sys.argv[1:5]
-    anyio.run(serve, url, stream, prefix, subject)
+    anyio.run(serve, url, stream, prefix, subject, sys.argv[5:] == ["owned"])

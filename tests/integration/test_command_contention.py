@@ -293,10 +293,11 @@ async def test_a_retried_command_id_after_a_dropped_reply_gets_the_original_repl
     await other_nc.close()
 
 
-def start_instance(url: str, tag: str, subject: str) -> subprocess.Popen[str]:
+def start_instance(url: str, tag: str, subject: str, *, owned: bool) -> subprocess.Popen[str]:
     """A CommandService in its own process (``tests.integration._stock``), once it serves."""
+    mode = ["owned"] if owned else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration._stock", url, tag.upper(), tag, subject],
+        [sys.executable, "-m", "tests.integration._stock", url, tag.upper(), tag, subject, *mode],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -306,17 +307,19 @@ def start_instance(url: str, tag: str, subject: str) -> subprocess.Popen[str]:
     return process
 
 
+@pytest.mark.parametrize("owned", [False, True], ids=["queue-group", "owned-partitions"])
 async def test_three_instances_one_killed_mid_load_lose_no_command_and_apply_none_twice(
-    nc: Any, nats_url: str
+    nc: Any, nats_url: str, owned: bool
 ) -> None:
-    """Three service processes, one SIGKILLed mid-load: every client gets an answer (retrying
-    with its command id), each command is applied exactly once, the fold matches."""
+    """Three service processes (plain queue group, or streams routed to partition owners),
+    one SIGKILLed mid-load: every client gets an answer (retrying with its command id), each
+    command is applied exactly once, the fold matches."""
     tag = unique("three")
     subject = f"svc-{tag}.command"
     store = await JetStreamEventStore.from_client(
         nc, types=STOCK_TYPES, stream=tag.upper(), subject_prefix=tag, storage="memory"
     )
-    instances = [start_instance(nats_url, tag, subject) for _ in range(3)]
+    instances = [start_instance(nats_url, tag, subject, owned=owned) for _ in range(3)]
     answers: dict[str, Any] = {}
     straddling: list[float] = []
     killed_at: list[float] = []
