@@ -44,15 +44,17 @@ async def test_a_chain_is_stored_in_order_at_consecutive_positions(
     assert [(r.version, r.position) for r in stored] == [
         (e.version, e.position) for e in events[1:]
     ]
-    assert [e.payload.amount for e in events[1:]] == list(range(1, 11))  # type: ignore[attr-defined]
+    assert [e.payload.amount for e in events[1:]] == list(range(1, 11))
     assert [r.position for r in stored] == list(range(stored[0].position, stored[0].position + 10))
 
 
-async def test_a_chain_after_another_writer_is_refused_whole(store: JetStreamEventStore) -> None:
+async def test_a_chain_after_another_writer_is_refused_whole(
+    store: JetStreamEventStore, nats_url: str
+) -> None:
     """When another writer appended first, the first message is refused and nothing is stored."""
     (await store.append(ACC, [NewEvent(AccountOpened("a-1", "Ada"))])).unwrap()
     other = await JetStreamEventStore.connect(
-        store.nc.connected_url.geturl(),
+        nats_url,
         types=bank_types,
         stream=store.stream_name,
         subject_prefix=store.subject_prefix,
