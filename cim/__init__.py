@@ -20,6 +20,7 @@ from cim._decode_errors import (
 )
 from cim._events import EventEnvelope, NewEvent
 from cim._registry import EventType, EventTypes, Upcaster
+from cim._shown import shown
 from cim._store_errors import (
     AppendError,
     AppendTooLarge,
@@ -31,7 +32,7 @@ from cim._store_errors import (
     StoreError,
     StoreUnavailable,
 )
-from cim._stream_id import MAX_TOKEN_BYTES, StreamId
+from cim._stream_id import MAX_TOKEN_BYTES, StreamId, validate_token
 from cim._versions import (
     AnyVersion,
     AppendResult,
@@ -78,4 +79,6 @@ __all__ = (
     "Upcaster",
     "WrongExpectedVersion",
     "make_payload_converter",
+    "shown",
+    "validate_token",
 )

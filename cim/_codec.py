@@ -189,53 +189,6 @@ class JsonCodec:
             headers[_CAUSATION_ID] = event.causation_id
         return headers, self._body(event, encoding)
 
-    def encode_new_block(
-        self,
-        event: NewEvent[Any],
-        *,
-        stream: StreamId,
-        version: int,
-        event_id: UUID,
-        recorded_at: datetime,
-        trailer: str = "",
-    ) -> tuple[bytes, bytes]:
-        """:meth:`encode_new` as a NATS header block, for stores that write frames themselves.
-
-        The block is ``NATS/1.0``, the headers of :meth:`encode_new` in the same order, then
-        ``Nats-Msg-Id`` (the event id: JetStream stores a retried publish once) and *trailer*
-        (further ``Name: value\\r\\n`` lines), then the blank line. Every value is
-        printable text without line breaks (the records validated it), so the block is well
-        formed as it stands.
-
-        >>> from datetime import UTC, datetime
-        >>> from uuid import UUID
-        >>> from attrs import frozen
-        >>> @frozen
-        ... class Opened:
-        ...     owner: str
-        >>> codec = JsonCodec(EventTypes().register(Opened))
-        >>> block, body = codec.encode_new_block(
-        ...     NewEvent(Opened("ann")), stream=StreamId("account", "a-1"), version=1,
-        ...     event_id=UUID(int=1), recorded_at=datetime(2026, 1, 1, tzinfo=UTC))
-        >>> block.decode().split("\\r\\n")[4:6]
-        ['Cim-Stream: account.a-1', 'Cim-Version: 1']
-        """
-        encoding = self._checked(event, stream, version, event_id, recorded_at)
-        text = str(event.event_id or event_id)
-        optional = ""
-        if event.correlation_id is not None:
-            optional = f"{_CORRELATION_ID}: {event.correlation_id}\r\n"
-        if event.causation_id is not None:
-            optional += f"{_CAUSATION_ID}: {event.causation_id}\r\n"
-        block = (
-            f"NATS/1.0\r\n{_EVENT_ID}: {text}\r\n{_EVENT_TYPE}: {encoding.name}\r\n"
-            f"{_SCHEMA_VERSION}: {encoding.version}\r\n"
-            f"{_STREAM}: {stream.category}.{stream.entity_id}\r\n{_VERSION}: {version}\r\n"
-            f"{_POSITION}: 0\r\n{_RECORDED_AT}: {recorded_at.isoformat()}\r\n{optional}"
-            f"Nats-Msg-Id: {text}\r\n{trailer}\r\n"
-        )
-        return block.encode(), self._body(event, encoding)
-
     def _checked(
         self,
         event: NewEvent[Any],

@@ -114,6 +114,7 @@ if TYPE_CHECKING:
         NatsServer,
         ServerStartError,
     )
+    from interpreters.stores.jetstream.settings import StoreSettings
     from interpreters.stores.jetstream.store import (
         IncompatibleStream,
         JetStreamEventStore,
@@ -205,6 +206,7 @@ __all__ = (
     "StopOnPoison",
     "StoreAccessDenied",
     "StoreFailed",
+    "StoreSettings",
     "Supervisor",
     "SupervisorHealth",
     "UnhandledEffect",
@@ -225,6 +227,7 @@ __getattr__, __dir__ = lazy_exports(
         "JetStreamEventStore": "interpreters.stores.jetstream.store",
         "OverlappingSubjects": "interpreters.stores.jetstream.store",
         "StoreAccessDenied": "interpreters.stores.jetstream.store",
+        "StoreSettings": "interpreters.stores.jetstream.settings",
         "CommandError": "interpreters.runtime.commands",
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",

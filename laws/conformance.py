@@ -15,6 +15,11 @@ generator that opens and closes your store) that returns a fresh, empty store bu
 
 The tests are async and run on anyio's pytest plugin (asyncio backend); override ``types`` to
 add your own payload classes (keep the contract's: :func:`contract_types`).
+
+Why one module of some 550 lines: the contract is one class a user subclasses, and its tests share
+a handful of small helpers; split into mixins it would only scatter one list of promises. Its
+sections (append and read, expectations, atomicity, idempotency, global reads, payloads,
+snapshots) are marked by ruler comments: a new promise goes in its section.
 """
 
 from __future__ import annotations

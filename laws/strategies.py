@@ -1,4 +1,8 @@
-"""Hypothesis strategies for cim's core types (kept in one place, as attrs does)."""
+"""Hypothesis strategies for cim's core types (kept in one place, as attrs does).
+
+Only general strategies live here: stream ids, envelopes, signals, state-machine paths. Strategies
+for one example domain live with that example's tests (the bank's in ``tests/unit/_bank_strategies.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,7 @@ from uuid import UUID
 from hypothesis import strategies as st
 from pyrsistent import PMap, pmap
 
-from cim import EventEnvelope, EventTypes, StreamId
-from cim._stream_id import MAX_TOKEN_BYTES
+from cim import MAX_TOKEN_BYTES, EventEnvelope, EventTypes, StreamId
 from laws._examples import Inner, Note
 
 T = TypeVar("T")
@@ -219,42 +222,6 @@ def behaviors(
         of.map(Behavior.constant),
         st.builds(DiscreteEvent.hold, discrete_events(of, times=times), of),
         st.functions(like=lambda t: None, returns=of, pure=True).map(Behavior.from_function),
-    )
-
-
-# ---------------------------------------------------------------- projections & deciders (bank example)
-from cim.examples import bank  # noqa: E402
-
-
-def account_ids() -> st.SearchStrategy[str]:
-    """A few account ids, so that drawn events often meet on the same account."""
-    return st.sampled_from(("acc-1", "acc-2", "acc-3"))
-
-
-def bank_events(
-    accounts: st.SearchStrategy[str] | None = None,
-) -> st.SearchStrategy[bank.BankEvent]:
-    """Single bank events in any order (a projection must take whatever the store holds)."""
-    ids = account_ids() if accounts is None else accounts
-    cents = st.integers(1, 10_000)
-    return st.one_of(
-        st.builds(bank.AccountOpened, ids, st.sampled_from(("Ada", "Grace"))),
-        st.builds(bank.Deposited, ids, cents),
-        st.builds(bank.Withdrawn, ids, cents),
-        st.builds(bank.LimitSet, ids, st.integers(0, 10_000)),
-        st.builds(bank.AccountClosed, ids),
-    )
-
-
-def bank_commands() -> st.SearchStrategy[bank.BankCommand]:
-    """Commands to one bank account, invalid ones included (zero or negative amounts, no owner)."""
-    cents = st.integers(-5, 1_000)
-    return st.one_of(
-        st.builds(bank.OpenAccount, account_ids(), st.sampled_from(("Ada", "Grace", " "))),
-        st.builds(bank.Deposit, cents),
-        st.builds(bank.Withdraw, cents),
-        st.builds(bank.SetLimit, cents),
-        st.just(bank.CloseAccount()),
     )
 
 

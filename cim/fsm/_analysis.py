@@ -53,7 +53,7 @@ def _edges(fsm: Fsm[S, In, Any]) -> tuple[_Edge[S, In], ...]:
         else:
             candidates = [row.on]
         for candidate in candidates:
-            if fsm._fire(row.source, candidate) == Success(i):
+            if fsm.row_index(row.source, candidate) == Success(i):
                 edges.append(_Edge(i, row.source, row.target, (candidate,)))
                 break
     return tuple(edges)

@@ -115,8 +115,12 @@ class Fsm(Generic[S, In, Out]):
         then ``sample_inputs``; no duplicates, in that order."""
         return self._inputs
 
-    def _fire(self, state: S, input: In) -> Result[int, TransitionError[S, In]]:
-        """The index of the row that takes *input* in *state*, or why none does."""
+    def row_index(self, state: S, input: In) -> Result[int, TransitionError[S, In]]:
+        """The position in :attr:`transitions` of the row that fires for *input* in *state*, or
+        why none does: the first row from *state* that matches *input*, whose guard accepts it
+        and whose target keeps every invariant. Every other query (:meth:`transition`,
+        :meth:`row_for`, the analysis) is answered from it; the index tells apart rows that are
+        equal as values."""
         refusals: list[str] = []
         for i in self._rows_from.get(state, ()):
             row = self.transitions[i]
@@ -138,24 +142,24 @@ class Fsm(Generic[S, In, Out]):
         self, state: S, input: In
     ) -> Result[tuple[S, Out | None], TransitionError[S, In]]:
         """The next state and the row's output, or why *input* is refused in *state*."""
-        return self._fire(state, input).map(
+        return self.row_index(state, input).map(
             lambda i: (self.transitions[i].target, self.transitions[i].output)
         )
 
     def can_transition(self, state: S, input: In) -> bool:
         """Whether :meth:`transition` succeeds."""
-        return isinstance(self._fire(state, input), Success)
+        return isinstance(self.row_index(state, input), Success)
 
     def why_not(self, state: S, input: In) -> TransitionError[S, In] | None:
         """Why *input* is refused in *state*, or ``None`` when it is accepted."""
-        result = self._fire(state, input)
+        result = self.row_index(state, input)
         return result.failure() if isinstance(result, Failure) else None
 
     def row_for(
         self, state: S, input: In
     ) -> Result[Transition[S, In, Out], TransitionError[S, In]]:
         """The row that fires for *input* in *state* (useful to measure coverage)."""
-        return self._fire(state, input).map(lambda i: self.transitions[i])
+        return self.row_index(state, input).map(lambda i: self.transitions[i])
 
     def enabled(self, state: S) -> tuple[In, ...]:
         """The known :attr:`inputs` that *state* accepts, in :attr:`inputs` order."""

@@ -22,6 +22,13 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from returns.result import Failure, Result, Success
 
 from cim import EventTypes, Header, JsonCodec, StreamId
+from interpreters.natsio.subjects import (
+    DEFAULT_STREAM,
+    DEFAULT_SUBJECT_PREFIX,
+    all_subjects,
+    category_subjects,
+    stream_subject,
+)
 
 __all__ = (
     "DEFAULT_PREFIX",
@@ -41,8 +48,7 @@ __all__ = (
     "subject_of",
 )
 
-DEFAULT_STREAM = "CIM_EVENTS"
-DEFAULT_PREFIX = "events"
+DEFAULT_PREFIX = DEFAULT_SUBJECT_PREFIX  # the name the CLI options use
 
 
 @frozen
@@ -120,7 +126,7 @@ def subject_of(stream: StreamId, prefix: str = DEFAULT_PREFIX) -> str:
     >>> subject_of(StreamId("order", "o-1"))
     'events.order.o-1'
     """
-    return f"{prefix}.{stream}"
+    return stream_subject(prefix, stream)
 
 
 def categories(counts: tuple[EventStreamCount, ...]) -> tuple[Category, ...]:
@@ -140,7 +146,7 @@ async def event_streams(
 ) -> Result[tuple[EventStreamCount, ...], InspectError]:
     """Every event stream under *prefix* in the JetStream stream *stream_name*, with its count."""
     try:
-        info = await js.stream_info(stream_name, subjects_filter=f"{prefix}.>")
+        info = await js.stream_info(stream_name, subjects_filter=all_subjects(prefix))
     except nats.js.errors.NotFoundError:
         return Failure(NoEventStream(stream_name))
     except (nats.errors.Error, TimeoutError) as exc:
@@ -204,7 +210,7 @@ async def follow(
     Uses an ordered, ephemeral consumer that the server removes when we go away. Raises
     ``nats.js.errors.NotFoundError`` when there is no JetStream stream *stream_name*.
     """
-    subject = f"{prefix}.{category}.>" if category else f"{prefix}.>"
+    subject = category_subjects(prefix, category) if category else all_subjects(prefix)
     config = None
     policy = DeliverPolicy.NEW
     if from_position is not None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import anyio
 import nats
 import nats.errors
-from attrs import frozen
+from attrs import field, frozen
 from nats.aio.client import Client
 from returns.result import Failure, Result, Success
 
@@ -46,6 +47,11 @@ class CannotConnect:
         return f"cannot connect to {self.url}: {self.reason}"
 
 
+def _copied(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of *options* (a later change to the caller's dict does not change ours)."""
+    return dict(options)
+
+
 @frozen
 class ConnectOptions:
     """Where the server is and how to authenticate (every field optional but the URL).
@@ -54,7 +60,12 @@ class ConnectOptions:
     * ``tls_ca``: CA bundle to verify the server; ``tls_cert`` + ``tls_key``: a client
       certificate (mutual TLS). Any TLS option turns TLS on;
     * ``user`` / ``password``: plain user/password authentication;
-    * ``timeout``: seconds to wait for the connection before giving up.
+    * ``timeout``: seconds to wait for the connection before giving up;
+    * ``nats_options``: any other keyword argument of ``nats.connect``, passed unchanged (a
+      ready ``tls`` context, ``token``, ``nkeys_seed``, reconnect settings, callbacks, ...).
+
+    The ``cim`` command builds one from its flags; ``JetStreamEventStore.connect`` takes one
+    (or a URL, see :meth:`of`).
     """
 
     url: str = DEFAULT_URL
@@ -65,6 +76,16 @@ class ConnectOptions:
     user: str | None = None
     password: str | None = None
     timeout: float = 3.0
+    nats_options: Mapping[str, Any] = field(factory=dict, converter=_copied, eq=False)
+
+    @classmethod
+    def of(cls, url: str | list[str]) -> ConnectOptions:
+        """Options for the server(s) at *url* (one URL, a comma-separated list, or a list).
+
+        >>> ConnectOptions.of(["nats://a:4222", "nats://b:4222"]).nats_kwargs()["servers"]
+        ['nats://a:4222', 'nats://b:4222']
+        """
+        return cls(url if isinstance(url, str) else ",".join(url))
 
     def problem(self) -> str | None:
         """What is wrong with these options before even trying, or ``None``."""
@@ -95,7 +116,7 @@ class ConnectOptions:
         return context
 
     def nats_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``nats.connect`` (without callbacks)."""
+        """Keyword arguments for ``nats.connect`` (``nats_options`` last: they win)."""
         kwargs: dict[str, Any] = {
             "servers": [url.strip() for url in self.url.split(",") if url.strip()],
             "connect_timeout": self.timeout,
@@ -109,6 +130,7 @@ class ConnectOptions:
             kwargs["user"] = self.user
         if self.password is not None:
             kwargs["password"] = self.password
+        kwargs.update(self.nats_options)
         return kwargs
 
 
@@ -133,10 +155,12 @@ async def connect(options: ConnectOptions) -> Result[Client, CannotConnect]:
     try:
         with anyio.fail_after(options.timeout * 2 + 1):
             client = await nats.connect(
-                **kwargs,
-                error_cb=remember,
-                max_reconnect_attempts=1,
-                reconnect_time_wait=0.1,
+                **{
+                    "max_reconnect_attempts": 1,
+                    "reconnect_time_wait": 0.1,
+                    **kwargs,
+                    "error_cb": remember,
+                }
             )
     except TimeoutError:
         return Failure(CannotConnect(options.url, _reason(errors, "timed out")))

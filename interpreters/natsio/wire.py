@@ -1,44 +1,28 @@
-"""Publishing a message as a ready-made ``HPUB`` frame on nats-py's outgoing buffer.
+"""NATS wire framing: the ``NATS/1.0`` header block, and publishing a message as a ready frame.
 
-nats-py's ``Client.publish`` checks and re-encodes every header on every call (a regex match,
-two strips and a translate per header): about 10 µs for the nine headers of an event, a quarter
-of a concurrent append. The store's headers need none of it: their names are the store's own
+The frame is the interpreters' business (the pure core produces header names, values and
+bodies; :func:`header_block` and :func:`event_header_block` make the block). nats-py's
+``Client.publish`` checks and re-encodes every header on every call (a regex match, two strips
+and a translate per header): about 10 µs for the nine headers of an event, a quarter of a
+concurrent append. The store's headers need none of it: their names are the store's own
 constants and their values come from the codec, which only writes printable text (validated
-stream tokens, type names, ids, numbers, times). :class:`FrameWriter` builds the frame once and
-hands it to the client exactly as ``publish`` does after its checks, with the same checks
-before it (closed, draining, buffer full while reconnecting, ``max_payload``) raising the same
-nats-py errors.
-
-It relies on three private members of nats-py's ``Client`` (``_send_command``,
-``_flush_queue``, ``_flush_pending``) plus the two sizes of its reconnect buffer, as nats-py
-2.16 has them; when a client lacks them (or they are not coroutines), or a header value holds a
-line break, it calls ``Client.publish`` instead.
+stream tokens, type names, ids, numbers, times). :class:`FrameWriter` hands the block and body
+to the client as one frame through :func:`~interpreters.natsio.client_internals.send_frame`
+(which relies on nats-py private members, gathered in that module); when a client lacks them,
+or a header value holds a line break, it calls ``Client.publish`` instead.
 """
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from attrs import frozen
 from nats.aio.client import Client
-from nats.errors import (
-    ConnectionClosedError,
-    ConnectionDrainingError,
-    MaxPayloadError,
-    OutboundBufferLimitError,
-)
 
-__all__ = ("FrameWriter", "header_block")
+from interpreters.natsio.client_internals import can_send_frames, send_frame
 
-_PRIVATE = (
-    "_send_command",
-    "_flush_queue",
-    "_flush_pending",
-    "_pending_data_size",
-    "_max_pending_size",
-)
-_AWAITED = ("_send_command", "_flush_pending")
+__all__ = ("FrameWriter", "event_header_block", "header_block")
 
 
 def header_block(headers: dict[str, str]) -> bytes | None:
@@ -55,6 +39,20 @@ def header_block(headers: dict[str, str]) -> bytes | None:
     return f"NATS/1.0\r\n{lines}\r\n".encode()
 
 
+def event_header_block(headers: Mapping[str, str], trailer: str = "") -> bytes:
+    """The header block of an event's *headers* (``JsonCodec.encode_new``'s) then *trailer*.
+
+    *trailer* is further ``Name: value\\r\\n`` lines (the store's ``Nats-Msg-Id`` and
+    expectation). Unlike :func:`header_block` it does not look for line breaks: the codec's
+    values are validated printable text, and this is the append's fast path.
+
+    >>> event_header_block({"Cim-Version": "3"}, "Nats-Msg-Id: m-1\\r\\n")
+    b'NATS/1.0\\r\\nCim-Version: 3\\r\\nNats-Msg-Id: m-1\\r\\n\\r\\n'
+    """
+    lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    return f"NATS/1.0\r\n{lines}{trailer}\r\n".encode()
+
+
 @frozen
 class FrameWriter:
     """Publishes with store-made headers on *nc*, as one pre-built frame when it can."""
@@ -65,10 +63,7 @@ class FrameWriter:
     @classmethod
     def for_client(cls, nc: Client) -> FrameWriter:
         """A writer for *nc*: direct if *nc* has the members the frame path uses."""
-        usable = all(hasattr(nc, name) for name in _PRIVATE) and all(
-            inspect.iscoroutinefunction(getattr(nc, name)) for name in _AWAITED
-        )
-        return cls(nc, usable)
+        return cls(nc, can_send_frames(nc))
 
     async def publish(
         self, subject: str, reply: str, headers: dict[str, str] | bytes, body: bytes
@@ -76,7 +71,7 @@ class FrameWriter:
         """Publish *body* to *subject*, replies to *reply* (both valid subjects).
 
         *headers* is a dict, or a ready header block (such as
-        :meth:`~cim.JsonCodec.encode_new_block` writes), which only a direct writer can send.
+        :func:`event_header_block` makes), which only a direct writer can send.
         """
         nc: Any = self.nc
         if isinstance(headers, bytes):
@@ -89,20 +84,4 @@ class FrameWriter:
                 await nc.publish(subject, body, reply=reply, headers=headers)
                 return
             block = built
-        if nc.is_closed:
-            raise ConnectionClosedError
-        if nc.is_draining_pubs:
-            raise ConnectionDrainingError
-        size = len(body)
-        if not nc.is_connected and (
-            nc._max_pending_size <= 0 or size + nc._pending_data_size > nc._max_pending_size
-        ):
-            raise OutboundBufferLimitError
-        if size > nc.max_payload:
-            raise MaxPayloadError
-        head = f"HPUB {subject} {reply} {len(block)} {len(block) + size}\r\n".encode()
-        nc.stats["out_msgs"] += 1
-        nc.stats["out_bytes"] += size
-        await nc._send_command(b"".join((head, block, body, b"\r\n")))
-        if nc._flush_queue is not None and nc._flush_queue.empty():
-            await nc._flush_pending()
+        await send_frame(nc, subject, reply, block, body)

@@ -69,7 +69,6 @@ if TYPE_CHECKING:
         ReadModelError,
         ReadModelUnavailable,
         Row,
-        bucket_keys,
         thaw,
     )
     from interpreters.runtime.runner import (
@@ -160,7 +159,6 @@ __all__ = (
     "Supervisor",
     "SupervisorHealth",
     "UnhandledEffect",
-    "bucket_keys",
     "command_event_id",
     "decode_reply",
     "derived_event_id",
@@ -230,7 +228,6 @@ __getattr__, __dir__ = lazy_exports(
         "ReadModelError": "interpreters.runtime.read_model",
         "ReadModelUnavailable": "interpreters.runtime.read_model",
         "Row": "interpreters.runtime.read_model",
-        "bucket_keys": "interpreters.runtime.read_model",
         "thaw": "interpreters.runtime.read_model",
         "HealthState": "interpreters.runtime.service",
         "HealthStatus": "interpreters.runtime.service",

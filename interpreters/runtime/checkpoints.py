@@ -17,7 +17,6 @@ save fails with :class:`CheckpointConflict`.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol, runtime_checkable
 
 import nats.errors
@@ -25,6 +24,9 @@ import nats.js.errors
 import orjson
 from attrs import define, field, frozen
 from returns.result import Failure, Result, Success
+
+from interpreters.natsio.describe import describe
+from interpreters.natsio.kv import is_kv_key, open_or_create_bucket
 
 __all__ = (
     "DEFAULT_BUCKET",
@@ -37,7 +39,6 @@ __all__ = (
 )
 
 DEFAULT_BUCKET = "cim_checkpoints"
-_KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
 
 
 @frozen
@@ -129,11 +130,7 @@ class KvCheckpoints:
 
         In a cluster, give the event stream's replica count so checkpoints survive a node loss.
         """
-        try:
-            kv = await js.key_value(bucket)
-        except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(bucket=bucket, history=1, replicas=replicas)
-        return cls(kv)
+        return cls(await open_or_create_bucket(js, bucket, replicas=replicas))
 
     async def load(self, name: str) -> Result[int, CheckpointError]:
         """The last processed position of projection *name* (0 if none)."""
@@ -145,7 +142,7 @@ class KvCheckpoints:
             self._revisions[name] = deleted.revision if deleted is not None else 0
             return Success(0)
         except (nats.errors.Error, TimeoutError) as exc:
-            return Failure(CheckpointUnavailable(name, _describe(exc)))
+            return Failure(CheckpointUnavailable(name, describe(exc)))
         self._revisions[name] = entry.revision
         return _parse(name, entry.value)
 
@@ -162,9 +159,9 @@ class KvCheckpoints:
             revision = await self.kv.update(name, value, last=self._revisions[name])
         except nats.js.errors.KeyWrongLastSequenceError as exc:
             self._revisions.pop(name, None)
-            return Failure(CheckpointConflict(name, _describe(exc)))
+            return Failure(CheckpointConflict(name, describe(exc)))
         except (nats.errors.Error, TimeoutError) as exc:
-            return Failure(CheckpointUnavailable(name, _describe(exc)))
+            return Failure(CheckpointUnavailable(name, describe(exc)))
         self._revisions[name] = revision
         return Success(None)
 
@@ -174,7 +171,7 @@ class KvCheckpoints:
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _KEY.match(name):
+    if not is_kv_key(name):
         raise ValueError(
             f"checkpoint name {name!r} is not a valid KV key (letters, digits and -/_=. only)"
         )
@@ -188,7 +185,3 @@ def _parse(name: str, value: bytes | None) -> Result[int, CheckpointError]:
     if not isinstance(position, int) or isinstance(position, bool) or position < 0:
         return Failure(CheckpointUnavailable(name, f"stored position {position!r} is invalid"))
     return Success(position)
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".rstrip(": ")

@@ -11,12 +11,12 @@ import re
 from typing import Any, Protocol, runtime_checkable
 
 import nats.errors
-import nats.js.errors
 import orjson
 from attrs import asdict, define, field, frozen
 from returns.result import Failure, Result, Success
 
-from interpreters.runtime.read_model import bucket_keys
+from interpreters.natsio.describe import describe
+from interpreters.natsio.kv import bucket_keys, open_or_create_bucket
 
 __all__ = (
     "DEFAULT_BUCKET",
@@ -107,11 +107,7 @@ class KvDeadLetters:
 
         In a cluster, give the event stream's replica count so dead letters survive a node loss.
         """
-        try:
-            kv = await js.key_value(bucket)
-        except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(bucket=bucket, history=1, replicas=replicas)
-        return cls(js, bucket, kv)
+        return cls(js, bucket, await open_or_create_bucket(js, bucket, replicas=replicas))
 
     async def record(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
         """Keep *letter* under ``<projection>.<position>``."""
@@ -122,7 +118,7 @@ class KvDeadLetters:
                 f"{letter.projection}.{letter.position}", orjson.dumps(asdict(letter))
             )
         except (nats.errors.Error, TimeoutError) as exc:
-            return Failure(DeadLetterUnavailable(letter, f"{type(exc).__name__}: {exc}"))
+            return Failure(DeadLetterUnavailable(letter, describe(exc)))
         return Success(None)
 
     async def letters(
@@ -137,5 +133,5 @@ class KvDeadLetters:
                     found.append(DeadLetter(**orjson.loads(entry.value)))
         except (nats.errors.Error, TimeoutError) as exc:
             probe = DeadLetter(projection, 0, "listing")
-            return Failure(DeadLetterUnavailable(probe, f"{type(exc).__name__}: {exc}"))
+            return Failure(DeadLetterUnavailable(probe, describe(exc)))
         return Success(tuple(sorted(found, key=lambda letter: letter.position)))

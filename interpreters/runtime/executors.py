@@ -141,7 +141,8 @@ def _fields_of(effect: Effect) -> dict[str, Any]:
     return {name: thaw(value) for name, value in attrs.asdict(effect, recurse=False).items()}
 
 
-def _describe(effect: Effect) -> str:
+def _log_line(effect: Effect) -> str:
+    """The one-line log message for *effect* (what it does, not its data)."""
     match effect:
         case DatabaseWrite(collection, key) | DatabaseUpdate(collection, key):
             return f"{type(effect).__name__} {collection}/{key}"
@@ -178,7 +179,7 @@ class LoggingExecutor:
         if isinstance(effect, Log):
             level, message, fields = _LEVELS[effect.level], effect.message, thaw(effect.fields)
         else:
-            level, message, fields = self.level, _describe(effect), _fields_of(effect)
+            level, message, fields = self.level, _log_line(effect), _fields_of(effect)
         if not self.logger.isEnabledFor(level):
             return
         extra = {"effect": type(effect).__name__, "fields": fields}

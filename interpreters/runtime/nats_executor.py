@@ -46,13 +46,13 @@ from cim.effects import (
     Log,
     Publish,
 )
+from interpreters.natsio.subjects import MSG_ID
 from interpreters.runtime.executors import EffectError, EffectFailed, Executor, UnhandledEffect
 from interpreters.runtime.read_model import KvReadModel, thaw
 from interpreters.stores.protocol import EventStore
 
 __all__ = ("MSG_ID", "NatsExecutor", "derived_event_id", "message_id")
 
-MSG_ID = "Nats-Msg-Id"
 
 _LEVELS = {
     "debug": logging.DEBUG,

@@ -24,6 +24,8 @@ from pyrsistent import PMap
 from returns.result import Failure, Result, Success
 
 from cim.effects import DatabaseDelete, DatabaseEffect, DatabaseUpdate, DatabaseWrite
+from interpreters.natsio.describe import describe
+from interpreters.natsio.kv import bucket_keys, is_kv_key, open_bucket, open_or_create_bucket
 
 __all__ = (
     "Applied",
@@ -32,12 +34,10 @@ __all__ = (
     "ReadModelError",
     "ReadModelUnavailable",
     "Row",
-    "bucket_keys",
     "thaw",
 )
 
 _BUCKET = re.compile(r"^[a-zA-Z0-9_-]+$")
-_KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
 _MAX_CONFLICTS = 20
 
 Applied = tuple[int, int]
@@ -129,7 +129,7 @@ class KvReadModel:
         except _Unreadable as bad:
             return Failure(ReadModelUnavailable(effect.collection, effect.key, str(bad)))
         except (nats.errors.Error, TimeoutError) as exc:
-            return Failure(ReadModelUnavailable(effect.collection, effect.key, _describe(exc)))
+            return Failure(ReadModelUnavailable(effect.collection, effect.key, describe(exc)))
         return Failure(
             ReadModelUnavailable(
                 effect.collection, effect.key, f"{_MAX_CONFLICTS} write conflicts in a row"
@@ -149,7 +149,7 @@ class KvReadModel:
         except _Unreadable as bad:
             return Failure(ReadModelUnavailable(collection, key, str(bad)))
         except (nats.errors.Error, TimeoutError) as exc:
-            return Failure(ReadModelUnavailable(collection, key, _describe(exc)))
+            return Failure(ReadModelUnavailable(collection, key, describe(exc)))
         return Success(row if row is not None and row.data is not None else None)
 
     async def rows(self, collection: str) -> Result[dict[str, dict[str, Any]], ReadModelError]:
@@ -169,7 +169,7 @@ class KvReadModel:
         except _Unreadable as bad:
             return Failure(ReadModelUnavailable(collection, "*", str(bad)))
         except (nats.errors.Error, TimeoutError) as exc:
-            return Failure(ReadModelUnavailable(collection, "*", _describe(exc)))
+            return Failure(ReadModelUnavailable(collection, "*", describe(exc)))
         return Success(table)
 
     async def clear(self, collection: str) -> Result[None, ReadModelError]:
@@ -182,7 +182,7 @@ class KvReadModel:
         except nats.js.errors.NotFoundError:
             return Success(None)
         except (nats.errors.Error, TimeoutError) as exc:
-            return Failure(ReadModelUnavailable(collection, "*", _describe(exc)))
+            return Failure(ReadModelUnavailable(collection, "*", describe(exc)))
         return Success(None)
 
     async def _bucket(self, collection: str, *, create: bool) -> Any:
@@ -190,12 +190,12 @@ class KvReadModel:
         if kv is not None:
             return kv
         bucket = self.prefix + collection
-        try:
-            kv = await self.js.key_value(bucket)
-        except nats.js.errors.BucketNotFoundError:
-            if not create:
+        if create:
+            kv = await open_or_create_bucket(self.js, bucket, replicas=self.replicas)
+        else:
+            kv = await open_bucket(self.js, bucket)
+            if kv is None:
                 return None
-            kv = await self.js.create_key_value(bucket=bucket, history=1, replicas=self.replicas)
         self._buckets[collection] = kv
         return kv
 
@@ -206,18 +206,6 @@ class KvReadModel:
             deleted = getattr(exc, "entry", None)
             return None, deleted.revision if deleted is not None else 0
         return _parse(key, entry.value), entry.revision
-
-
-async def bucket_keys(js: Any, bucket: str) -> list[str]:
-    """The keys that have a message in KV *bucket*, sorted (deleted keys included).
-
-    Read from the stream's subject list (one request, no consumer): nats-py's ``kv.keys()``
-    can miss keys when its watcher's first message is still in flight. The server lists up to
-    100,000 subjects in one answer.
-    """
-    info = await js.stream_info(f"KV_{bucket}", subjects_filter=f"$KV.{bucket}.>")
-    prefix = len(f"$KV.{bucket}.")
-    return sorted(subject[prefix:] for subject in (info.state.subjects or {}))
 
 
 class _Unreadable(Exception):
@@ -261,10 +249,6 @@ def _check_prefix(prefix: str) -> None:
 def _check(collection: str, key: str) -> InvalidName | None:
     if not isinstance(collection, str) or not _BUCKET.match(collection):
         return InvalidName(collection, key, "collections use letters, digits, - and _ only")
-    if not isinstance(key, str) or not _KEY.match(key):
+    if not is_kv_key(key):
         return InvalidName(collection, key, "keys use letters, digits and -/_=. only")
     return None
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".rstrip(": ")

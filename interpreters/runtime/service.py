@@ -44,6 +44,8 @@ from attrs import define, field, frozen
 from pyrsistent import PMap, pmap
 from returns.result import Failure, Result, Success
 
+from interpreters.natsio.describe import describe
+
 __all__ = (
     "HealthState",
     "HealthStatus",
@@ -167,13 +169,6 @@ class _Slot:
     failure: str | None = None
 
 
-def _describe(exc: BaseException) -> str:
-    """``Type: message`` of *exc*, or of each exception inside an exception group."""
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(_describe(inner) for inner in exc.exceptions)
-    return f"{type(exc).__name__}: {exc}"
-
-
 @define
 class Supervisor:
     """Run *services* in one task group; stop them in reverse order.
@@ -271,7 +266,7 @@ class Supervisor:
             with slot.scope:
                 await slot.service.start(task_status=readiness)
         except Exception as exc:
-            slot.failure = _describe(exc)
+            slot.failure = describe(exc)
             self.stop(f"service {slot.service.name!r} failed")
         else:
             if not slot.scope.cancelled_caught:
@@ -297,7 +292,7 @@ class Supervisor:
         try:
             await slot.service.stop()
         except Exception as exc:
-            slot.failure = slot.failure or f"stop raised {_describe(exc)}"
+            slot.failure = slot.failure or f"stop raised {describe(exc)}"
         await slot.done.wait()
 
     async def _watch_signals(self, *, task_status: TaskStatus[None]) -> None:

@@ -22,11 +22,13 @@ from interpreters.stores.protocol import (
     check_append,
     check_chain,
     check_from,
+    encoded_size,
     snapshot_size,
     utc_now,
 )
 
 if TYPE_CHECKING:
+    from interpreters.stores.jetstream.settings import StoreSettings
     from interpreters.stores.jetstream.store import (
         IncompatibleStream,
         JetStreamEventStore,
@@ -46,9 +48,11 @@ __all__ = (
     "Snapshot",
     "SnapshotStore",
     "StoreAccessDenied",
+    "StoreSettings",
     "check_append",
     "check_chain",
     "check_from",
+    "encoded_size",
     "snapshot_size",
     "utc_now",
 )
@@ -60,5 +64,6 @@ __getattr__, __dir__ = lazy_exports(
         "JetStreamEventStore": "interpreters.stores.jetstream.store",
         "OverlappingSubjects": "interpreters.stores.jetstream.store",
         "StoreAccessDenied": "interpreters.stores.jetstream.store",
+        "StoreSettings": "interpreters.stores.jetstream.settings",
     },
 )

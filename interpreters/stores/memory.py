@@ -56,6 +56,7 @@ from interpreters.stores.protocol import (
     check_append,
     check_chain,
     check_from,
+    encoded_size,
     snapshot_size,
     utc_now,
 )
@@ -166,7 +167,7 @@ class InMemoryEventStore:
             headers, body = encode(
                 event, stream=stream, version=version, event_id=event_id, recorded_at=now
             )
-            size = len(body) + sum(len(k) + len(v) + 4 for k, v in headers.items())
+            size = encoded_size(headers, body)
             if size > self.max_event_bytes:
                 return Failure(EventTooLarge(event_id, size, self.max_event_bytes))
             sealed.append(

@@ -11,7 +11,7 @@ task that iterates also releases them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -31,8 +31,8 @@ from cim import (
     StoreError,
     StreamExists,
     StreamId,
+    shown,
 )
-from cim._shown import shown
 
 __all__ = (
     "EventStore",
@@ -44,6 +44,7 @@ __all__ = (
     "check_append",
     "check_chain",
     "check_from",
+    "encoded_size",
     "snapshot_size",
     "utc_now",
 )
@@ -247,6 +248,18 @@ class SnapshotStore(Protocol):
     async def load_snapshot(self, stream: StreamId) -> Result[Loaded, StoreError]:
         """The latest snapshot of *stream* and the events after it."""
         ...
+
+
+def encoded_size(headers: Mapping[str, str], body: bytes) -> int:
+    """The bytes a message with *headers* and *body* takes against the server's ``max_payload``:
+    its header block (``NATS/1.0``, one ``Name: value`` line per header, a blank line; UTF-8)
+    plus the body. Both stores measure events with it.
+
+    >>> encoded_size({"Cim-Version": "1"}, b"{}")
+    30
+    """
+    lines = sum(len(name) + len(value.encode()) + 4 for name, value in headers.items())
+    return 12 + lines + len(body)
 
 
 def snapshot_size(snapshot: Snapshot) -> int:

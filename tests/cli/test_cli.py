@@ -320,3 +320,28 @@ def test_server_with_auth_needs_the_password(tmp_path: Path) -> None:
             cim("streams", "--nats-url", server.url, "--user", "ops", "--password", "nope")
         )
         assert "cannot connect" in refused
+
+
+def test_the_cli_does_not_load_the_demo_or_the_example_domain_until_asked() -> None:
+    """Importing the CLI (what `cim streams` does) loads neither interpreters.demo nor its orders."""
+    probe = (
+        "import sys, interpreters.cli.main; "
+        "loaded = [m for m in ('interpreters.demo', 'cim.examples.order_flow') if m in sys.modules]; "
+        "assert not loaded, loaded"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("command", [["streams"], ["read", "order.o-1"], ["tail"]])
+def test_every_connecting_command_passes_its_credential_options_on(command: list[str]) -> None:
+    """--user/--password and --tls-cert/--tls-key, written once, reach each command's connection."""
+    url = ["--nats-url", "nats://127.0.0.1:1"]
+    lonely_password = cim(*command, *url, "--password", "secret")
+    assert lonely_password.exit_code == 2
+    assert "--password needs --user" in lonely_password.output
+    half_tls = cim(*command, *url, "--tls-cert", str(ROOT / "README.md"))
+    assert half_tls.exit_code == 2
+    assert "--tls-cert and --tls-key go together" in half_tls.output

@@ -19,12 +19,13 @@ import nats
 import pytest
 from returns.result import Failure
 
+from interpreters.natsio import ConnectOptions
 from interpreters.runtime.checkpoints import KvCheckpoints
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.read_model import KvReadModel
 from interpreters.runtime.runner import ProjectionRunner
 from interpreters.server import NatsCluster
-from interpreters.stores.jetstream import JetStreamEventStore
+from interpreters.stores.jetstream import JetStreamEventStore, StoreSettings
 from tests.faults._figures import Record
 from tests.faults._harness import TICKS, TYPES, WriteLoad, audit, folded_rows, tick_counts
 
@@ -58,17 +59,13 @@ async def test_leader_killed_under_load_loses_nothing(figures: Record) -> None:
         admin = await nats.connect(cluster.urls, **RECONNECT)
         js = admin.jetstream(timeout=5)
         await js.account_info()
-        options: dict[str, Any] = {
-            "types": TYPES,
-            "stream": STREAM,
-            "subject_prefix": "fo",
-            "replicas": 3,
-            "request_timeout": 2.0,
-            **RECONNECT,
-        }
+        where = ConnectOptions(",".join(cluster.urls), nats_options=RECONNECT)
+        settings = StoreSettings(STREAM, "fo", replicas=3, request_timeout=2.0)
         async with (
-            await JetStreamEventStore.connect(cluster.urls, **options) as store,
-            await JetStreamEventStore.connect(cluster.urls, **options) as runner_store,
+            await JetStreamEventStore.connect(where, types=TYPES, settings=settings) as store,
+            await JetStreamEventStore.connect(
+                where, types=TYPES, settings=settings
+            ) as runner_store,
         ):
             load = WriteLoad(store, "tick", writers=WRITERS, appends=APPENDS)
             runner_nc = runner_store.nc

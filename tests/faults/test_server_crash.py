@@ -18,6 +18,7 @@ import anyio.to_thread
 import nats
 import pytest
 
+from interpreters.natsio import ConnectOptions
 from interpreters.server import NatsServer
 from interpreters.stores.jetstream import JetStreamEventStore
 from tests.faults._figures import Record
@@ -46,13 +47,11 @@ async def test_kill_9_under_10000_appends_loses_and_duplicates_nothing(figures: 
 
     async with NatsServer(name="crash") as server:
         async with await JetStreamEventStore.connect(
-            server.url,
+            ConnectOptions(server.url, nats_options={"reconnected_cb": reconnected, **RECONNECT}),
             types=TYPES,
             stream="CRASH",
             subject_prefix="crash",
             request_timeout=1.0,
-            reconnected_cb=reconnected,
-            **RECONNECT,
         ) as store:
             load = WriteLoad(store, "tick", writers=WRITERS, appends=APPENDS)
             downtimes: list[tuple[float, float]] = []

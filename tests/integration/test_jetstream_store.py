@@ -28,6 +28,7 @@ from cim import (
     StreamId,
     UnknownEventType,
 )
+from interpreters.natsio import ConnectOptions
 from interpreters.natsio.wire import FrameWriter
 from interpreters.server import NatsServer
 from interpreters.stores.jetstream import (
@@ -35,6 +36,7 @@ from interpreters.stores.jetstream import (
     JetStreamEventStore,
     OverlappingSubjects,
     StoreAccessDenied,
+    StoreSettings,
     _ordered_reader,
 )
 from interpreters.stores.protocol import EventStore, SnapshotStore
@@ -76,8 +78,9 @@ class TestJetStreamEventStoreThroughPublish(EventStoreContract):
         async with JetStreamEventStore.connect(
             nats_server.url, types=types, stream=stream, subject_prefix=prefix
         ) as store:
-            store._acks._writer = FrameWriter(store.nc, direct=False)
-            assert not store._acks.direct
+            acks = store._core.acks
+            acks._writer = FrameWriter(store.nc, direct=False)
+            assert not acks.direct
             yield store
 
 
@@ -235,7 +238,7 @@ async def test_lost_ack_retry_is_stored_once(store: JetStreamEventStore, client:
     stream = StreamId("acc", "lost-ack")
     event = NewEvent(Deposited(1), event_id=uuid4())
     first = (await store.append(stream, [event])).unwrap()
-    store._tips.clear()  # a fresh process retrying: it knows nothing of the first write
+    store._core.tips.clear()  # a fresh process retrying: it knows nothing of the first write
     for expected in (NoStream(), Exactly(0)):
         assert (await store.append(stream, [event], expected=expected)).unwrap() == first
     assert (await store.append(stream, [event])).unwrap() == first
@@ -410,12 +413,11 @@ async def test_server_down_is_store_unavailable(nats_server: NatsServer) -> None
     async with NatsServer(name="cim-down") as server:
         name, prefix = _names()
         store = await JetStreamEventStore.connect(
-            server.url,
+            ConnectOptions(server.url, nats_options={"max_reconnect_attempts": 0}),
             types=contract_types(),
             stream=name,
             subject_prefix=prefix,
             request_timeout=1.0,
-            max_reconnect_attempts=0,
         )
         async with store:
             server.kill()
@@ -436,12 +438,10 @@ async def test_denied_subject_is_permission_denied_at_once() -> None:
     async with (
         NatsServer(name="cim-perm", extra_config=config) as server,
         JetStreamEventStore.connect(
-            server.url,
+            ConnectOptions(server.url, user="app", password="secret"),
             types=contract_types(),
             stream=name,
             subject_prefix=prefix,
-            user="app",
-            password="secret",
         ) as store,
     ):
         with anyio.fail_after(2):
@@ -464,12 +464,10 @@ async def test_login_that_cannot_create_a_missing_stream_is_refused_at_once() ->
     async with NatsServer(name="cim-no-create", extra_config=config) as server:
         with anyio.fail_after(2), pytest.raises(StoreAccessDenied) as raised:
             await JetStreamEventStore.connect(
-                server.url,
+                ConnectOptions(server.url, user="app", password="secret"),
                 types=contract_types(),
                 stream=name,
                 subject_prefix=prefix,
-                user="app",
-                password="secret",
             )
     assert f"stream {name!r} does not exist and cannot be created" in str(raised.value)
     assert raised.value.subject == f"$JS.API.STREAM.CREATE.{name}".lower()
@@ -485,12 +483,10 @@ async def test_denied_subject_with_capitals_is_permission_denied_at_once() -> No
     async with (
         NatsServer(name="cim-perm-caps", extra_config=config) as server,
         JetStreamEventStore.connect(
-            server.url,
+            ConnectOptions(server.url, user="app", password="secret"),
             types=contract_types(),
             stream=name,
             subject_prefix=prefix,
-            user="app",
-            password="secret",
         ) as store,
     ):
         with anyio.fail_after(2):
@@ -500,3 +496,25 @@ async def test_denied_subject_with_capitals_is_permission_denied_at_once() -> No
             assert subject == f"{prefix}.Vault.V1"
         case other:
             pytest.fail(f"expected PermissionDenied, got {other}")
+
+
+async def test_settings_record_and_keyword_options_configure_the_store(
+    nats_url: str, client: Client
+) -> None:
+    """settings= configures the store, keyword options override it, unknown ones are refused."""
+    name, prefix = _names()
+    settings = StoreSettings(stream=name, subject_prefix="unused", request_timeout=2.0)
+    async with JetStreamEventStore.connect(
+        nats_url, types=contract_types(), settings=settings, subject_prefix=prefix
+    ) as store:
+        assert store.settings == StoreSettings(name, prefix, request_timeout=2.0)
+        assert store.subject(StreamId("a", "b")) == f"{prefix}.a.b"
+        other = await JetStreamEventStore.from_client(
+            client, types=contract_types(), settings=store.settings
+        )
+        async with other:
+            await store.append(StreamId("a", "b"), [NewEvent(Deposited(1))])
+            assert [e.version for e in (await other.read(StreamId("a", "b"))).unwrap()] == [1]
+    unknown: Any = {"user": "app"}
+    with pytest.raises(TypeError, match="unknown store option"):
+        JetStreamEventStore.connect(nats_url, types=contract_types(), **unknown)

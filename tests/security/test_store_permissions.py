@@ -14,6 +14,7 @@ import pytest
 from returns.result import Failure, Success
 
 from cim import NewEvent, PermissionDenied, StreamId
+from interpreters.natsio import ConnectOptions
 from interpreters.server import NatsServer
 from interpreters.stores.jetstream import JetStreamEventStore
 from tests.faults._figures import Record
@@ -35,7 +36,9 @@ NO_RETRY: dict[str, Any] = {
 def open_store(server: NatsServer, tls: dict[str, Any], user: PasswordUser | NkeyUser) -> Any:
     """``JetStreamEventStore.connect`` over TLS as *user* (awaitable / async context manager)."""
     return JetStreamEventStore.connect(
-        server.url, types=TYPES, request_timeout=REFUSAL_BOUND_S, **tls, **login_options(user)
+        ConnectOptions(server.url, nats_options={**tls, **login_options(user)}),
+        types=TYPES,
+        request_timeout=REFUSAL_BOUND_S,
     )
 
 
@@ -97,7 +100,10 @@ async def test_store_without_tls_is_refused(
     started = time.monotonic()
     with pytest.raises(Exception) as refused:
         await JetStreamEventStore.connect(
-            secure_server.url, types=TYPES, **login_options(users.writer), **NO_RETRY
+            ConnectOptions(
+                secure_server.url, nats_options={**login_options(users.writer), **NO_RETRY}
+            ),
+            types=TYPES,
         )
     seconds = time.monotonic() - started
     assert seconds < REFUSAL_BOUND_S, repr(refused.value)
@@ -119,10 +125,10 @@ async def test_login_without_jetstream_rights_is_refused_clearly_and_fast(
     started = time.monotonic()
     with pytest.raises(Exception, match=r"(?i)permission"):
         await JetStreamEventStore.connect(
-            secure_server.url,
+            ConnectOptions(
+                secure_server.url, nats_options={**tls_options, **login_options(users.nobody)}
+            ),
             types=TYPES,
             request_timeout=3.0,
-            **tls_options,
-            **login_options(users.nobody),
         )
     assert time.monotonic() - started < REFUSAL_BOUND_S

@@ -9,7 +9,8 @@ from cim.decider import run, state_of
 from cim.examples import bank
 from cim.projection import fold
 from laws import check_codec_roundtrip, check_decider_laws, check_projection_laws
-from laws.strategies import bank_commands, bank_events, envelopes
+from laws.strategies import envelopes
+from tests.unit._bank_strategies import bank_commands, bank_events
 
 FAST = settings(max_examples=60, database=None, deadline=None)
 OPEN: list[bank.BankEvent] = [bank.AccountOpened("acc-1", "Ada")]

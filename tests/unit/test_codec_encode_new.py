@@ -1,5 +1,5 @@
 """``JsonCodec.encode_new`` writes exactly what ``encode`` writes for the envelope it skips,
-and ``encode_new_block`` writes the same headers as one NATS header block."""
+and ``event_header_block`` (the store's frame, built in interpreters) holds those same headers."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from cim import EventEnvelope, JsonCodec, NewEvent, StreamId
 from cim.examples import bank
-from interpreters.natsio.wire import header_block
-from laws.strategies import bank_events, envelopes, example_types, uuid7s
+from interpreters.natsio.wire import event_header_block, header_block
+from laws.strategies import envelopes, example_types, uuid7s
+from tests.unit._bank_strategies import bank_events
 
 NOTE_TYPES = example_types()
 NOTE_CODEC = JsonCodec(NOTE_TYPES)
@@ -53,7 +54,7 @@ def check_same_encoding(
 def check_same_block(
     codec: JsonCodec, envelope: EventEnvelope[Any], own_id: UUID | None, sequence: int
 ) -> None:
-    """encode_new_block(...) == header_block(encode_new(...) headers + message id + trailer)."""
+    """event_header_block(encode_new(...) headers, id + expectation) == header_block(all of them)."""
     event = new_event_of(envelope, own_id)
     args: dict[str, Any] = {
         "stream": envelope.stream,
@@ -61,9 +62,12 @@ def check_same_block(
         "event_id": envelope.event_id,
         "recorded_at": envelope.recorded_at,
     }
-    headers, body = codec.encode_new(event, **args)
-    trailer = f"Nats-Expected-Last-Subject-Sequence: {sequence}\r\n"
-    block, block_body = codec.encode_new_block(event, **args, trailer=trailer)
+    headers, _ = codec.encode_new(event, **args)
+    trailer = (
+        f"Nats-Msg-Id: {headers['Cim-Event-Id']}\r\n"
+        f"Nats-Expected-Last-Subject-Sequence: {sequence}\r\n"
+    )
+    block = event_header_block(headers, trailer)
     expected = header_block(
         {
             **headers,
@@ -72,7 +76,6 @@ def check_same_block(
         }
     )
     assert block == expected
-    assert block_body == body
 
 
 @settings(max_examples=150, deadline=None)
@@ -99,18 +102,19 @@ def test_encode_new_matches_encode_for_bank_events(
     st.none() | uuid7s(),
     st.integers(min_value=0, max_value=2**64 - 1),
 )
-def test_encode_new_block_is_the_header_block_of_encode_new(
+def test_the_event_header_block_is_the_header_block_of_encode_new(
     envelope: EventEnvelope[Any], own_id: UUID | None, sequence: int
 ) -> None:
     """For arbitrary events (unicode ids, correlation, metadata) the block holds the same headers."""
     check_same_block(NOTE_CODEC, envelope, own_id, sequence)
 
 
-def test_encode_new_block_of_an_event_without_optional_ids() -> None:
+def test_the_event_header_block_of_an_event_without_optional_ids() -> None:
     """Without correlation or causation ids the block has no such lines (and no empty values)."""
-    block, _ = BANK_CODEC.encode_new_block(
+    headers, _ = BANK_CODEC.encode_new(
         _EVENT, stream=_STREAM, version=1, event_id=_ID, recorded_at=_WHEN
     )
+    block = event_header_block(headers, f"Nats-Msg-Id: {_ID}\r\n")
     lines = block.decode().split("\r\n")
     assert lines[0] == "NATS/1.0"
     assert lines[-2:] == ["", ""]
@@ -147,7 +151,7 @@ def test_encode_new_refuses_what_an_envelope_refuses(
     event: NewEvent[Any], changes: dict[str, Any], error: type[Exception]
 ) -> None:
     """Unregistered payloads and invalid stream/version/id/time raise like the envelope does
-    (on both encode_new paths)."""
+    (as the envelope would)."""
     args: dict[str, Any] = {
         "stream": _STREAM,
         "version": 1,
@@ -157,8 +161,6 @@ def test_encode_new_refuses_what_an_envelope_refuses(
     }
     with pytest.raises(error):
         BANK_CODEC.encode_new(event, **args)
-    with pytest.raises(error):
-        BANK_CODEC.encode_new_block(event, **args)
     if event is _EVENT:  # the envelope path refuses the same input with the same error type
         with pytest.raises(error):
             bank.bank_types.envelope(event, position=0, **args)

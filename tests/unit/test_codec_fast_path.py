@@ -12,7 +12,8 @@ from returns.result import Success
 from cim import EventEnvelope, Header, JsonCodec, NewEvent, StreamId
 from cim._codec import _Invalid, _succeed, _uuid
 from cim.examples import bank
-from laws.strategies import bank_events, envelopes, example_types
+from laws.strategies import envelopes, example_types
+from tests.unit._bank_strategies import bank_events
 
 NOTE_CODEC = JsonCodec(example_types())
 BANK_CODEC = JsonCodec(bank.bank_types)

@@ -9,7 +9,7 @@ from returns.result import Failure, Success
 from cim.decider import Decider, Keyed, Left, Rejection, Right, compose, many, run, state_of
 from cim.examples import bank
 from laws import check_decider_laws
-from laws.strategies import account_ids, bank_commands
+from tests.unit._bank_strategies import account_ids, bank_commands
 
 FAST = settings(max_examples=40, database=None, deadline=None)
 OPENED: list[bank.BankEvent] = [bank.AccountOpened("acc-1", "Ada")]

@@ -10,7 +10,7 @@ from returns.result import Failure, Result, Success
 from cim.decider import Decider, Rejection
 from cim.examples import bank
 from laws import HistoryCase, LawViolation, check_decider_laws
-from laws.strategies import bank_commands
+from tests.unit._bank_strategies import bank_commands
 
 FAST = settings(max_examples=60, database=None, deadline=None)
 NEEDLE = settings(FAST, max_examples=100, derandomize=True)  # reproducible hunt for rare histories

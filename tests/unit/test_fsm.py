@@ -63,6 +63,16 @@ def test_rows_match_inputs_by_class() -> None:
     assert door().transition(Door.SHUT, Lock(1234)) == Success((Door.LOCKED, "click"))
 
 
+def test_row_index_is_the_position_of_the_row_that_fires() -> None:
+    """row_index names the firing row by its place in the table, or says why none fires."""
+    machine = door()
+    assert machine.row_index(Door.SHUT, Lock(1234)) == Success(2)
+    assert machine.row_index(Door.LOCKED, "open") == Success(3)
+    assert machine.row_index(Door.SHUT, Lock(1)) == Failure(
+        GuardRejected(Door.SHUT, Lock(1), "wrong code")
+    )
+
+
 def test_unmatched_input_is_an_invalid_transition() -> None:
     """No row for the input in that state gives InvalidTransition(state, input), never an exception."""
     result = door().transition(Door.OPEN, "open")

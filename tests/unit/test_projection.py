@@ -11,7 +11,7 @@ from cim.effects import Effect, Log
 from cim.examples import bank
 from cim.projection import Folded, Projection, filter_events, fold, premap, product, scan
 from laws import check_projection_laws
-from laws.strategies import bank_events
+from tests.unit._bank_strategies import bank_events
 
 FAST = settings(max_examples=40, database=None, deadline=None)
 

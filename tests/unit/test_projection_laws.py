@@ -10,7 +10,7 @@ from cim.effects import DatabaseUpdate, Effect, Log
 from cim.examples import bank
 from cim.projection import Projection
 from laws import FoldCase, LawViolation, check_projection_laws
-from laws.strategies import bank_events
+from tests.unit._bank_strategies import bank_events
 
 Balances = Projection[PMap[str, int], bank.BankEvent]
 FAST = settings(max_examples=60, database=None, deadline=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from interpreters.stores.jetstream.settings import Storage, StoreOptions, StoreSettings
 from interpreters.stores.jetstream.store import (
     IncompatibleStream,
     JetStreamEventStore,
@@ -13,5 +14,8 @@ __all__ = (
     "IncompatibleStream",
     "JetStreamEventStore",
     "OverlappingSubjects",
+    "Storage",
     "StoreAccessDenied",
+    "StoreOptions",
+    "StoreSettings",
 )

@@ -20,10 +20,19 @@ from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
-__all__ = ("Batch", "DirectGetError", "DirectReader", "SEQUENCE", "NUM_PENDING", "LAST_SEQUENCE")
+__all__ = (
+    "Batch",
+    "DirectGetError",
+    "DirectReader",
+    "LAST_SEQUENCE",
+    "NUM_PENDING",
+    "SEQUENCE",
+    "SUBJECT",
+)
 
 STATUS = "Status"
 SEQUENCE = "Nats-Sequence"
+SUBJECT = "Nats-Subject"
 NUM_PENDING = "Nats-Num-Pending"
 LAST_SEQUENCE = "Nats-Last-Sequence"
 _BATCH = 1000

@@ -21,6 +21,8 @@ from nats.errors import Error as NatsError
 from nats.js import api
 from nats.js.client import JetStreamContext
 
+from interpreters.natsio.client_internals import consumer_name
+
 __all__ = ("ConsumerError", "OrderedReader", "sequence_and_pending")
 
 _INACTIVE_THRESHOLD = 30.0
@@ -133,9 +135,10 @@ class OrderedReader:
         if subscription is None:
             return
         with anyio.CancelScope(shield=True):
-            consumer = subscription._consumer
+            consumer = consumer_name(subscription)
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
-            with contextlib.suppress(Exception):
-                js = self.nc.jetstream(timeout=self.api_timeout)
-                await js.delete_consumer(self.stream, consumer)
+            if consumer is not None:
+                with contextlib.suppress(Exception):
+                    js = self.nc.jetstream(timeout=self.api_timeout)
+                    await js.delete_consumer(self.stream, consumer)

@@ -1,0 +1,193 @@
+"""``cim streams``, ``cim read`` and ``cim tail``: looking at what a store holds.
+
+The commands print what :mod:`interpreters.cli.inspection` finds; :mod:`interpreters.cli.main`
+registers them on the ``cim`` app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from typing import Annotated
+
+import nats.js.errors
+import typer
+from nats.aio.client import Client
+from rich.markup import escape
+from rich.table import Table
+
+from interpreters.cli import inspection
+from interpreters.cli.shared import (
+    NO_CREDENTIALS,
+    Credentials,
+    JsonOutput,
+    NatsUrl,
+    Prefix,
+    StreamName,
+    Types,
+    connected,
+    err,
+    fail,
+    load_types,
+    out,
+    parse_stream,
+    print_json,
+    unwrap,
+    with_credentials,
+)
+
+__all__ = ("read", "streams", "tail")
+
+
+@with_credentials
+def streams(
+    nats_url: NatsUrl = "",
+    credentials: Credentials = NO_CREDENTIALS,
+    stream_name: StreamName = inspection.DEFAULT_STREAM,
+    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    category: Annotated[
+        str | None, typer.Option("--category", help="Only streams of this category.")
+    ] = None,
+    as_json: JsonOutput = False,
+) -> None:
+    """List event streams and categories with their event counts."""
+    options = credentials.options(nats_url)
+
+    async def work(client: Client) -> tuple[inspection.EventStreamCount, ...]:
+        return unwrap(
+            await inspection.event_streams(
+                client.jetstream(), stream_name=stream_name, prefix=prefix
+            )
+        )
+
+    counts = connected(options, work)
+    if category is not None:
+        counts = tuple(c for c in counts if c.category == category)
+    groups = inspection.categories(counts)
+    if as_json:
+        print_json(
+            {
+                "categories": [
+                    {"category": g.name, "streams": g.streams, "events": g.events} for g in groups
+                ],
+                "streams": [{"stream": c.stream, "events": c.events} for c in counts],
+            }
+        )
+        return
+    if not counts:
+        out.print(f"no event streams in {stream_name} (prefix {prefix!r})")
+        return
+    table = Table("category", "streams", "events", title=f"{stream_name}: categories")
+    for group in groups:
+        table.add_row(group.name, str(group.streams), str(group.events))
+    out.print(table)
+    table = Table("stream", "events", title="event streams")
+    for count in counts:
+        table.add_row(count.stream, str(count.events))
+    out.print(table)
+
+
+@with_credentials
+def read(
+    stream: Annotated[
+        str, typer.Argument(help="The event stream, category.entity_id (e.g. order.o-1).")
+    ],
+    nats_url: NatsUrl = "",
+    credentials: Credentials = NO_CREDENTIALS,
+    types: Types = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most this many events.")
+    ] = None,
+    stream_name: StreamName = inspection.DEFAULT_STREAM,
+    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    as_json: JsonOutput = False,
+) -> None:
+    """Print a stream's events, oldest first: decoded with --types, raw JSON otherwise."""
+    stream_id = parse_stream(stream)
+    registry = load_types(types)
+    options = credentials.options(nats_url)
+
+    async def work(client: Client) -> tuple[inspection.StoredMessage, ...]:
+        return unwrap(
+            await inspection.read_stream(
+                client.jetstream(), stream_id, stream_name=stream_name, prefix=prefix, limit=limit
+            )
+        )
+
+    rows = [inspection.describe(m, registry, prefix) for m in connected(options, work)]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("version", "position", "type", "payload", "recorded at", title=f"{stream_id}")
+    for row in rows:
+        payload = json.dumps(row["payload"], default=str)
+        if row["error"]:
+            payload += f"  (not decoded: {row['error']})"
+        table.add_row(
+            str(row["version"]),
+            str(row["position"]),
+            str(row["event_type"]),
+            payload,
+            str(row["recorded_at"]),
+        )
+    out.print(table)
+
+
+@with_credentials
+def tail(
+    nats_url: NatsUrl = "",
+    credentials: Credentials = NO_CREDENTIALS,
+    types: Types = None,
+    category: Annotated[str | None, typer.Option("--category", help="Only this category.")] = None,
+    from_position: Annotated[
+        int | None,
+        typer.Option(
+            "--from-position",
+            min=1,
+            help="Start at this global position (default: only new events).",
+        ),
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="Stop after this many events.")
+    ] = None,
+    stream_name: StreamName = inspection.DEFAULT_STREAM,
+    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Follow events as they are stored (Ctrl-C stops)."""
+    registry = load_types(types)
+    options = credentials.options(nats_url)
+
+    async def work(client: Client) -> None:
+        try:
+            events = await inspection.follow(
+                client.jetstream(),
+                stream_name=stream_name,
+                prefix=prefix,
+                category=category,
+                from_position=from_position,
+            )
+        except nats.js.errors.NotFoundError:
+            fail(str(inspection.NoEventStream(stream_name)))
+        err.print(f"following {stream_name} on {options.url} (Ctrl-C stops)")
+        seen = 0
+        async with contextlib.aclosing(events):
+            async for message in events:
+                row = inspection.describe(message, registry, prefix)
+                if as_json:
+                    sys.stdout.write(json.dumps(row, default=str) + "\n")
+                    sys.stdout.flush()
+                else:
+                    out.print(
+                        f"#{row['position']} {row['stream']} v{row['version']} {row['event_type']} "
+                        f"{escape(json.dumps(row['payload'], default=str))}"
+                    )
+                seen += 1
+                if count is not None and seen >= count:
+                    break
+
+    try:
+        connected(options, work)
+    except KeyboardInterrupt:
+        err.print("stopped")

@@ -1,0 +1,103 @@
+"""Every use of nats-py's private members, in one place.
+
+nats-py (2.x) has no public way to do three things cim needs:
+
+* **send a ready-made frame**: ``Client.publish`` re-checks and re-encodes every header on
+  every call (about 10 µs for an event's headers, a quarter of a concurrent append);
+  :func:`send_frame` hands a pre-built ``HPUB`` frame to the client's outgoing buffer exactly as
+  ``publish`` does after its checks, with the same checks before it (``_send_command``,
+  ``_flush_queue``, ``_flush_pending``, ``_pending_data_size``, ``_max_pending_size``);
+* **hear permission violations at once**: the server reports ``-ERR 'Permissions Violation'``
+  only to the client's error callback, which nats-py keeps in ``_error_cb`` and lets no one
+  wrap after connecting (:func:`error_callback`, :func:`set_error_callback`);
+* **name a subscription's consumer** to delete it (``JetStreamContext.PushSubscription``
+  keeps it in ``_consumer``): :func:`consumer_name`.
+
+Each function checks that the member is there (:func:`can_send_frames` before
+:func:`send_frame`; the others answer ``None`` or do nothing), so a nats-py without them
+degrades to the public API instead of breaking. When upgrading nats-py, this module is the one
+to re-read.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nats.aio.client import Client
+from nats.errors import (
+    ConnectionClosedError,
+    ConnectionDrainingError,
+    MaxPayloadError,
+    OutboundBufferLimitError,
+)
+
+__all__ = (
+    "ErrorCallback",
+    "can_send_frames",
+    "consumer_name",
+    "error_callback",
+    "send_frame",
+    "set_error_callback",
+)
+
+ErrorCallback = Callable[[Exception], Awaitable[None]]
+
+_FRAME_MEMBERS = (
+    "_send_command",
+    "_flush_queue",
+    "_flush_pending",
+    "_pending_data_size",
+    "_max_pending_size",
+)
+_AWAITED = ("_send_command", "_flush_pending")
+
+
+def can_send_frames(nc: Client) -> bool:
+    """Whether *nc* has the members :func:`send_frame` uses (and they are coroutines)."""
+    return all(hasattr(nc, name) for name in _FRAME_MEMBERS) and all(
+        inspect.iscoroutinefunction(getattr(nc, name)) for name in _AWAITED
+    )
+
+
+async def send_frame(nc: Any, subject: str, reply: str, block: bytes, body: bytes) -> None:
+    """Publish *body* with the header *block* on *subject* (replies to *reply*) as one frame.
+
+    Only for a client :func:`can_send_frames` accepts. Raises what ``Client.publish`` raises
+    in the same states (closed, draining, reconnect buffer full, larger than ``max_payload``).
+    """
+    if nc.is_closed:
+        raise ConnectionClosedError
+    if nc.is_draining_pubs:
+        raise ConnectionDrainingError
+    size = len(body)
+    if not nc.is_connected and (
+        nc._max_pending_size <= 0 or size + nc._pending_data_size > nc._max_pending_size
+    ):
+        raise OutboundBufferLimitError
+    if size > nc.max_payload:
+        raise MaxPayloadError
+    head = f"HPUB {subject} {reply} {len(block)} {len(block) + size}\r\n".encode()
+    nc.stats["out_msgs"] += 1
+    nc.stats["out_bytes"] += size
+    await nc._send_command(b"".join((head, block, body, b"\r\n")))
+    if nc._flush_queue is not None and nc._flush_queue.empty():
+        await nc._flush_pending()
+
+
+def error_callback(nc: Client) -> ErrorCallback | None:
+    """The error callback *nc* calls for asynchronous server errors (``None``: none)."""
+    callback: ErrorCallback | None = getattr(nc, "_error_cb", None)
+    return callback
+
+
+def set_error_callback(nc: Client, callback: ErrorCallback) -> None:
+    """Make *callback* the one *nc* calls for asynchronous server errors."""
+    nc._error_cb = callback
+
+
+def consumer_name(subscription: Any) -> str | None:
+    """The name of the JetStream consumer behind a push *subscription* (``None``: unknown)."""
+    name = getattr(subscription, "_consumer", None)
+    return name if isinstance(name, str) else None

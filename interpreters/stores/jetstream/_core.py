@@ -1,0 +1,83 @@
+"""What every part of the JetStream store shares: the connection, settings, codec, readers, tips.
+
+:class:`StoreCore` is built once by the facade (:class:`~interpreters.stores.jetstream.store.
+JetStreamEventStore`) and handed to each part (appends, reads, correlation index, snapshots).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
+
+from attrs import define, field
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from returns.result import Failure, Result, Success
+
+from cim import (
+    CorruptEvent,
+    EventEnvelope,
+    Header,
+    JsonCodec,
+    StoreError,
+    StoreUnavailable,
+    StreamId,
+)
+from interpreters.natsio.subjects import all_subjects, stream_subject
+from interpreters.stores.jetstream._acks import AckInbox
+from interpreters.stores.jetstream._direct_get import SEQUENCE, DirectReader
+from interpreters.stores.jetstream._failure import answered
+from interpreters.stores.jetstream._ordered_reader import OrderedReader
+from interpreters.stores.jetstream._provision import PermissionWatch
+from interpreters.stores.jetstream._tips import TipCache
+from interpreters.stores.jetstream.settings import StoreSettings
+
+__all__ = ("CLOSED", "StoreCore")
+
+CLOSED = StoreUnavailable("the store is closed (nothing was sent to the server)")
+_POSITION = Header.POSITION.value
+
+
+@define(eq=False)
+class StoreCore:
+    """The state the store's parts share."""
+
+    nc: Client
+    settings: StoreSettings
+    codec: JsonCodec
+    reader: DirectReader
+    acks: AckInbox
+    watch: PermissionWatch
+    tips: TipCache = field(factory=TipCache)
+    consumers: list[OrderedReader] = field(factory=list)
+    closed: bool = False
+    all_subjects: str = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.all_subjects = all_subjects(self.settings.subject_prefix)
+
+    def subject(self, stream: StreamId) -> str:
+        """The NATS subject of *stream*."""
+        return stream_subject(self.settings.subject_prefix, stream)
+
+    @property
+    def max_event_bytes(self) -> int:
+        """The largest encoded event the server accepts (its ``max_payload``)."""
+        return int(self.nc.max_payload)
+
+    async def get(self, pending: Awaitable[Msg | None]) -> Msg | None:
+        """The message a direct get answers (``None``: none); a failure raises ``OperationFailed``."""
+        return await answered(pending)
+
+    def decode(self, msg: Msg, position: str) -> Result[EventEnvelope[Any], StoreError]:
+        """The event in *msg*, stored at *position*, or why it cannot be read."""
+        headers = msg.headers if msg.headers is not None else {}
+        headers[_POSITION] = position
+        decoded = self.codec.decode(headers, msg.data)
+        if isinstance(decoded, Success):
+            return decoded
+        return Failure(CorruptEvent(int(position), decoded.failure()))
+
+    def decode_stored(self, msg: Msg) -> Result[EventEnvelope[Any], StoreError]:
+        """Decode a direct-get answer (its position is the ``Nats-Sequence`` header)."""
+        return self.decode(msg, (msg.headers or {}).get(SEQUENCE, "0"))

@@ -1,0 +1,125 @@
+"""The options of a :class:`~interpreters.stores.jetstream.JetStreamEventStore`, as one value.
+
+:class:`StoreSettings` is the single list of the store's options, with their defaults and the
+checks they must pass (a bad value is a ``ValueError`` when the record is built, before anything
+is sent). ``JetStreamEventStore.connect(url, types=..., stream=...)`` and ``from_client`` take
+either a ready record (``settings=``) or its fields as keyword arguments (typed by
+:class:`StoreOptions`, which names the same fields).
+
+>>> StoreSettings(stream="ORDERS", subject_prefix="orders").snapshot_bucket
+'ORDERS_snapshots'
+>>> StoreSettings(replicas=2)
+Traceback (most recent call last):
+...
+ValueError: replicas must be 1, 3 or 5, got 2
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+from uuid import UUID
+
+from attrs import field, frozen
+from nats.js import api
+from uuid_utils.compat import uuid7
+
+from cim import MAX_TOKEN_BYTES, validate_token
+from interpreters.natsio.subjects import DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX, all_subjects
+from interpreters.stores.jetstream._stream_config import StreamSettings
+from interpreters.stores.protocol import utc_now
+
+__all__ = ("Storage", "StoreOptions", "StoreSettings")
+
+Storage = Literal["file", "memory"]
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _check_stream(_: object, __: object, stream: str) -> None:
+    if not isinstance(stream, str) or not _NAME.match(stream):
+        raise ValueError(f"stream name {stream!r} must be letters, digits, '-' or '_'")
+
+
+def _check_prefix(_: object, __: object, prefix: str) -> None:
+    if not isinstance(prefix, str):
+        raise TypeError(f"subject_prefix must be a str, got {type(prefix).__name__}")
+    for token in prefix.split("."):
+        validate_token("subject_prefix token", token)
+    if len(prefix.encode()) > MAX_TOKEN_BYTES:  # subjects stay far below 4 KiB
+        raise ValueError(f"subject_prefix must be at most {MAX_TOKEN_BYTES} bytes of UTF-8")
+
+
+def _check_replicas(_: object, __: object, replicas: int) -> None:
+    if replicas not in (1, 3, 5) or isinstance(replicas, bool):
+        raise ValueError(f"replicas must be 1, 3 or 5, got {replicas!r}")
+
+
+def _check_storage(_: object, __: object, storage: str) -> None:
+    if storage not in ("file", "memory"):
+        raise ValueError(f"storage must be 'file' or 'memory', got {storage!r}")
+
+
+def _check_seconds(_: object, attribute: Any, seconds: float) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise ValueError(f"{attribute.name} must be > 0 seconds, got {seconds!r}")
+
+
+@frozen
+class StoreSettings:
+    """Where a JetStream event store keeps its events and how it talks to the server.
+
+    * ``stream``: the JetStream stream (letters, digits, ``-``, ``_``); the KV buckets of the
+      correlation index and snapshots are named after it;
+    * ``subject_prefix``: first token(s) of every event subject, ``<prefix>.<category>.<id>``;
+    * ``replicas`` (1, 3 or 5), ``storage`` (``"file"``/``"memory"``) and ``duplicate_window``
+      (seconds in which a retried publish with the same event id is stored once): used when
+      the store creates the stream;
+    * ``request_timeout``: seconds each round trip to the server may take (past it, an
+      operation answers :class:`~cim.StoreUnavailable`);
+    * ``clock`` and ``new_id``: the sources of ``recorded_at`` and of event ids (UUIDv7).
+    """
+
+    stream: str = field(default=DEFAULT_STREAM, validator=_check_stream)
+    subject_prefix: str = field(default=DEFAULT_SUBJECT_PREFIX, validator=_check_prefix)
+    replicas: int = field(default=1, validator=_check_replicas)
+    duplicate_window: float = field(default=120.0, validator=_check_seconds)
+    storage: Storage = field(default="file", validator=_check_storage)
+    request_timeout: float = field(default=5.0, validator=_check_seconds)
+    clock: Callable[[], datetime] = field(default=utc_now, eq=False)
+    new_id: Callable[[], UUID] = field(default=uuid7, eq=False)
+
+    @property
+    def correlation_bucket(self) -> str:
+        """The KV bucket holding the correlation index: ``<stream>_correlation``."""
+        return f"{self.stream}_correlation"
+
+    @property
+    def snapshot_bucket(self) -> str:
+        """The KV bucket holding snapshots: ``<stream>_snapshots``."""
+        return f"{self.stream}_snapshots"
+
+    def stream_settings(self) -> StreamSettings:
+        """What the store asks of its JetStream stream."""
+        storage = api.StorageType.FILE if self.storage == "file" else api.StorageType.MEMORY
+        return StreamSettings(
+            self.stream,
+            (all_subjects(self.subject_prefix),),
+            self.replicas,
+            storage,
+            self.duplicate_window,
+        )
+
+
+class StoreOptions(TypedDict, total=False):
+    """The fields of :class:`StoreSettings` as keyword arguments (for type checkers)."""
+
+    stream: str
+    subject_prefix: str
+    replicas: int
+    duplicate_window: float
+    storage: Storage
+    request_timeout: float
+    clock: Callable[[], datetime]
+    new_id: Callable[[], UUID]
