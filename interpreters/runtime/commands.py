@@ -71,9 +71,9 @@ from cim import (
     StoreError,
     StreamId,
     WrongExpectedVersion,
+    id_text,
     make_payload_converter,
 )
-from cim._events import id_text
 from cim.decider import Decider, Rejection, state_of
 from interpreters.stores.protocol import (
     ChainedAppends,

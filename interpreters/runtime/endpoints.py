@@ -51,8 +51,7 @@ from nats.micro.request import Request
 from pyrsistent import PMap, pmap
 from returns.result import Failure, Result, Success
 
-from cim import EventTypes, StreamId, make_payload_converter
-from cim._events import id_text
+from cim import EventTypes, StreamId, id_text, make_payload_converter
 from cim.decider import Rejection
 from interpreters.runtime.commands import (
     CommandHandler,
