@@ -154,9 +154,11 @@ async def main() -> None:
                         (c[2] / c[0]) / (s[2] / s[0])
                         for c, s in zip(concurrent, serial, strict=True)
                     ]
+                    ratio = statistics.median(ratios)
+                    verdict = "met" if ratio >= 3 else "MISSED"
                     lines.append(
-                        f"\nhot aggregate ratio concurrent/serial: {statistics.median(ratios):.2f}x "
-                        f"(median of per-run ratios; of the median rates {rate_c / rate_s:.2f}x; "
+                        f"\nhot aggregate ratio concurrent/serial: {ratio:.2f}x ({verdict}; "
+                        f"median of per-run ratios; of the median rates {rate_c / rate_s:.2f}x; "
                         f"per run: {', '.join(f'{r:.2f}' for r in ratios)}; target >= 3x)\n"
                     )
                 if "many" in phases:

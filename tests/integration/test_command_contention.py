@@ -23,7 +23,7 @@ from cim import EventTypes, StreamId
 from cim.decider import Decider, state_of
 from cim.examples.bank import Deposit, OpenAccount, account, bank_types
 from interpreters.runtime.command_client import request_command
-from interpreters.runtime.commands import COMMAND_ID, CommandHandler, Handled
+from interpreters.runtime.commands import COMMAND_ID, CommandHandler, Handled, Overloaded
 from interpreters.runtime.endpoints import CommandService
 from interpreters.stores.jetstream import JetStreamEventStore
 from tests.integration._stock import STOCK_COMMANDS, STOCK_TYPES, stock
@@ -380,3 +380,68 @@ async def test_three_instances_one_killed_mid_load_lose_no_command_and_apply_non
     assert set(applied.values()) == {1}
     assert len(applied) == 320
     await store.close()
+
+
+class HeldStore:
+    """The JetStream store, with the next append held until released (to fill a queue)."""
+
+    def __init__(self, store: JetStreamEventStore) -> None:
+        self.store = store
+        self.holding = anyio.Event()
+        self.released = anyio.Event()
+        self.armed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def append(self, stream: StreamId, events: Any, *, expected: Any) -> Any:
+        """Hold the first append after arming, then append through."""
+        if self.armed:
+            self.armed = False
+            self.holding.set()
+            await self.released.wait()
+        return await self.store.append(stream, events, expected=expected)
+
+
+async def test_a_cancelled_queued_command_and_a_full_queue_on_a_real_server(nc: Any) -> None:
+    """While an append is held: a queued caller that is cancelled never lands, a caller beyond
+    queue_limit gets Overloaded at once, and the others land in order once released."""
+    store = await bank_store(nc, unique("held"))
+    held = HeldStore(store)
+    try:
+        handler: CommandHandler[Any, Any, Any] = CommandHandler(
+            account,
+            held,  # type: ignore[arg-type]
+            queue_limit=3,
+        )
+        stream = StreamId("account", "a-1")
+        (await handler.handle(stream, OpenAccount("a-1", "Ada"))).unwrap()
+        results: list[Any] = []
+        held.armed = True
+        withdrawn = anyio.CancelScope()
+
+        async def deposit(amount: int) -> None:
+            results.append(await handler.handle(stream, Deposit(amount)))
+
+        async def cancelled() -> None:
+            with withdrawn:
+                await handler.handle(stream, Deposit(1000))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(deposit, 1)
+            await held.holding.wait()
+            tg.start_soon(deposit, 10)
+            tg.start_soon(cancelled)
+            tg.start_soon(deposit, 100)
+            await anyio.wait_all_tasks_blocked()
+            overloaded = await handler.handle(stream, Deposit(5))
+            withdrawn.cancel()
+            await anyio.wait_all_tasks_blocked()
+            held.released.set()
+        assert overloaded.failure() == Overloaded(stream, 3)
+        assert [r.unwrap().state.balance for r in results] == [1, 11, 111]
+        stored = (await store.read(stream)).unwrap()
+        assert [getattr(e.payload, "amount", None) for e in stored] == [None, 1, 10, 100]
+        assert handler.busy_streams == 0
+    finally:
+        await store.close()
