@@ -65,7 +65,9 @@ from uuid_utils.compat import uuid7
 
 from cim import (
     AppendError,
+    AppendTooLarge,
     EventEnvelope,
+    EventTooLarge,
     Exactly,
     NewEvent,
     StoreError,
@@ -514,9 +516,12 @@ class CommandHandler(Generic[C, E, S]):
                     continue
                 rest = group[len(answered) :]
             if not isinstance(error, WrongExpectedVersion):
-                if len(rest) > 1:  # e.g. one event too large: each command on its own
+                if len(rest) > 1 and isinstance(error, EventTooLarge | AppendTooLarge):
+                    # refused before it was stored: each command on its own, the culprit fails
                     return answered + [await self._alone(stream, ticket) for ticket in rest]
-                return [*answered, Failure(error)] if error is not None else answered
+                # the store failed (the append may or may not be stored): never decided again
+                # here, so a command without an id is never applied twice
+                return answered + [Failure(error)] * len(rest) if error is not None else answered
             fresh = True
             out_of_attempts = self.max_attempts is not None and attempts >= self.max_attempts
             now = anyio.current_time()

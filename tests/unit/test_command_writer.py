@@ -8,19 +8,23 @@ from typing import Any
 
 import anyio
 import pytest
+from attrs import frozen
 from returns.result import Failure, Result, Success
 
 from cim import (
     AnyVersion,
     AppendError,
     AppendResult,
+    EventTooLarge,
+    EventTypes,
     Exactly,
     ExpectedVersion,
     NewEvent,
+    StoreUnavailable,
     StreamId,
     WrongExpectedVersion,
 )
-from cim.decider import state_of
+from cim.decider import Decider, state_of
 from cim.examples.bank import (
     AccountOpened,
     Deposit,
@@ -328,3 +332,86 @@ async def test_a_chain_stops_at_the_first_refused_event() -> None:
     assert isinstance(failure, WrongExpectedVersion)
     with pytest.raises(TypeError, match="Exactly"):
         await store.append_chain(ACC, paid[:1], expected=AnyVersion())  # type: ignore[arg-type]
+
+
+class DownStore(GatedStore):
+    """A gated store whose chains fail as a lost connection would: outcome unknown."""
+
+    chains: int = 0
+
+    async def append_chain(
+        self, stream: StreamId, events: Sequence[NewEvent[Any]], *, expected: Exactly
+    ) -> tuple[tuple[AppendResult, ...], AppendError | None]:
+        """Fail the whole chain with StoreUnavailable."""
+        self.chains += 1
+        return (), StoreUnavailable("the connection is gone: the appends may or may not be stored")
+
+
+async def test_a_store_failure_of_a_group_is_every_commands_answer_never_a_retry() -> None:
+    """When a group's append fails with an unknown outcome, each of its commands gets that
+    failure; none is decided and appended again (it could be applied twice)."""
+    store = DownStore(types=bank_types)
+    handler = await opened(store)
+    store.arm()
+    results: list[Result[Handled[Any], Any]] = []
+
+    async def deposit(amount: int) -> None:
+        results.append(await handler.handle(ACC, Deposit(amount)))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(deposit, 1)
+        await store.waiting.wait()
+        for amount in (10, 100, 1000):
+            tg.start_soon(deposit, amount)
+            await anyio.wait_all_tasks_blocked()
+        appends_before = store.appends
+        store.release()
+    assert store.chains == 1
+    assert store.appends == appends_before  # nothing sent again one by one
+    failed = [r.failure() for r in results if isinstance(r, Failure)]
+    assert len(failed) == 3
+    assert all(isinstance(f, StoreUnavailable) for f in failed)
+
+
+@frozen
+class Say:
+    """Write *text* down."""
+
+    text: str
+
+
+@frozen
+class Said:
+    """*text* was written down."""
+
+    text: str
+
+
+notes: Decider[Say, Said, tuple[str, ...]] = Decider(
+    (), lambda c, s: Success((Said(c.text),)), lambda s, e: (*s, e.text)
+)
+
+
+async def test_a_too_large_event_fails_only_its_command_in_a_group() -> None:
+    """An event over the store's size limit fails its own command; the others in its group land."""
+    store = GatedStore(types=EventTypes().register(Said), max_event_bytes=400)
+    handler: CommandHandler[Any, Any, Any] = CommandHandler(notes, store)
+    stream = StreamId("notes", "n-1")
+    store.arm()
+    results: dict[str, Result[Handled[Any], Any]] = {}
+
+    async def run(name: str, text: str) -> None:
+        results[name] = await handler.handle(stream, Say(text))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run, "first", "a")
+        await store.waiting.wait()
+        for name, text in (("small", "b"), ("huge", "x" * 1000), ("after", "c")):
+            tg.start_soon(run, name, text)
+            await anyio.wait_all_tasks_blocked()
+        store.release()
+    assert results["small"].unwrap().state == ("a", "b")
+    assert results["after"].unwrap().state == ("a", "b", "c")
+    assert isinstance(results["huge"].failure(), EventTooLarge)
+    stored = [e.payload.text for e in (await store.read(stream)).unwrap()]
+    assert stored == ["a", "b", "c"]
