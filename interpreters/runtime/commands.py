@@ -432,6 +432,8 @@ class CommandHandler(Generic[C, E, S]):
                 return (await self._run_group(stream, [ticket], attempts=1, fresh=True))[0]
             return Failure(appended.failure())
         result = appended.unwrap()
+        if result.version != hit.version + len(events):  # not appended now (see _append)
+            return (await self._run_group(stream, [ticket], attempts=1, fresh=True))[0]
         state = state_of(self.decider, (e.payload for e in events), hit.state)
         self._remember(stream, _Known(result.version, state, hit.commands))
         await self._maybe_snapshot(stream, hit.version, result.version, state)
@@ -567,7 +569,11 @@ class CommandHandler(Generic[C, E, S]):
         appended = await store.append(stream, list(events), expected=Exactly(version))
         if isinstance(appended, Failure):
             return (), appended.failure()
-        last, count = appended.unwrap().position, len(events)
+        result, count = appended.unwrap(), len(events)
+        if result.version != version + count:  # these ids were stored before (a retry the
+            # handler did not know): nothing was appended now; read the stream, decide again
+            return (), WrongExpectedVersion(stream, Exactly(version), result.version)
+        last = result.position
         # one atomic append stores its events at consecutive positions
         return tuple(last - (count - 1 - i) for i in range(count)), None
 

@@ -415,3 +415,18 @@ async def test_a_too_large_event_fails_only_its_command_in_a_group() -> None:
     assert isinstance(results["huge"].failure(), EventTooLarge)
     stored = [e.payload.text for e in (await store.read(stream)).unwrap()]
     assert stored == ["a", "b", "c"]
+
+
+async def test_a_retry_on_a_handler_with_an_old_cache_gets_the_original_reply() -> None:
+    """Another handler applied the command later than this one's cached version: the store
+    answers the retried ids with the original result, the handler notices it appended nothing,
+    reads the stream and answers the original reply."""
+    store = InMemoryEventStore(types=bank_types)
+    first = await opened(store)
+    second: CommandHandler[Any, Any, Any] = CommandHandler(account, store)
+    (await second.handle(ACC, Deposit(1))).unwrap()  # second caches version 2
+    (await first.handle(ACC, Deposit(7))).unwrap()
+    original = (await first.handle(ACC, Deposit(5), command_id="pay-9")).unwrap()
+    retried = (await second.handle(ACC, Deposit(5), command_id="pay-9")).unwrap()
+    assert retried == original
+    assert (await store.version(ACC)).unwrap() == 4
