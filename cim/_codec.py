@@ -48,7 +48,13 @@ class _Encoding(NamedTuple):
 
 
 class Header(StrEnum):
-    """NATS headers the codec writes: a consumer can route on them without decoding the body."""
+    """NATS headers the codec writes: a consumer can route on them without decoding the body.
+
+    ``Cim-Position`` is written by :meth:`JsonCodec.encode` (an envelope that has a position) but
+    not stored by the stores (:meth:`JsonCodec.encode_new`): a stored event's position is its
+    message's stream sequence; :meth:`JsonCodec.decode` reads it from this header, which a store
+    sets from the sequence before decoding.
+    """
 
     EVENT_ID = "Cim-Event-Id"
     EVENT_TYPE = "Cim-Event-Type"
@@ -153,10 +159,12 @@ class JsonCodec:
         event_id: UUID,
         recorded_at: datetime,
     ) -> tuple[dict[str, str], bytes]:
-        """``encode(types.envelope(event, position=0, ...))`` without building the envelope.
+        """``encode(types.envelope(event, position=0, ...))`` without building the envelope, and
+        without ``Cim-Position``.
 
-        For stores, whose append encodes every event before the server assigns its position
-        (``Cim-Position`` is ``"0"``; the stored position is the message's sequence). It checks
+        For stores, whose append encodes every event before the server assigns its position:
+        the stored position is the message's stream sequence, which a read puts back in the
+        headers before :meth:`decode` (so no ``Cim-Position`` is stored). It checks
         what the envelope's validators would: a registered payload type, a ``StreamId``, a
         ``UUID`` id, a version ``>= 1`` and an aware time (*event* was checked when built).
 
@@ -180,7 +188,6 @@ class JsonCodec:
             _SCHEMA_VERSION: encoding.version,
             _STREAM: f"{stream.category}.{stream.entity_id}",
             _VERSION: str(version),
-            _POSITION: "0",
             _RECORDED_AT: recorded_at.isoformat(),
         }
         if event.correlation_id is not None:

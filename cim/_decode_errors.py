@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from attrs import frozen
+from attrs import field, frozen
+
+
+def _name(header: str) -> str:
+    """The header's name as plain text (``Header.EVENT_TYPE`` becomes ``'Cim-Event-Type'``)."""
+    return str(header)
 
 
 @frozen
 class MissingHeader:
-    """A header the envelope needs is absent."""
+    """A header the envelope needs is absent (``header``: its name, plain text).
 
-    header: str
+    >>> from cim import Header
+    >>> str(MissingHeader(Header.EVENT_TYPE))
+    'missing header Cim-Event-Type'
+    """
+
+    header: str = field(converter=_name)
 
     def __str__(self) -> str:
-        return f"missing header {self.header!r}"
+        return f"missing header {self.header}"
 
 
 @frozen
 class InvalidHeader:
-    """A header is present but its value is not valid."""
+    """A header is present but its value is not valid (``header``: its name, plain text)."""
 
-    header: str
+    header: str = field(converter=_name)
     value: str
     reason: str
 

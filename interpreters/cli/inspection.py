@@ -29,6 +29,7 @@ from interpreters.natsio.subjects import (
     category_subjects,
     stream_subject,
 )
+from interpreters.stores.jetstream.foreign import check_message
 
 __all__ = (
     "DEFAULT_PREFIX",
@@ -111,13 +112,18 @@ class Category:
 
 @frozen
 class StoredMessage:
-    """One stored message: its global ``position`` (stream sequence), subject, headers and body."""
+    """One stored message: its global ``position`` (stream sequence), subject, headers and body.
+
+    ``skipped`` says why the store skips it when reading its event stream (a foreign message, a
+    forged version: :mod:`interpreters.stores.jetstream.foreign`), ``None`` for an event.
+    """
 
     position: int
     subject: str
     headers: Mapping[str, str]
     data: bytes
     stored_at: datetime | None = None
+    skipped: str | None = None
 
 
 def subject_of(stream: StreamId, prefix: str = DEFAULT_PREFIX) -> str:
@@ -166,7 +172,8 @@ async def read_stream(
     prefix: str = DEFAULT_PREFIX,
     limit: int | None = None,
 ) -> Result[tuple[StoredMessage, ...], InspectError]:
-    """The messages of event stream *stream*, oldest first (at most *limit*).
+    """The messages of event stream *stream*, oldest first (at most *limit*), each checked as
+    the store checks it (``skipped`` set on foreign messages and forged versions).
 
     A stream with no events is :class:`UnknownStream`; a missing JetStream stream is
     :class:`NoEventStream`. Each message is one direct lookup of the next one on the subject,
@@ -174,7 +181,7 @@ async def read_stream(
     """
     subject = subject_of(stream, prefix)
     found: list[StoredMessage] = []
-    sequence = 1
+    sequence, version = 1, 0
     try:
         while limit is None or len(found) < limit:
             try:
@@ -183,10 +190,15 @@ async def read_stream(
                 if found or not _stream_missing(exc):
                     break
                 return Failure(NoEventStream(stream_name))
+            headers = dict(raw.headers or {})
+            problem = check_message(headers, str(stream), version + 1, position=raw.seq)
+            skipped = None
+            if problem is None:
+                version += 1
+            else:
+                skipped = str(problem)
             found.append(
-                StoredMessage(
-                    raw.seq, raw.subject, dict(raw.headers or {}), raw.data or b"", raw.time
-                )
+                StoredMessage(raw.seq, raw.subject, headers, raw.data or b"", raw.time, skipped)
             )
             sequence = raw.seq + 1
     except (nats.errors.Error, TimeoutError) as exc:
@@ -274,10 +286,13 @@ def describe(
         row["payload"] = body.get("payload") if isinstance(body, dict) else body
     except orjson.JSONDecodeError:
         row["payload"] = message.data.decode("utf-8", errors="replace")
+    if message.skipped is not None:  # never shown as an event of the stream
+        row["version"], row["error"] = None, message.skipped
+        return row
     if types is None:
         return row
     codec = JsonCodec(types)
-    decoded = codec.decode(dict(headers), message.data)
+    decoded = codec.decode({**headers, Header.POSITION: str(message.position)}, message.data)
     if isinstance(decoded, Failure):
         row["error"] = str(decoded.failure())
         return row

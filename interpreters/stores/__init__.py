@@ -28,6 +28,7 @@ from interpreters.stores.protocol import (
 )
 
 if TYPE_CHECKING:
+    from interpreters.stores.jetstream.foreign import ForeignMessage
     from interpreters.stores.jetstream.settings import StoreSettings
     from interpreters.stores.jetstream.store import (
         IncompatibleStream,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = (
     "ChainedAppends",
     "EventStore",
+    "ForeignMessage",
     "InMemoryEventStore",
     "IncompatibleStream",
     "JetStreamEventStore",
@@ -65,5 +67,6 @@ __getattr__, __dir__ = lazy_exports(
         "OverlappingSubjects": "interpreters.stores.jetstream.store",
         "StoreAccessDenied": "interpreters.stores.jetstream.store",
         "StoreSettings": "interpreters.stores.jetstream.settings",
+        "ForeignMessage": "interpreters.stores.jetstream.foreign",
     },
 )

@@ -370,10 +370,11 @@ async def test_slow_long_read_all_holds_the_consumer_back_and_loses_nothing(
     assert amounts == list(range(1500))
 
 
-async def test_foreign_message_reads_as_corrupt_event(
+async def test_foreign_message_is_skipped_by_stream_reads_and_corrupt_in_read_all(
     store: JetStreamEventStore, client: Client
 ) -> None:
-    """A message someone else put on a stream's subject is a CorruptEvent value, not a crash."""
+    """A message someone else put on a stream's subject is skipped by reads of that stream
+    (and listed by foreign_messages); read_all, which checks no stream, says CorruptEvent."""
     stream = StreamId("acc", "garbage")
     (await store.append(stream, [NewEvent(Deposited(1))])).unwrap()
     js = client.jetstream()
@@ -382,30 +383,39 @@ async def test_foreign_message_reads_as_corrupt_event(
         store.subject(StreamId("acc", "other")), b"{}", headers={"Cim-Event-Type": "Nope"}
     )
     results = [r async for r in store.iter_stream(stream)]
-    assert results[0].unwrap().payload == Deposited(1)
-    corrupt = results[1].failure()
-    assert corrupt == CorruptEvent(ack.seq, MissingHeader("Cim-Event-Type"))
+    assert [r.unwrap().payload for r in results] == [Deposited(1)]
+    assert [e.payload for e in (await store.read(stream)).unwrap()] == [Deposited(1)]
+    [foreign] = (await store.foreign_messages(stream)).unwrap()
+    assert (foreign.position, foreign.kind) == (ack.seq, "foreign")
+    assert "no Cim-Event-Id header" in foreign.reason
     everything = [r.failure() for r in [r async for r in store.read_all()][1:]]
     assert all(isinstance(e, CorruptEvent) for e in everything)
     assert [type(e.error) for e in everything if isinstance(e, CorruptEvent)] == [
         MissingHeader,
         UnknownEventType,
     ]
-    assert isinstance((await store.read(stream)).failure(), CorruptEvent)
+    assert everything[0] == CorruptEvent(ack.seq, MissingHeader("Cim-Event-Type"))
 
 
-async def test_append_after_a_foreign_message_is_corrupt_event(
+async def test_append_after_a_foreign_message_builds_on_the_last_genuine_event(
     store: JetStreamEventStore, client: Client
 ) -> None:
-    """An append onto a stream whose last message is not an event is CorruptEvent, every time."""
+    """An append onto a stream whose last message is not an event expects that message's
+    sequence and writes the last genuine version + 1, with any expectation."""
     stream = StreamId("acc", "foreign-tip")
     (await store.append(stream, [NewEvent(Deposited(1))])).unwrap()
     ack = await client.jetstream().publish(store.subject(stream), b"not an event")
-    for expected in (Exactly(1), AnyVersion(), StreamExists(), Exactly(1)):
-        result = await store.append(stream, [NewEvent(Deposited(2))], expected=expected)
-        assert result.failure() == CorruptEvent(ack.seq, MissingHeader("Cim-Event-Type"))
+    store._core.tips.clear()  # as a fresh process: the tip comes from the server
+    appended = await store.append(stream, [NewEvent(Deposited(2))], expected=Exactly(1))
+    assert (appended.unwrap().version, appended.unwrap().position) == (2, ack.seq + 1)
+    for expected in (AnyVersion(), StreamExists(), Exactly(4)):
+        store._core.tips.clear()
+        result = await store.append(stream, [NewEvent(Deposited(3))], expected=expected)
+        assert isinstance(result.unwrap(), AppendResult)
+    versions = [e.version for e in (await store.read(stream)).unwrap()]
+    assert versions == [1, 2, 3, 4, 5]
     info = await client.jetstream().stream_info(store.stream_name)
-    assert info.state.messages == 2
+    assert info.state.messages == 6
 
 
 async def test_server_down_is_store_unavailable(nats_server: NatsServer) -> None:
@@ -517,4 +527,12 @@ async def test_settings_record_and_keyword_options_configure_the_store(
             assert [e.version for e in (await other.read(StreamId("a", "b"))).unwrap()] == [1]
     unknown: Any = {"user": "app"}
     with pytest.raises(TypeError, match="unknown store option"):
-        JetStreamEventStore.connect(nats_url, types=contract_types(), **unknown)
+        await JetStreamEventStore.from_client(client, types=contract_types(), **unknown)
+    earlier_form: Any = {"name": "earlier-form", "max_reconnect_attempts": 0}
+    async with JetStreamEventStore.connect(
+        nats_url, types=contract_types(), stream=name, subject_prefix=prefix, **earlier_form
+    ) as passed_on:  # keywords that are not store options still reach nats.connect
+        assert passed_on.nc.options["name"] == "earlier-form"
+    misspelt: Any = {"subject_prefx": "x"}  # nats.connect refuses what it does not know
+    with pytest.raises(TypeError):
+        await JetStreamEventStore.connect(nats_url, types=contract_types(), **misspelt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from interpreters.stores.jetstream.foreign import ForeignMessage
 from interpreters.stores.jetstream.settings import Storage, StoreOptions, StoreSettings
 from interpreters.stores.jetstream.store import (
     IncompatibleStream,
@@ -11,6 +12,7 @@ from interpreters.stores.jetstream.store import (
 )
 
 __all__ = (
+    "ForeignMessage",
     "IncompatibleStream",
     "JetStreamEventStore",
     "OverlappingSubjects",

@@ -49,7 +49,7 @@ from interpreters.stores.jetstream._core import StoreCore
 from interpreters.stores.jetstream._direct_get import SUBJECT
 from interpreters.stores.jetstream._failure import OperationFailed
 from interpreters.stores.jetstream._reads import Reads
-from interpreters.stores.jetstream._tips import EMPTY, Tip, current_tip, is_last
+from interpreters.stores.jetstream._tips import EMPTY, Tip, is_last
 from interpreters.stores.protocol import ReusedEventIds, encoded_size
 
 __all__ = ("Appends",)
@@ -98,7 +98,7 @@ class Appends:
             if empty:
                 tip = EMPTY
             else:
-                tip = await current_tip(core, subject, fresh=fresh)
+                tip = await self.reads.tip(subject, stream, fresh=fresh)
                 retried = await self._retried(stream, tip, ids)
                 if retried is not None:
                     return Success(retried)
@@ -122,7 +122,7 @@ class Appends:
                 return Success(await self._acked(subject, reply, tip, len(events), ids[-1]))
             code = error.get("err_code")
             if code in (WRONG_LAST_SEQUENCE, BATCH_DUPLICATE_ID):
-                tip = await current_tip(core, subject, fresh=True)
+                tip = await self.reads.tip(subject, stream, fresh=True)
                 retried = await self._retried(stream, tip, ids)
                 if retried is not None:
                     return Success(retried)

@@ -30,6 +30,7 @@ from interpreters.stores.jetstream._failure import answered
 from interpreters.stores.jetstream._ordered_reader import OrderedReader
 from interpreters.stores.jetstream._provision import PermissionWatch
 from interpreters.stores.jetstream._tips import TipCache
+from interpreters.stores.jetstream.foreign import Reporter
 from interpreters.stores.jetstream.settings import StoreSettings
 
 __all__ = ("CLOSED", "StoreCore")
@@ -51,6 +52,7 @@ class StoreCore:
     tips: TipCache = field(factory=TipCache)
     consumers: list[OrderedReader] = field(factory=list)
     closed: bool = False
+    reporter: Reporter = field(factory=Reporter)
     all_subjects: str = field(init=False)
 
     def __attrs_post_init__(self) -> None:

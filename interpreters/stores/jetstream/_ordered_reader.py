@@ -48,7 +48,7 @@ def sequence_and_pending(msg: Msg) -> tuple[int, int]:
 
 @define
 class OrderedReader:
-    """The messages on ``subject`` (wildcards allowed) from stream sequence ``start``.
+    """The messages on ``subjects`` (filters, wildcards allowed) from stream sequence ``start``.
 
     :meth:`open` creates the consumer, :meth:`batches` yields what arrived since the last batch
     (it never ends by itself: the caller stops when it has what it wants), :meth:`close`
@@ -59,7 +59,7 @@ class OrderedReader:
 
     nc: Client
     stream: str
-    subject: str
+    subjects: tuple[str, ...]
     start: int
     api_timeout: float
     idle_timeout: float | None
@@ -84,9 +84,11 @@ class OrderedReader:
             opt_start_seq=self.start,
             inactive_threshold=_INACTIVE_THRESHOLD,
         )
+        if len(self.subjects) > 1:  # the server filters on each (server >= 2.10)
+            config.filter_subjects = list(self.subjects)
         try:
             self._subscription = await self.nc.jetstream(timeout=self.api_timeout).subscribe(
-                self.subject,
+                self.subjects[0],
                 stream=self.stream,
                 cb=self._collect,
                 ordered_consumer=True,

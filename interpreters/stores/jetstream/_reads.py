@@ -1,22 +1,39 @@
-"""Reads: one stream (batch direct gets), the whole store (``read_all``), live (``subscribe``).
+"""Reads: one stream (batch direct gets, versions verified), the whole store (``read_all``),
+live (``subscribe``), optionally only some categories.
 
 Reads of a stream are batch direct gets ending on the server's end-of-batch marker (no consumer,
-no timeout guessing); a ``read_all`` longer than one batch streams the rest from an ordered
-consumer, up to the count the first batch announced, and ``subscribe`` is one ordered consumer;
-both delete their consumer when they end.
+no timeout guessing). Every message of a stream is checked (:mod:`.foreign`): a foreign message
+or a forged version is skipped and reported, never trusted, and the stream's tip (the subject's
+last sequence, the last genuine version) is remembered for the next append. ``read_all`` and
+``subscribe`` (for projections, which may start anywhere) do not skip: a message they cannot
+decode is a :class:`~cim.CorruptEvent` value (the runner's poison policy decides). A ``read_all``
+longer than one batch streams the rest from an ordered consumer, up to the count the first batch
+announced, and ``subscribe`` is one ordered consumer; both delete their consumer when they end.
+With ``categories``, the server filters (``<prefix>.<category>.*`` subjects): other categories
+never reach the client.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator
+import heapq
+from collections.abc import AsyncGenerator, Collection
 from typing import Any
 
 from attrs import frozen
 from nats.aio.msg import Msg
 from returns.result import Failure, Result, Success
 
-from cim import CorruptEvent, EventEnvelope, Header, PermissionDenied, StoreError, StreamId
+from cim import (
+    CorruptEvent,
+    EventEnvelope,
+    Header,
+    PermissionDenied,
+    StoreError,
+    StreamId,
+    validate_token,
+)
+from interpreters.natsio.subjects import category_subjects
 from interpreters.stores.jetstream._core import CLOSED, StoreCore
 from interpreters.stores.jetstream._direct_get import SEQUENCE, DirectReader
 from interpreters.stores.jetstream._failure import READ_ERRORS, OperationFailed, answered, failed
@@ -26,12 +43,41 @@ from interpreters.stores.jetstream._ordered_reader import (
     sequence_and_pending,
 )
 from interpreters.stores.jetstream._provision import StoreAccessDenied
-from interpreters.stores.jetstream._tips import Tip, version_of
+from interpreters.stores.jetstream._tips import EMPTY, Tip
+from interpreters.stores.jetstream.foreign import ForeignMessage, check_message
 from interpreters.stores.protocol import check_from
 
 __all__ = ("Reads", "batches_of")
 
 _Decoded = Result[EventEnvelope[Any], StoreError]
+_EVENT_ID = Header.EVENT_ID.value
+
+
+class _Walk:
+    """The check of one stream's messages in order: the next version it expects, and its tip."""
+
+    __slots__ = ("event_id", "sequence", "skipped", "stream", "subject", "version")
+
+    def __init__(self, stream: StreamId, subject: str, after: Tip) -> None:
+        self.stream = str(stream)
+        self.subject = subject
+        self.sequence, self.version, self.event_id = after
+        self.skipped: list[ForeignMessage] = []
+
+    def accepts(self, headers: dict[str, str]) -> bool:
+        """Whether *headers* are the next event's (else the message is recorded as skipped)."""
+        sequence = self.sequence = int(headers[SEQUENCE])
+        problem = check_message(headers, self.stream, self.version + 1, position=sequence)
+        if problem is not None:
+            self.skipped.append(problem)
+            return False
+        self.version += 1
+        self.event_id = headers[_EVENT_ID]
+        return True
+
+    def tip(self) -> Tip:
+        """The stream's tip after the messages walked so far."""
+        return Tip(self.sequence, self.version, self.event_id)
 
 
 @frozen
@@ -40,29 +86,27 @@ class Reads:
 
     core: StoreCore
 
-    def _start_of(self, subject: str, from_version: int) -> int:
-        """Where to start reading *subject* for *from_version*: after a known earlier event."""
+    def _walk(self, stream: StreamId, subject: str, from_version: int) -> tuple[_Walk, int]:
+        """A check of *stream* that can start after a known earlier event, and where it starts."""
         known = self.core.tips.get(subject)
         if known is not None and 0 < known.version < from_version:
-            return known.sequence + 1  # history is immutable: later versions come after it
-        return 1
+            return _Walk(stream, subject, known), known.sequence + 1  # history is immutable
+        return _Walk(stream, subject, EMPTY), 1
 
     async def _batch_of(self, subject: str, start: int) -> tuple[list[Msg], int]:
-        """One direct-get batch of *subject* from *start*, and where the next starts (0: none).
-
-        Remembers the stream's tip when the batch is its last.
-        """
+        """One direct-get batch of *subject* from *start*, and where the next starts (0: none)."""
         answer = await answered(self.core.reader.batch(subject, start=start))
         messages = answer.messages
         if messages and answer.pending:
             return messages, answer.last + 1
-        if messages:
-            headers = messages[-1].headers or {}
-            version = version_of(headers)
-            if version is not None:
-                tip = Tip(int(headers[SEQUENCE]), version, headers.get(Header.EVENT_ID))
-                self.core.tips.remember(subject, tip)
         return messages, 0
+
+    def _finish(self, walk: _Walk) -> None:
+        """Remember the tip of a stream walked to its end, and report what it skipped."""
+        if walk.sequence:
+            self.core.tips.remember(walk.subject, walk.tip())
+        for skipped in walk.skipped:
+            self.core.reporter.report(walk.subject, skipped)
 
     async def read(
         self, stream: StreamId, *, from_version: int = 1
@@ -70,14 +114,14 @@ class Reads:
         """The events of *stream* from *from_version* on (empty if the stream does not exist)."""
         check_from("from_version", from_version)
         subject = self.core.subject(stream)
-        start = self._start_of(subject, from_version)
+        walk, start = self._walk(stream, subject, from_version)
         found: list[EventEnvelope[Any]] = []
-        decode = self.core.decode_stored
+        decode, accepts = self.core.decode_stored, walk.accepts
         try:
             while start:  # a stream is usually one batch: a plain loop, no generators
                 messages, start = await self._batch_of(subject, start)
                 for msg in messages:
-                    if from_version > 1 and _version_below(msg, from_version):
+                    if not accepts(msg.headers or {}) or walk.version < from_version:
                         continue
                     result = decode(msg)
                     if not isinstance(result, Success):
@@ -85,6 +129,7 @@ class Reads:
                     found.append(result.unwrap())
         except OperationFailed as failure:
             return Failure(failure.error)
+        self._finish(walk)
         return Success(tuple(found))
 
     async def iter_stream(
@@ -93,38 +138,108 @@ class Reads:
         """The events of *stream* one at a time (for long streams)."""
         check_from("from_version", from_version)
         subject = self.core.subject(stream)
-        start = self._start_of(subject, from_version)
+        walk, start = self._walk(stream, subject, from_version)
         try:
             while start:
                 messages, start = await self._batch_of(subject, start)
                 for msg in messages:
-                    if from_version == 1 or not _version_below(msg, from_version):
+                    if walk.accepts(msg.headers or {}) and walk.version >= from_version:
                         yield self.core.decode_stored(msg)
         except OperationFailed as failure:
             yield Failure(failure.error)
+            return
+        self._finish(walk)
 
-    async def read_all(self, *, from_position: int = 1) -> AsyncGenerator[_Decoded, None]:
+    async def tip(self, subject: str, stream: StreamId, *, fresh: bool) -> Tip:
+        """The tip of *stream* (on *subject*): remembered, or (if *fresh* or unknown) found by
+        checking its messages after the last remembered tip (headers only, nothing decoded)."""
+        known = self.core.tips.get(subject)
+        if known is not None and not fresh:
+            return known
+        walk = _Walk(stream, subject, known or EMPTY)
+        start = walk.sequence + 1
+        while start:
+            messages, start = await self._batch_of(subject, start)
+            for msg in messages:
+                walk.accepts(msg.headers or {})
+        if not walk.sequence:
+            self.core.tips.forget(subject)
+            return EMPTY
+        self._finish(walk)
+        return walk.tip()
+
+    async def version(self, stream: StreamId) -> Result[int, StoreError]:
+        """The current version of *stream* (0 if it has no events): its last genuine event's."""
+        try:
+            tip = await self.tip(self.core.subject(stream), stream, fresh=True)
+        except OperationFailed as failure:
+            return Failure(failure.error)
+        return Success(tip.version)
+
+    async def foreign_messages(
+        self, stream: StreamId
+    ) -> Result[tuple[ForeignMessage, ...], StoreError]:
+        """Every message of *stream*'s subject that reads skip (foreign, forged version)."""
+        subject = self.core.subject(stream)
+        walk, start = _Walk(stream, subject, EMPTY), 1
+        try:
+            while start:
+                messages, start = await self._batch_of(subject, start)
+                for msg in messages:
+                    walk.accepts(msg.headers or {})
+        except OperationFailed as failure:
+            return Failure(failure.error)
+        self._finish(walk)
+        return Success(tuple(walk.skipped))
+
+    def _subjects(self, categories: Collection[str] | None) -> tuple[str, ...]:
+        """The subjects a read of *categories* (``None``: all) asks the server for."""
+        if categories is None:
+            return (self.core.all_subjects,)
+        if isinstance(categories, str | bytes) or not isinstance(categories, Collection):
+            raise TypeError(
+                "categories must be a collection of category names such as ['order'] "
+                f"(or None for all), got {type(categories).__name__}"
+            )
+        prefix = self.core.settings.subject_prefix
+        return tuple(
+            category_subjects(prefix, validate_token("category", category))
+            for category in sorted(set(categories))
+        )
+
+    async def read_all(
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
+    ) -> AsyncGenerator[_Decoded, None]:
         """Every stored event from *from_position* on, in global order; ends at the current end.
 
-        The first batch is a batch direct get, which also says how many events follow; if any
-        do, they stream from an ordered consumer (deleted at the end), up to that count.
+        With *categories*, only the events of those categories (filtered by the server). The
+        first batch is a batch direct get, which also says how many events follow; if any do,
+        they stream from an ordered consumer (deleted at the end), up to that count. Several
+        categories are read with one batch direct get each, merged by position.
         """
         check_from("from_position", from_position)
+        subjects = self._subjects(categories)
+        if len(subjects) != 1:
+            async with contextlib.aclosing(self._merged(subjects, from_position)) as merged:
+                async for merged_result in merged:
+                    yield merged_result
+            return
         core = self.core
+        decode = core.decode_stored
         try:
-            first = await core.reader.batch(core.all_subjects, start=from_position)
+            first = await core.reader.batch(subjects[0], start=from_position)
         except READ_ERRORS as error:
             yield Failure(failed(error).error)
             return
         if not first.pending:
             for msg in first.messages:
-                yield core.decode_stored(msg)
+                yield decode(msg)
             return
         remaining = first.pending
-        rest = self._consume(first.last + 1, idle_timeout=core.settings.request_timeout)
+        rest = self._consume(subjects, first.last + 1, idle_timeout=core.settings.request_timeout)
         async with contextlib.aclosing(rest) as batches:
             for msg in first.messages:
-                yield core.decode_stored(msg)
+                yield decode(msg)
             async for batch in batches:
                 for result, left in batch:
                     yield result
@@ -132,15 +247,40 @@ class Reads:
                     if not remaining or not left:
                         return
 
+    async def _merged(
+        self, subjects: tuple[str, ...], start: int
+    ) -> AsyncGenerator[_Decoded, None]:
+        """The messages of several subject filters from *start*, merged by position."""
+        core = self.core
+        readers = [_Pending(batches_of(core.reader, subject, start)) for subject in subjects]
+        try:
+            heap: list[tuple[int, int]] = []
+            for index, reader in enumerate(readers):
+                if await reader.advance():
+                    heap.append((reader.position, index))
+            heapq.heapify(heap)
+            while heap:
+                position, index = heapq.heappop(heap)
+                reader = readers[index]
+                assert reader.current is not None  # advance() answered True
+                yield core.decode(reader.current, str(position))
+                if await reader.advance():
+                    heapq.heappush(heap, (reader.position, index))
+        except OperationFailed as failure:
+            yield Failure(failure.error)
+        finally:
+            for reader in readers:
+                await reader.close()
+
     async def _consume(
-        self, start: int, *, idle_timeout: float | None
+        self, subjects: tuple[str, ...], start: int, *, idle_timeout: float | None
     ) -> AsyncGenerator[list[tuple[_Decoded, int]], None]:
         """Events from *start* on, from an ordered consumer: (result, events after it) batches."""
         core = self.core
         reader = OrderedReader(
             core.nc,
             core.settings.stream,
-            core.all_subjects,
+            subjects,
             start,
             core.settings.request_timeout,
             idle_timeout,
@@ -156,12 +296,13 @@ class Reads:
                 failure = PermissionDenied("create consumer", denied.subject or "", denied.detail)
                 yield [(Failure(failure), 0)]
                 return
+            decode = core.decode
             async with contextlib.aclosing(reader.batches()) as batches:
                 async for batch in batches:
                     decoded = []
                     for msg in batch:
                         position, pending = sequence_and_pending(msg)
-                        decoded.append((core.decode(msg, str(position)), pending))
+                        decoded.append((decode(msg, str(position)), pending))
                     yield decoded
         except ConsumerError as error:
             yield [(Failure(failed(error).error), 0)]
@@ -169,14 +310,21 @@ class Reads:
             core.consumers.remove(reader)
             await reader.close()
 
-    async def subscribe(self, *, from_position: int = 1) -> AsyncGenerator[_Decoded, None]:
+    async def subscribe(
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
+    ) -> AsyncGenerator[_Decoded, None]:
         """Every event from *from_position*: the backlog, then live events until cancelled.
 
-        One ordered push consumer delivers the backlog and then live events; it is deleted
-        when the iteration ends (cancelled, closed or broken out of).
+        With *categories*, only the events of those categories: the consumer's subject filters
+        (server side). One ordered push consumer delivers the backlog and then live events; it
+        is deleted when the iteration ends (cancelled, closed or broken out of).
         """
         check_from("from_position", from_position)
-        async with contextlib.aclosing(self._consume(from_position, idle_timeout=None)) as batches:
+        subjects = self._subjects(categories)
+        if not subjects:
+            return
+        consume = self._consume(subjects, from_position, idle_timeout=None)
+        async with contextlib.aclosing(consume) as batches:
             async for batch in batches:
                 for result, _ in batch:
                     yield result
@@ -185,24 +333,32 @@ class Reads:
                     ):
                         return
 
-    async def version(self, stream: StreamId) -> Result[int, StoreError]:
-        """The current version of *stream* (0 if it has no events)."""
-        core = self.core
-        subject = core.subject(stream)
-        try:
-            msg = await core.get(core.reader.last(subject))
-        except OperationFailed as failure:
-            return Failure(failure.error)
-        if msg is None:
-            return Success(0)
-        decoded = core.decode_stored(msg)
-        if isinstance(decoded, Failure):
-            return Failure(decoded.failure())
-        envelope = decoded.unwrap()
-        core.tips.remember(
-            subject, Tip(envelope.position, envelope.version, str(envelope.event_id))
-        )
-        return Success(envelope.version)
+
+class _Pending:
+    """One subject filter's messages in a merged read: the current one and its position."""
+
+    def __init__(self, batches: AsyncGenerator[list[Msg], None]) -> None:
+        self._batches = batches
+        self._buffer: list[Msg] = []
+        self._next = 0
+        self.current: Msg | None = None
+        self.position = 0
+
+    async def advance(self) -> bool:
+        """Move to the next message; ``False`` at the end."""
+        if self._next >= len(self._buffer):
+            self._buffer = await anext(self._batches, [])
+            self._next = 0
+            if not self._buffer:
+                return False
+        current = self.current = self._buffer[self._next]
+        self._next += 1
+        self.position = int((current.headers or {})[SEQUENCE])
+        return True
+
+    async def close(self) -> None:
+        """Stop reading (releases the batch requested ahead)."""
+        await self._batches.aclose()
 
 
 async def batches_of(
@@ -215,10 +371,3 @@ async def batches_of(
                 yield batch
     except READ_ERRORS as error:
         raise failed(error) from None
-
-
-def _version_below(msg: Msg, version: int) -> bool:
-    try:
-        return int((msg.headers or {}).get(Header.VERSION, "0")) < version
-    except ValueError:
-        return False

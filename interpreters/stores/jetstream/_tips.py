@@ -3,25 +3,18 @@
 Every append carries ``Nats-Expected-Last-Subject-Sequence``: the stream sequence of the last
 message on the stream's subject. The store remembers it (with the version and event id) from its
 own acks and reads, so an append usually needs no round trip first; a cache that is behind is
-harmless (the server refuses the append, the store asks the server and tries again).
+harmless (the server refuses the append, the store asks the server and tries again). A tip is
+only ever built from checked messages (:mod:`.foreign`): its sequence is the subject's last
+message's, its version the last genuine event's.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 from uuid import UUID
 
-from returns.result import Failure
-
-from cim import Header
-from interpreters.stores.jetstream._direct_get import SEQUENCE
-from interpreters.stores.jetstream._failure import OperationFailed
-
-if TYPE_CHECKING:
-    from interpreters.stores.jetstream._core import StoreCore
-
-__all__ = ("EMPTY", "Tip", "TipCache", "current_tip", "is_last", "version_of")
+__all__ = ("EMPTY", "Tip", "TipCache", "is_last")
 
 _TIP_CACHE_SIZE = 100_000
 
@@ -75,33 +68,3 @@ def is_last(tip: Tip, ids: list[UUID]) -> bool:
     if known is None:
         return False
     return known == ids[-1] if type(known) is UUID else known == str(ids[-1])
-
-
-def version_of(headers: dict[str, str]) -> int | None:
-    """The ``Cim-Version`` of a stored event, or ``None`` when it has no valid one."""
-    text = headers.get(Header.VERSION, "")
-    if not text.isascii() or not text.isdigit() or text.startswith("0"):
-        return None
-    return int(text)
-
-
-async def current_tip(core: StoreCore, subject: str, *, fresh: bool) -> Tip:
-    """The tip of *subject*: remembered, or (if *fresh* or unknown) its last message's."""
-    if not fresh:
-        known = core.tips.get(subject)
-        if known is not None:
-            return known
-    msg = await core.get(core.reader.last(subject))
-    if msg is None:
-        core.tips.forget(subject)
-        return EMPTY
-    headers = msg.headers or {}
-    version = version_of(headers)
-    if version is None:  # not an event of ours: no version to build on, ever
-        decoded = core.decode_stored(msg)
-        if isinstance(decoded, Failure):
-            raise OperationFailed(decoded.failure())
-        version = decoded.unwrap().version
-    tip = Tip(int(headers[SEQUENCE]), version, headers.get(Header.EVENT_ID))
-    core.tips.remember(subject, tip)
-    return tip

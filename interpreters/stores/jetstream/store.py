@@ -12,7 +12,9 @@ Design (see ``docs/event-store.md``):
 * the server checks concurrency (:mod:`._append`): every append carries
   ``Nats-Expected-Last-Subject-Sequence``, from the tip cache (:mod:`._tips`) or a direct get;
 * reads of a stream are batch direct gets, ``read_all`` and ``subscribe`` ordered consumers
-  (:mod:`._reads`);
+  (:mod:`._reads`), all of them optionally filtered by category on the server; messages that
+  are not events of the stream (foreign, forged versions) are skipped and reported
+  (:mod:`.foreign`);
 * connecting only looks at a stream and buckets that are already right (:mod:`._provision`);
 * the correlation index (:mod:`._correlation`) and snapshots (:mod:`._snapshots`) live in two KV
   buckets next to the stream.
@@ -24,7 +26,15 @@ Every part shares one :class:`~._core.StoreCore`; a failure of the server inside
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Collection,
+    Generator,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Unpack
@@ -32,7 +42,7 @@ from uuid import UUID
 
 import anyio
 import nats
-from attrs import define, field, fields
+from attrs import define, evolve, field, fields
 from nats.aio.client import Client
 from returns.result import Failure, Result
 
@@ -70,6 +80,7 @@ from interpreters.stores.jetstream._provision import (
 )
 from interpreters.stores.jetstream._reads import Reads
 from interpreters.stores.jetstream._snapshots import Snapshots
+from interpreters.stores.jetstream.foreign import ForeignMessage
 from interpreters.stores.jetstream.settings import StoreOptions, StoreSettings
 from interpreters.stores.protocol import Loaded, Snapshot, check_append, check_chain
 
@@ -102,16 +113,18 @@ class _Connecting:
             await self._store.close()
 
 
-def _settings(settings: StoreSettings | None, options: StoreOptions) -> StoreSettings:
+_SETTINGS = frozenset(attribute.name for attribute in fields(StoreSettings))
+
+
+def _settings(settings: StoreSettings | None, options: Mapping[str, Any]) -> StoreSettings:
     """*settings* (default: the defaults) with the fields in *options* replaced."""
     if settings is not None and not isinstance(settings, StoreSettings):
         raise TypeError(f"settings must be a StoreSettings, got {type(settings).__name__}")
-    known = {attribute.name for attribute in fields(StoreSettings)}
-    unknown = sorted(set(options) - known)
+    unknown = sorted(set(options) - _SETTINGS)
     if unknown:
-        raise TypeError(f"unknown store option(s) {unknown}: the options are {sorted(known)}")
+        raise TypeError(f"unknown store option(s) {unknown}: the options are {sorted(_SETTINGS)}")
     values: dict[str, Any] = (
-        {} if settings is None else {name: getattr(settings, name) for name in known}
+        {} if settings is None else {name: getattr(settings, name) for name in _SETTINGS}
     )
     values.update(options)
     return StoreSettings(**values)
@@ -182,12 +195,19 @@ class JetStreamEventStore:
         (credentials, TLS, user/password and any other ``nats.connect`` option: the vocabulary
         the ``cim`` command uses too). The store's options are *settings*, or its fields as
         keyword arguments (``stream=``, ``subject_prefix=``, ... overriding *settings*).
-        Raises :class:`IncompatibleStream` when a stream of that name exists with settings
-        that would lose or misplace events. The returned object is awaitable and an async
-        context manager.
+        Other keyword arguments (``user=``, ``tls=``, reconnect settings: the form earlier
+        versions documented) still go to ``nats.connect`` unchanged, as if given in
+        ``ConnectOptions.nats_options``; type checkers know only the store's options, so
+        prefer ``ConnectOptions``. Raises :class:`IncompatibleStream` when a stream of that
+        name exists with settings that would lose or misplace events. The returned object is
+        awaitable and an async context manager.
         """
-        chosen = _settings(settings, options)
+        given: dict[str, Any] = dict(options)
+        chosen = _settings(settings, {k: v for k, v in given.items() if k in _SETTINGS})
         target = url if isinstance(url, ConnectOptions) else ConnectOptions.of(url)
+        passed_on = {k: v for k, v in given.items() if k not in _SETTINGS}
+        if passed_on:
+            target = evolve(target, nats_options={**target.nats_options, **passed_on})
         problem = target.problem()
         if problem is not None:
             raise ValueError(problem)
@@ -374,28 +394,43 @@ class JetStreamEventStore:
         return self._reads.iter_stream(stream, from_version=from_version)
 
     def read_all(
-        self, *, from_position: int = 1
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
         """Every stored event from *from_position* on, in global order; ends at the current end.
 
-        The first batch is a batch direct get, which also says how many events follow; if any
-        do, they stream from an ordered consumer (deleted at the end), up to that count.
+        With *categories*, only the events of streams of those categories (``None``: all),
+        filtered by the server. The first batch is a batch direct get, which also says how many
+        events follow; if any do, they stream from an ordered consumer (deleted at the end), up
+        to that count. Messages that are not cim events are skipped and reported.
         """
-        return self._reads.read_all(from_position=from_position)
+        return self._reads.read_all(from_position=from_position, categories=categories)
 
     def subscribe(
-        self, *, from_position: int = 1
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
         """Every event from *from_position*: the backlog, then live events until cancelled.
 
-        One ordered push consumer delivers the backlog and then live events; it is deleted
-        when the iteration ends (cancelled, closed or broken out of).
+        With *categories*, only the events of streams of those categories (``None``: all):
+        the consumer's subject filters, so the server never sends the others. One ordered push
+        consumer delivers the backlog and then live events; it is deleted when the iteration
+        ends (cancelled, closed or broken out of).
         """
-        return self._reads.subscribe(from_position=from_position)
+        return self._reads.subscribe(from_position=from_position, categories=categories)
 
     async def version(self, stream: StreamId) -> Result[int, StoreError]:
-        """The current version of *stream* (0 if it has no events)."""
+        """The current version of *stream* (0 if it has no events): its last genuine event's."""
         return await self._reads.version(stream)
+
+    async def foreign_messages(
+        self, stream: StreamId
+    ) -> Result[tuple[ForeignMessage, ...], StoreError]:
+        """The messages on *stream*'s subject that reads skip, in order: foreign messages (not
+        cim events) and forged versions (see :mod:`interpreters.stores.jetstream.foreign`).
+
+        Each is also logged once at WARNING (logger ``interpreters.stores.jetstream``) when a
+        read meets it.
+        """
+        return await self._reads.foreign_messages(stream)
 
     async def read_by_correlation(
         self, correlation_id: str
