@@ -155,9 +155,9 @@ class Appends:
         when the tip cannot be read.
         """
         core = self.core
-        tip = await current_tip(core, subject, fresh=False)
+        tip = await self.reads.tip(subject, stream, fresh=False)
         if tip.version != expected.version:
-            tip = await current_tip(core, subject, fresh=True)
+            tip = await self.reads.tip(subject, stream, fresh=True)
             if tip.version != expected.version:
                 return (), WrongExpectedVersion(stream, expected, tip.version)
         settings = core.settings
@@ -228,7 +228,7 @@ class Appends:
             return StoreUnavailable(f"{subject}: {ack!r}")
         error = ack.get("error") or {}
         if error.get("err_code") in (WRONG_LAST_SEQUENCE, WRONG_LAST_MSG_ID):
-            tip = await current_tip(self.core, subject, fresh=True)
+            tip = await self.reads.tip(subject, stream, fresh=True)
             return WrongExpectedVersion(stream, expected, tip.version)
         return api_failure(subject, error)
 
