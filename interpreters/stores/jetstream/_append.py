@@ -164,7 +164,8 @@ class Appends:
         recorded_at, new_id = settings.clock(), settings.new_id
         encode, limit = core.codec.encode_new, core.max_event_bytes
         failure: AppendError | None = None
-        messages: list[tuple[dict[str, str], bytes, UUID]] = []
+        messages: list[tuple[dict[str, str] | bytes, bytes, UUID]] = []
+        direct = core.acks.direct  # ready header blocks, as for a one-event append
         previous = ""
         for index, event in enumerate(events):
             event_id = event.event_id or new_id()
@@ -175,23 +176,27 @@ class Appends:
                 event_id=event_id,
                 recorded_at=recorded_at,
             )
-            headers[MSG_ID] = uuid7().hex
-            if index:
-                headers[EXPECTED_LAST_MSG_ID] = previous
-            else:
-                headers[EXPECTED_LAST_SUBJECT_SEQUENCE] = str(tip.sequence)
-            previous = headers[MSG_ID]
-            size = encoded_size(headers, body)
+            message_id = uuid7().hex
+            check = (
+                f"{EXPECTED_LAST_MSG_ID}: {previous}\r\n"
+                if index
+                else f"{EXPECTED_LAST_SUBJECT_SEQUENCE}: {tip.sequence}\r\n"
+            )
+            previous = message_id
+            block = event_header_block(headers, f"{MSG_ID}: {message_id}\r\n{check}")
+            size = len(block) + len(body)
             if size > limit:
                 failure = EventTooLarge(event_id, size, limit)
                 break
-            messages.append((headers, body, event_id))
+            if not direct:
+                headers[MSG_ID] = message_id
+                name, value = check[:-2].split(": ", 1)
+                headers[name] = value
+            messages.append((block if direct else headers, body, event_id))
         replies: list[Awaitable[Msg]] = []
         try:
-            for headers, body, _ in messages:
-                replies.append(
-                    await core.acks.send(subject, body, headers, settings.request_timeout)
-                )
+            for ready, body, _ in messages:
+                replies.append(await core.acks.send(subject, body, ready, settings.request_timeout))
         except (Denied, NoResponders, *SERVER_ERRORS) as error:
             failure = StoreUnavailable(f"{subject}: {error!r}")
         acks: list[dict[str, Any] | Exception] = []
