@@ -7,9 +7,11 @@
    the previous one produced; commands for different streams run concurrently;
 2. while one append of a stream is in flight, the commands arriving meanwhile wait; when it is
    acknowledged, the writer takes all of them (a *group*), decides each on the state the one
-   before produced, and appends all their events as ONE atomic append with ``Exactly(version)``
-   (group commit): every event keeps its own id, version and position, and every command gets
-   its own :class:`Handled` (its version and the position of its last event);
+   before produced, and appends their events together after ``Exactly(version)`` (group
+   commit): as a chain of one-event appends sent without waiting, each checked by the server
+   (:class:`~interpreters.stores.protocol.ChainedAppends`), or, when a command has several
+   events, as one atomic append. Every event keeps its own id, version and position, and every
+   command gets its own :class:`Handled` (its version and the position of its last event);
 3. the state comes from the handler's state cache without reading (optimistic), or is loaded:
    the latest snapshot plus newer events, or the fold of every event;
 4. on :class:`~cim.WrongExpectedVersion` (another process wrote first, or the cached state was
