@@ -3,10 +3,12 @@ queues, command ids (issue 14)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from attrs import frozen
 from returns.result import Failure, Result, Success
@@ -430,3 +432,65 @@ async def test_a_retry_on_a_handler_with_an_old_cache_gets_the_original_reply() 
     retried = (await second.handle(ACC, Deposit(5), command_id="pay-9")).unwrap()
     assert retried == original
     assert (await store.version(ACC)).unwrap() == 4
+
+
+class JitteryStore(InMemoryEventStore):
+    """An in-memory store whose appends and chains yield a few times (seeded) first."""
+
+    rng: random.Random
+
+    async def append(
+        self,
+        stream: StreamId,
+        events: Sequence[NewEvent[Any]],
+        *,
+        expected: ExpectedVersion = AnyVersion(),  # noqa: B008 - a frozen value
+    ) -> Result[AppendResult, AppendError]:
+        """Yield, then append."""
+        for _ in range(self.rng.randrange(4)):
+            await anyio.lowlevel.checkpoint()
+        return await super().append(stream, events, expected=expected)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_random_cancellations_never_stall_or_lose_a_command(seed: int) -> None:
+    """200 callers on two streams, a third of them cancelled at random moments: every caller
+    that is not cancelled gets its outcome, the queues empty, and each stream's stored events
+    fold to the state the handler reports (each accepted deposit stored exactly once)."""
+    rng = random.Random(seed)
+    store = JitteryStore(types=bank_types)
+    store.rng = rng
+    handler = await opened(store)
+    other = StreamId("account", "acc-2")
+    assert isinstance(await handler.handle(other, OpenAccount("acc-2", "Bo")), Success)
+    answered: list[Handled[Any]] = []
+
+    async def caller(stream: StreamId, amount: int, scope: anyio.CancelScope) -> None:
+        with scope:
+            answered.append((await handler.handle(stream, Deposit(amount))).unwrap())
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            scopes = []
+            for n in range(200):
+                scope = anyio.CancelScope()
+                scopes.append(scope)
+                tg.start_soon(caller, (ACC, other)[n % 2], n + 1, scope)
+                if rng.random() < 0.3:
+                    await anyio.lowlevel.checkpoint()
+            for scope in rng.sample(scopes, 66):
+                for _ in range(rng.randrange(3)):
+                    await anyio.lowlevel.checkpoint()
+                scope.cancel()
+    assert handler.busy_streams == 0
+    for stream in (ACC, other):
+        stored = (await store.read(stream)).unwrap()
+        amounts = [getattr(e.payload, "amount", None) for e in stored[1:]]
+        assert len(set(amounts)) == len(amounts)  # none stored twice
+        assert (await handler.load(stream)).unwrap()[1] == state_of(
+            account, (e.payload for e in stored)
+        )
+        for done in answered:
+            if done.stream == stream:
+                assert done.events[0].payload.amount in amounts
+    assert len(answered) >= 200 - 66
