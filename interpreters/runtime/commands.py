@@ -539,7 +539,7 @@ class CommandHandler(Generic[C, E, S]):
                     for ticket, item in zip(rest, items, strict=True)
                 ]
             if not cached:  # a real race with another process: let the winner finish
-                pause = random.uniform(0, min(0.25, 0.002 * 2**attempts))
+                pause = random.uniform(0, min(0.05, 0.001 * 2**attempts))
                 await anyio.sleep(min(pause, max(0.0, deadline - now)))
 
     async def _alone(self, stream: StreamId, ticket: _Ticket) -> Outcome:
