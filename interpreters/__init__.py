@@ -39,11 +39,14 @@ if TYPE_CHECKING:
         InMemoryCheckpoints,
         KvCheckpoints,
     )
+    from interpreters.runtime.command_client import request_command
     from interpreters.runtime.commands import (
         CommandError,
         CommandHandler,
+        CommandIdReused,
         ConcurrencyExhausted,
         Handled,
+        Overloaded,
     )
     from interpreters.runtime.dead_letters import (
         DeadLetter,
@@ -74,6 +77,7 @@ if TYPE_CHECKING:
     from interpreters.runtime.nats_executor import (
         NatsExecutor,
     )
+    from interpreters.runtime.ownership import OwnedCommandService
     from interpreters.runtime.read_model import (
         Applied,
         InvalidName,
@@ -121,6 +125,7 @@ if TYPE_CHECKING:
         InMemoryEventStore,
     )
     from interpreters.stores.protocol import (
+        ChainedAppends,
         EventStore,
         Loaded,
         ReusedEventIds,
@@ -132,6 +137,7 @@ __all__ = (
     "Applied",
     "BadRequest",
     "CannotConnect",
+    "ChainedAppends",
     "CheckpointConflict",
     "CheckpointError",
     "CheckpointFailed",
@@ -140,6 +146,7 @@ __all__ = (
     "CollectingExecutor",
     "CommandError",
     "CommandHandler",
+    "CommandIdReused",
     "CommandService",
     "CommandTypes",
     "ConcurrencyExhausted",
@@ -174,6 +181,8 @@ __all__ = (
     "NatsServer",
     "NullExecutor",
     "OverlappingSubjects",
+    "Overloaded",
+    "OwnedCommandService",
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
@@ -202,6 +211,7 @@ __all__ = (
     "SupervisorHealth",
     "UnhandledEffect",
     "connect",
+    "request_command",
 )
 
 __getattr__, __dir__ = lazy_exports(
@@ -222,6 +232,11 @@ __getattr__, __dir__ = lazy_exports(
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",
         "Handled": "interpreters.runtime.commands",
+        "OwnedCommandService": "interpreters.runtime.ownership",
+        "CommandIdReused": "interpreters.runtime.commands",
+        "Overloaded": "interpreters.runtime.commands",
+        "request_command": "interpreters.runtime.command_client",
+        "ChainedAppends": "interpreters.stores.protocol",
         "CheckpointFailed": "interpreters.runtime.runner",
         "EffectsFailed": "interpreters.runtime.runner",
         "EventScopedExecutor": "interpreters.runtime.runner",
