@@ -9,9 +9,11 @@ Command endpoint (``<subject>``, default ``<name>.command``)::
 
     request  {"stream": "order.o-1",
               "command": {"type": "PlaceOrder", "order_id": "o-1", ...},
-              "correlation_id": "optional", "causation_id": "optional"}
+              "correlation_id": "optional", "causation_id": "optional",
+              "command_id": "optional: makes the command idempotent"}
     success  {"ok": true, "stream": "order.o-1", "version": 1, "position": 7,
-              "correlation_id": "...", "events": [{"event_id": "...", "type": "OrderPlaced"}]}
+              "correlation_id": "...", "command_id": "... or null",
+              "events": [{"event_id": "...", "type": "OrderPlaced"}]}
 
 Query endpoint (``<subject>``, default ``<name>.query``)::
 
@@ -40,12 +42,18 @@ cim code                status  meaning
 ``invalid_command``     400     missing, unknown or mistyped command fields
 ``unknown_command``     404     no command of that ``type``
 ``unknown_collection``  404     no queryable collection of that name
-``conflict``            409     every attempt lost the race to another writer
+``conflict``            409     other writers kept winning for the whole retry budget
+``command_id_reused``   409     the ``command_id`` names a different command
 ``rejected``            422     the decider said no (``details`` has the rejection's ``code``)
 ``internal``            500     a bug in the service (logged)
+``overloaded``          503     too many commands wait for that stream
 ``store_error``         503     the event store failed
 ``read_model_error``    503     the read model failed
 ======================  ======  ==================================================================
+
+A retry with the same ``command_id`` is answered with the original reply, so ``conflict``,
+``overloaded``, ``store_error``, ``internal`` and a timeout can be retried safely
+(:func:`~interpreters.runtime.command_client.request_command` does).
 """
 
 from __future__ import annotations
@@ -66,9 +74,14 @@ from nats.micro.request import Request
 from pyrsistent import PMap, pmap
 from returns.result import Failure, Result, Success
 
-from cim import EventTypes, StreamId, make_payload_converter, validate_token
+from cim import EventTypes, StreamId, id_text, make_payload_converter, validate_token
 from cim.decider import Rejection
-from interpreters.runtime.commands import CommandHandler, ConcurrencyExhausted
+from interpreters.runtime.commands import (
+    CommandHandler,
+    CommandIdReused,
+    ConcurrencyExhausted,
+    Overloaded,
+)
 from interpreters.runtime.read_model import Row
 from interpreters.runtime.service import HealthStatus
 
@@ -97,8 +110,10 @@ SERVICE_ERROR_STATUS: PMap[str, int] = pmap(
         "unknown_command": 404,
         "unknown_collection": 404,
         "conflict": 409,
+        "command_id_reused": 409,
         "rejected": 422,
         "internal": 500,
+        "overloaded": 503,
         "store_error": 503,
         "read_model_error": 503,
     }
@@ -336,6 +351,15 @@ def _optional_text(body: dict[str, Any], name: str) -> Result[str | None, BadReq
     return Failure(BadRequest("bad_request", f'"{name}" must be a non-empty string'))
 
 
+def _command_id(value: str | None) -> Result[str | None, BadRequest]:
+    if value is None:
+        return Success(None)
+    try:
+        return Success(id_text("command_id", value))
+    except ValueError as exc:
+        return Failure(BadRequest("bad_request", str(exc)))
+
+
 class CommandService(_MicroService):
     """Serve *handler*'s commands (decoded with *commands*) for streams of *category* on
     ``<subject>``.
@@ -402,7 +426,8 @@ class CommandService(_MicroService):
         command = self.commands.decode(body["command"])
         correlation = _optional_text(body, "correlation_id")
         causation = _optional_text(body, "causation_id")
-        for checked in (command, correlation, causation):
+        command_id = _optional_text(body, "command_id").bind(_command_id)
+        for checked in (command, correlation, causation, command_id):
             if isinstance(checked, Failure):
                 return Failure(checked.failure())
         named = None if self.entity_of is None else self.entity_of(command.unwrap())
@@ -419,6 +444,7 @@ class CommandService(_MicroService):
             command.unwrap(),
             correlation_id=correlation.unwrap(),
             causation_id=causation.unwrap(),
+            command_id=command_id.unwrap(),
         )
         if isinstance(handled, Failure):
             return Failure(_command_error(handled.failure()))
@@ -431,6 +457,7 @@ class CommandService(_MicroService):
                     "version": done.version,
                     "position": done.position,
                     "correlation_id": done.events[0].correlation_id if done.events else None,
+                    "command_id": command_id.unwrap(),
                     "events": [
                         {"event_id": str(e.event_id), "type": self._type_name(e.payload)}
                         for e in done.events
@@ -451,6 +478,12 @@ def _command_error(error: object) -> BadRequest:
         return BadRequest("rejected", error.reason, details)
     if isinstance(error, ConcurrencyExhausted):
         return BadRequest("conflict", str(error), {"attempts": error.attempts})
+    if isinstance(error, Overloaded):
+        return BadRequest(
+            "overloaded", str(error), {"stream": str(error.stream), "limit": error.limit}
+        )
+    if isinstance(error, CommandIdReused):
+        return BadRequest("command_id_reused", str(error), {"command_id": error.command_id})
     return BadRequest("store_error", str(error), {"type": type(error).__name__})
 
 

@@ -13,6 +13,7 @@ from interpreters.stores.memory import (
     InMemoryEventStore,
 )
 from interpreters.stores.protocol import (
+    ChainedAppends,
     EventStore,
     Loaded,
     ReusedEventIds,
@@ -20,6 +21,7 @@ from interpreters.stores.protocol import (
     SnapshotStore,
     check_append,
     check_categories,
+    check_chain,
     check_from,
     encoded_size,
     snapshot_size,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = (
+    "ChainedAppends",
     "EventStore",
     "ForeignMessage",
     "InMemoryEventStore",
@@ -51,6 +54,7 @@ __all__ = (
     "StoreSettings",
     "check_append",
     "check_categories",
+    "check_chain",
     "check_from",
     "encoded_size",
     "snapshot_size",

@@ -39,6 +39,7 @@ from cim import (
     EventEnvelope,
     EventTooLarge,
     EventTypes,
+    Exactly,
     ExpectedVersion,
     JsonCodec,
     NewEvent,
@@ -54,6 +55,7 @@ from interpreters.stores.protocol import (
     Snapshot,
     check_append,
     check_categories,
+    check_chain,
     check_from,
     encoded_size,
     snapshot_size,
@@ -111,6 +113,24 @@ class InMemoryEventStore:
         """
         self._closed = True
         self._appended.set()
+
+    async def append_chain(
+        self, stream: StreamId, events: Sequence[NewEvent[Any]], *, expected: Exactly
+    ) -> tuple[tuple[AppendResult, ...], AppendError | None]:
+        """Append each of *events* as its own append after the one before (see
+        :class:`~interpreters.stores.protocol.ChainedAppends`)."""
+        check_chain(stream, events, expected)
+        if not events:
+            return (), EmptyAppend(stream)
+        stored: list[AppendResult] = []
+        for event in events:
+            appended = await self.append(
+                stream, [event], expected=Exactly(expected.version + len(stored))
+            )
+            if isinstance(appended, Failure):
+                return tuple(stored), appended.failure()
+            stored.append(appended.unwrap())
+        return tuple(stored), None
 
     async def append(
         self,
