@@ -54,6 +54,10 @@ cim code                status  meaning
 A retry with the same ``command_id`` is answered with the original reply, so ``conflict``,
 ``overloaded``, ``store_error``, ``internal`` and a timeout can be retried safely
 (:func:`~interpreters.runtime.command_client.request_command` does).
+
+Why this module is a little over ~500 lines: the command and query services share the
+micro-service base (registration, concurrent serving, statistics, the error table) and are
+small beside it; routing across instances is :mod:`~interpreters.runtime.ownership`.
 """
 
 from __future__ import annotations
