@@ -39,11 +39,14 @@ if TYPE_CHECKING:
         InMemoryCheckpoints,
         KvCheckpoints,
     )
+    from interpreters.runtime.command_client import request_command
     from interpreters.runtime.commands import (
         CommandError,
         CommandHandler,
+        CommandIdReused,
         ConcurrencyExhausted,
         Handled,
+        Overloaded,
     )
     from interpreters.runtime.dead_letters import (
         DeadLetter,
@@ -71,9 +74,13 @@ if TYPE_CHECKING:
         RoutingExecutor,
         UnhandledEffect,
     )
+    from interpreters.runtime.namespace import (
+        Namespace,
+    )
     from interpreters.runtime.nats_executor import (
         NatsExecutor,
     )
+    from interpreters.runtime.ownership import OwnedCommandService
     from interpreters.runtime.read_model import (
         Applied,
         InvalidName,
@@ -86,15 +93,22 @@ if TYPE_CHECKING:
         CheckpointFailed,
         EffectsFailed,
         EventScopedExecutor,
+        NotDeadLettered,
         PoisonEvent,
         PoisonPolicy,
         ProjectionRunner,
+        RedriveError,
         ResettableExecutor,
         RunnerError,
         RunnerStopped,
         SkipToDeadLetters,
         StopOnPoison,
         StoreFailed,
+    )
+    from interpreters.runtime.runner_service import (
+        RunnerService,
+        runner_statuses,
+        runner_subject,
     )
     from interpreters.runtime.service import (
         HealthState,
@@ -121,6 +135,7 @@ if TYPE_CHECKING:
         InMemoryEventStore,
     )
     from interpreters.stores.protocol import (
+        ChainedAppends,
         EventStore,
         Loaded,
         ReusedEventIds,
@@ -132,6 +147,7 @@ __all__ = (
     "Applied",
     "BadRequest",
     "CannotConnect",
+    "ChainedAppends",
     "CheckpointConflict",
     "CheckpointError",
     "CheckpointFailed",
@@ -140,6 +156,7 @@ __all__ = (
     "CollectingExecutor",
     "CommandError",
     "CommandHandler",
+    "CommandIdReused",
     "CommandService",
     "CommandTypes",
     "ConcurrencyExhausted",
@@ -169,11 +186,15 @@ __all__ = (
     "KvReadModel",
     "Loaded",
     "LoggingExecutor",
+    "Namespace",
     "NatsCluster",
     "NatsExecutor",
     "NatsServer",
+    "NotDeadLettered",
     "NullExecutor",
     "OverlappingSubjects",
+    "Overloaded",
+    "OwnedCommandService",
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
@@ -181,11 +202,13 @@ __all__ = (
     "ReadModelError",
     "ReadModelQueries",
     "ReadModelUnavailable",
+    "RedriveError",
     "ResettableExecutor",
     "ReusedEventIds",
     "RoutingExecutor",
     "Row",
     "RunnerError",
+    "RunnerService",
     "RunnerStopped",
     "ServerStartError",
     "Service",
@@ -202,11 +225,20 @@ __all__ = (
     "SupervisorHealth",
     "UnhandledEffect",
     "connect",
+    "runner_statuses",
+    "runner_subject",
+    "request_command",
 )
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "RunnerService": "interpreters.runtime.runner_service",
+        "runner_statuses": "interpreters.runtime.runner_service",
+        "runner_subject": "interpreters.runtime.runner_service",
+        "NotDeadLettered": "interpreters.runtime.runner",
+        "RedriveError": "interpreters.runtime.runner",
+        "Namespace": "interpreters.runtime.namespace",
         "EventStore": "interpreters.stores.protocol",
         "Loaded": "interpreters.stores.protocol",
         "ReusedEventIds": "interpreters.stores.protocol",
@@ -222,6 +254,11 @@ __getattr__, __dir__ = lazy_exports(
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",
         "Handled": "interpreters.runtime.commands",
+        "OwnedCommandService": "interpreters.runtime.ownership",
+        "CommandIdReused": "interpreters.runtime.commands",
+        "Overloaded": "interpreters.runtime.commands",
+        "request_command": "interpreters.runtime.command_client",
+        "ChainedAppends": "interpreters.stores.protocol",
         "CheckpointFailed": "interpreters.runtime.runner",
         "EffectsFailed": "interpreters.runtime.runner",
         "EventScopedExecutor": "interpreters.runtime.runner",
