@@ -6,6 +6,7 @@ raises :class:`LawViolation` with a shrunk counterexample when a law does not ho
 
 from laws._codec_laws import check_codec_roundtrip
 from laws._decider_laws import HistoryCase, check_decider_laws
+from laws._evolution_laws import EvolutionCase, check_schema_evolution
 from laws._fsm_laws import ReplayCase, TransitionCase, check_fsm_laws
 from laws._projection_laws import FoldCase, check_projection_laws
 from laws._runner import DEFAULT_SETTINGS, LawViolation, check_law
@@ -13,6 +14,7 @@ from laws._signal_laws import SignalOperations, check_signal_laws
 
 __all__ = (
     "DEFAULT_SETTINGS",
+    "EvolutionCase",
     "FoldCase",
     "HistoryCase",
     "LawViolation",
@@ -24,5 +26,6 @@ __all__ = (
     "check_fsm_laws",
     "check_law",
     "check_projection_laws",
+    "check_schema_evolution",
     "check_signal_laws",
 )

@@ -19,12 +19,13 @@ import sys
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Protocol, runtime_checkable
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 import typer
 from rich.markup import escape
+from typer.core import TyperGroup
 
-from interpreters.cli import store_commands
+from interpreters.cli import evolution_commands, store_commands
 from interpreters.cli.loading import load_reference
 from interpreters.cli.shared import (
     CHECK_FAILED,
@@ -49,6 +50,24 @@ app = typer.Typer(
 )
 fsm_app = typer.Typer(help="State machines: draw a user's Fsm.", no_args_is_help=True)
 app.add_typer(fsm_app, name="fsm")
+
+
+class _LawsByDefault(TyperGroup):
+    """``cim check``: ``cim check MODULE`` is ``cim check laws MODULE`` (the first form stays)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["laws", *args]
+        return super().parse_args(ctx, args)
+
+
+check_app = typer.Typer(
+    cls=_LawsByDefault,
+    help="Checks for CI: the laws of your code (cim check [laws] MODULE), and whether a new "
+    "EventTypes reads every stored event (cim check upcasting --types MODULE).",
+    no_args_is_help=True,
+)
+app.add_typer(check_app, name="check")
 
 
 # ---------------------------------------------------------------- demo and server
@@ -224,7 +243,7 @@ def _targets(reference: str, found: object) -> list[_Checkable]:
     return list(found)
 
 
-@app.command()
+@check_app.command("laws")
 def check(
     reference: Annotated[
         str,
@@ -263,6 +282,9 @@ def check(
         )
     if failed:
         raise typer.Exit(CHECK_FAILED)
+
+
+check_app.command("upcasting")(evolution_commands.upcasting)
 
 
 def main() -> None:
