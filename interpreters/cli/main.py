@@ -25,6 +25,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from cim.fsm import Fsm, fsm_diff
 from interpreters.cli import evolution_commands, store_commands
 from interpreters.cli.loading import load_reference
 from interpreters.cli.shared import (
@@ -48,7 +49,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-fsm_app = typer.Typer(help="State machines: draw a user's Fsm.", no_args_is_help=True)
+fsm_app = typer.Typer(
+    help="State machines: draw a user's Fsm, compare two versions of one.", no_args_is_help=True
+)
 app.add_typer(fsm_app, name="fsm")
 
 
@@ -203,6 +206,37 @@ def fsm_diagram(
     sys.stdout.write(
         (machine.to_mermaid() if output_format == "mermaid" else machine.to_dot()).rstrip() + "\n"
     )
+
+
+@fsm_app.command("diff")
+def fsm_diff_command(
+    old: Annotated[str, typer.Argument(metavar="OLD", help="MODULE:ATTR of the Fsm running now.")],
+    new: Annotated[
+        str, typer.Argument(metavar="NEW", help="MODULE:ATTR of the Fsm about to replace it.")
+    ],
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="text (the changes and the verdict) or mermaid (changes marked)."
+        ),
+    ] = "text",
+) -> None:
+    """Compare two versions of an Fsm: states and transitions added, removed or retargeted,
+    guards tightened, states no longer reachable, and the shortest history the old machine
+    accepts that the new one does not follow. Exit 1 when there is one (a breaking change)."""
+    if output_format not in ("text", "mermaid"):
+        fail(f"--format must be text or mermaid, got {output_format!r}")
+    machines = []
+    for reference in (old, new):
+        machine = unwrap(load_reference(reference, search=Path.cwd()))
+        if not isinstance(machine, Fsm):
+            fail(f"{reference} is not an Fsm (cim.fsm.Fsm) but a {type(machine).__name__}")
+        machines.append(machine)
+    diff = fsm_diff(machines[0], machines[1])
+    text = str(diff) if output_format == "text" else diff.to_mermaid()
+    sys.stdout.write(text.rstrip() + "\n")
+    if not diff.compatible:
+        raise typer.Exit(CHECK_FAILED)
 
 
 @runtime_checkable

@@ -98,3 +98,23 @@ def test_an_upcaster_that_drops_the_field_passes_and_old_forms_still_work(nats_u
         app, ["check", "tests.cli.law_targets:SUMMARY_LAWS", "--max-examples", "5"]
     )
     assert laws.exit_code == 0, laws.output
+
+
+def test_fsm_diff_prints_changes_and_a_counterexample_and_fails_a_breaking_change() -> None:
+    """`cim fsm diff OLD NEW`: text and Mermaid; exit 1 for a breaking change, 0 for a compatible one."""
+    old = "tests.cli.fsm_versions:v1"
+    breaking = runner.invoke(app, ["fsm", "diff", old, "tests.cli.fsm_versions:breaking"])
+    assert breaking.exit_code == 1, breaking.output
+    assert "transitions removed:" in breaking.output
+    assert "ASSIGNED --close--> CLOSED" in breaking.output
+    assert "counterexample: the old machine accepts [close]" in breaking.output
+    drawn = runner.invoke(
+        app, ["fsm", "diff", old, "tests.cli.fsm_versions:breaking", "--format", "mermaid"]
+    )
+    assert drawn.exit_code == 1
+    assert "REMOVED close" in drawn.output
+    fine = runner.invoke(app, ["fsm", "diff", old, "tests.cli.fsm_versions:compatible"])
+    assert fine.exit_code == 0, fine.output
+    assert "fsm diff: compatible" in fine.output
+    not_fsm = runner.invoke(app, ["fsm", "diff", old, "tests.cli.fsm_versions:TicketV1"])
+    assert not_fsm.exit_code == 2
