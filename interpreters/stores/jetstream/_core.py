@@ -59,7 +59,7 @@ class StoreCore:
 
     def __attrs_post_init__(self) -> None:
         self.all_subjects = all_subjects(self.settings.subject_prefix)
-        self.payloads = PayloadObjects(self.nc.jetstream(), self.settings)
+        self.payloads = PayloadObjects(self.nc, self.settings)
 
     def subject(self, stream: StreamId) -> str:
         """The NATS subject of *stream*."""

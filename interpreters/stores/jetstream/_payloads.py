@@ -8,7 +8,7 @@ and a small JSON body naming the same. So the event is stored only once its payl
 append is still all or nothing: a failed publish leaves at most an unreferenced object, which a
 retry with the same event ids reuses; an object already holding the same bytes is not written
 again). Every read (``read``, ``iter_stream``, ``read_all``, ``subscribe``, hence projections)
-fetches the object, checks its SHA-256 against the event's header and decodes the original
+fetches the object (its chunks with batch direct gets), checks its SHA-256 against the event's header and decodes the original
 body: a missing object is :class:`~cim.PayloadMissing`, other bytes are
 :class:`~cim.PayloadDigestMismatch` (inside :class:`~cim.CorruptEvent`, like any unreadable
 event).
@@ -17,6 +17,7 @@ event).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from typing import Any
 from uuid import UUID
@@ -24,10 +25,12 @@ from uuid import UUID
 import nats.js.errors
 import orjson
 from attrs import define, field
+from nats.aio.client import Client
 from nats.js.api import ObjectStoreConfig, StorageType
 
-from cim import DecodeError, PayloadDigestMismatch, PayloadMissing
+from cim import DecodeError, PayloadDigestMismatch, PayloadMissing, StoreUnavailable
 from interpreters.natsio.errors import SERVER_ERRORS, unavailable
+from interpreters.stores.jetstream._direct_get import DirectGetError, DirectReader
 from interpreters.stores.jetstream._failure import OperationFailed
 from interpreters.stores.jetstream.settings import StoreSettings
 
@@ -42,9 +45,13 @@ _MISSING = (nats.js.errors.NotFoundError,)
 class PayloadObjects:
     """Where an event store puts payloads over its threshold, and how it gets them back."""
 
-    js: Any
+    nc: Client
     settings: StoreSettings
+    js: Any = field(init=False)
     _buckets: dict[str, Any] = field(factory=dict, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.js = self.nc.jetstream()
 
     def oversized(self, body: bytes) -> bool:
         """Whether *body* goes to the Object Store (the threshold is set and exceeded)."""
@@ -80,17 +87,31 @@ class PayloadObjects:
             objects = await self._bucket(bucket, create=False)
             if objects is None:
                 return PayloadMissing(reference, f"there is no object store {bucket!r}")
-            data = (await objects.get(name)).data or b""
+            info = await objects.get_info(name)
+            data = await self._chunks(bucket, info.nuid or "")
         except _MISSING:
             return PayloadMissing(reference, "no such object")
-        except nats.js.errors.DigestMismatchError:
-            return PayloadDigestMismatch(reference, expected, "chunks that fail their own digest")
+        except DirectGetError as error:
+            raise OperationFailed(StoreUnavailable(f"object store {bucket!r}: {error}")) from None
         except SERVER_ERRORS as error:
             raise OperationFailed(unavailable(error, f"object store {bucket!r}")) from None
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected:
             return PayloadDigestMismatch(reference, expected, actual)
         return data
+
+    async def _chunks(self, bucket: str, nuid: str) -> bytes:
+        """The object's bytes: its chunks, read with batch direct gets (no consumer)."""
+        reader = DirectReader(self.nc, f"OBJ_{bucket}", self.settings.request_timeout)
+        await reader.open()
+        parts: list[bytes] = []
+        try:
+            async with contextlib.aclosing(reader.batches(f"$O.{bucket}.C.{nuid}")) as batches:
+                async for messages in batches:
+                    parts.extend(msg.data or b"" for msg in messages)
+        finally:
+            await reader.close()
+        return b"".join(parts)
 
     async def _bucket(self, bucket: str, *, create: bool) -> Any:
         found = self._buckets.get(bucket)
