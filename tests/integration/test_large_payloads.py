@@ -74,10 +74,12 @@ def big(n: int = FIVE_MB) -> Scanned:
 async def test_a_5mb_event_round_trips_through_the_store_and_a_projection(
     store: JetStreamEventStore,
 ) -> None:
-    """Append, read, read_all, subscribe and a projection runner all see the 5 MB payload."""
+    """Append, read, read_all, subscribe, read_by_correlation and a projection runner all see
+    the 5 MB payload."""
     stream = StreamId("scan", "s-1")
     payload = big()
-    done = (await store.append(stream, [NewEvent(Noted("before")), NewEvent(payload)])).unwrap()
+    events_in = [NewEvent(Noted("before")), NewEvent(payload, correlation_id="scan-42")]
+    done = (await store.append(stream, events_in)).unwrap()
     assert done.version == 2
     events = (await store.read(stream)).unwrap()
     assert [e.payload for e in events] == [Noted("before"), payload]
@@ -90,6 +92,8 @@ async def test_a_5mb_event_round_trips_through_the_store_and_a_projection(
             if len(seen) == 2:
                 break
     assert seen[1] == payload
+    correlated = (await store.read_by_correlation("scan-42")).unwrap()
+    assert [e.payload for e in correlated] == [payload]
     raw = await store.nc.jetstream().get_msg(store.stream_name, seq=done.position)
     assert raw.headers is not None
     assert raw.headers["Cim-Payload-Ref"] == f"{store.settings.payload_bucket}/{events[1].event_id}"

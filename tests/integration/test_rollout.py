@@ -182,3 +182,43 @@ async def test_a_crash_mid_rollout_leaves_v1_serving_and_the_next_attempt_resume
     assert len(final) == 15
     assert all(row["schema"] == 2 for row in final.values())
     assert (await restarted.status()).unwrap() == type(status)("v2", None)
+
+
+async def test_a_crash_after_the_switch_finishes_on_the_next_attempt(
+    system: dict[str, Any],
+) -> None:
+    """Killed between the switch and the drop: v2 serves complete rows; rerunning drops v1."""
+    store, versions = system["store"], system["versions"]
+    for n in range(6):
+        await place(store, f"o-{n}")
+    async with anyio.create_task_group() as tg:
+        v1 = runner_for(system, order_summaries, "v1")
+        (await roll_out(versions, "v1", v1, task_group=tg)).unwrap()
+        await v1.stop()
+    (await versions.begin("v2")).unwrap()
+    (await runner_for(system, summaries_v2, "v2").catch_up()).unwrap()
+    (await versions.switch("v2")).unwrap()  # ...and the process dies here
+    rows = (await versions.queries().rows(ORDERS)).unwrap()
+    assert len(rows) == 6
+    assert all(row["schema"] == 2 for row in rows.values())
+    with pytest.raises(ValueError, match="is serving"):
+        await versions.drop("v2", COLLECTIONS)
+    async with anyio.create_task_group() as tg:
+        idle_v1 = runner_for(system, order_summaries, "v1")  # the restarted process's old runner
+        again = runner_for(system, summaries_v2, "v2")
+        (
+            await roll_out(
+                versions,
+                "v2",
+                again,
+                task_group=tg,
+                old=idle_v1,
+                retire="v1",
+                collections=COLLECTIONS,
+            )
+        ).unwrap()
+        await again.stop()
+    status = (await versions.status()).unwrap()
+    assert (status.serving, status.building) == ("v2", None)
+    with pytest.raises(nats.js.errors.BucketNotFoundError):
+        await system["js"].key_value(versions.read_model("v1").prefix + ORDERS)
