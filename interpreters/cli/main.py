@@ -105,6 +105,14 @@ def demo(
         int,
         typer.Option("--orders", min=0, help="Extra orders to push through, with a progress bar."),
     ] = 0,
+    rollout: Annotated[
+        bool,
+        typer.Option(
+            "--rollout",
+            help="Instead: roll out a change to the order summaries blue/green while orders "
+            "keep arriving and queries keep being answered.",
+        ),
+    ] = False,
     credentials: Credentials = NO_CREDENTIALS,
     as_json: JsonOutput = False,
 ) -> None:
@@ -115,9 +123,18 @@ def demo(
         if store is StoreKind.memory:
             fail("--store memory runs without a server: leave out --nats-url")
         options = credentials.options(nats_url)
+    if rollout and store is StoreKind.memory:
+        fail("--rollout runs on JetStream: leave out --store memory")
     from interpreters.demo import main as run_demo  # the demo loads only for this command
 
-    code = run_demo(store=store.value, connect=options, orders=orders, as_json=as_json, console=out)
+    code = run_demo(
+        store=store.value,
+        connect=options,
+        orders=orders,
+        as_json=as_json,
+        console=out,
+        rollout=rollout,
+    )
     raise typer.Exit(code)
 
 

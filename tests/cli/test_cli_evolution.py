@@ -118,3 +118,27 @@ def test_fsm_diff_prints_changes_and_a_counterexample_and_fails_a_breaking_chang
     assert "fsm diff: compatible" in fine.output
     not_fsm = runner.invoke(app, ["fsm", "diff", old, "tests.cli.fsm_versions:TicketV1"])
     assert not_fsm.exit_code == 2
+
+
+def test_demo_rollout_switches_versions_while_orders_keep_coming() -> None:
+    """`cim demo --rollout --json`: queries saw only whole models of v1 or v2, v1 was dropped."""
+    result = runner.invoke(app, ["demo", "--rollout", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["orders_during"] > 0
+    assert report["smallest_answer"] >= report["orders_before"]
+    assert set(report["answers_by_version"]) <= {"v1", "v2"}
+    assert report["rows_after"] == report["orders_before"] + report["orders_during"]
+    assert report["old_version_dropped"] is True
+
+
+def test_new_commands_have_help() -> None:
+    """--help works for the evolution commands and lists their options."""
+    for command, option in (
+        (["check", "upcasting"], "--types"),
+        (["fsm", "diff"], "--format"),
+        (["demo"], "--rollout"),
+    ):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+        assert option in result.output
