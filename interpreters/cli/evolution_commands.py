@@ -1,6 +1,7 @@
 """``cim check upcasting``: does a new ``EventTypes`` read every event a store holds?
 
-Each stored event (of one stream, one category, or the whole store) is judged by
+Each stored event (of one stream, one category, or the whole store; a payload stored by
+reference is fetched from the Object Store and checked against its digest) is judged by
 :func:`cim.evolution.stored_event_problems` under the new registry: it must decode, upcast
 deterministically, and lose no stored field or value. Problems are printed with the event's
 position and stream; the exit code is 1 when there is any, so CI can run it before a deploy.
@@ -9,7 +10,7 @@ position and stream; the exit code is 1 when there is any, so CI can run it befo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -21,8 +22,8 @@ from attrs import frozen
 from nats.aio.client import Client
 from rich.markup import escape
 
-from cim import EventTypes, Header, JsonCodec
-from cim.evolution import EvolutionProblem, stored_event_problems
+from cim import DecodeError, EventTypes, Header, JsonCodec
+from cim.evolution import EvolutionProblem, Unreadable, stored_event_problems
 from interpreters.cli import inspection
 from interpreters.cli.loading import load_reference
 from interpreters.cli.shared import (
@@ -42,6 +43,8 @@ from interpreters.cli.shared import (
     with_credentials,
 )
 from interpreters.natsio.subjects import all_subjects, category_subjects
+from interpreters.stores.jetstream import StoreSettings
+from interpreters.stores.jetstream.payloads import PAYLOAD_REF, PayloadObjects
 
 __all__ = ("StoredEventProblem", "upcasting")
 
@@ -75,9 +78,15 @@ def _registry(reference: str) -> EventTypes:
     return next(iter(registries.values()))
 
 
-async def _stored(js: Any, stream_name: str, subject: str) -> tuple[inspection.StoredMessage, ...]:
-    """Every message on *subject* (wildcards allowed), oldest first, by direct lookups."""
+async def _stored(
+    client: Client, stream_name: str, subject: str
+) -> tuple[tuple[inspection.StoredMessage, ...], dict[int, DecodeError]]:
+    """Every message on *subject* (wildcards allowed), oldest first, by direct lookups, with
+    payloads stored by reference fetched (and why, by position, those that cannot be)."""
+    js: Any = client.jetstream()
+    payloads = PayloadObjects(client, StoreSettings(stream=stream_name))
     found: list[inspection.StoredMessage] = []
+    missing: dict[int, DecodeError] = {}
     sequence = 1
     while True:
         try:
@@ -86,23 +95,43 @@ async def _stored(js: Any, stream_name: str, subject: str) -> tuple[inspection.S
             if getattr(exc, "err_code", None) == 10059:
                 fail(str(inspection.NoEventStream(stream_name)))
             break
-        found.append(
-            inspection.StoredMessage(raw.seq, raw.subject, dict(raw.headers or {}), raw.data or b"")
-        )
+        headers, data = dict(raw.headers or {}), raw.data or b""
+        if PAYLOAD_REF in headers:
+            body = await payloads.fetch(headers)
+            if isinstance(body, bytes):
+                data = body
+            else:
+                missing[raw.seq] = body
+        found.append(inspection.StoredMessage(raw.seq, raw.subject, headers, data))
         sequence = raw.seq + 1
-    return tuple(found)
+    return tuple(found), missing
 
 
 def judged(
-    messages: tuple[inspection.StoredMessage, ...], types: EventTypes
+    messages: tuple[inspection.StoredMessage, ...],
+    types: EventTypes,
+    missing: Mapping[int, DecodeError],
 ) -> Iterator[StoredEventProblem]:
-    """The problems of every cim event among *messages* (others are not events: skipped)."""
+    """The problems of every cim event among *messages* (others are not events: skipped);
+    *missing* says why the payload of an event at a position could not be fetched."""
     codec = JsonCodec(types)
     for message in messages:
         headers = message.headers
         if Header.EVENT_TYPE.value not in headers:
             continue
-        for problem in stored_event_problems(codec, headers, message.data):
+        problems: tuple[EvolutionProblem, ...]
+        if message.position in missing:
+            version = headers.get(Header.SCHEMA_VERSION.value, "")
+            problems = (
+                Unreadable(
+                    headers[Header.EVENT_TYPE.value],
+                    int(version) if version.isdigit() else None,
+                    missing[message.position],
+                ),
+            )
+        else:
+            problems = stored_event_problems(codec, headers, message.data)
+        for problem in problems:
             yield StoredEventProblem(
                 message.position,
                 headers.get(Header.STREAM.value, message.subject),
@@ -143,15 +172,17 @@ def upcasting(
         subject = all_subjects(prefix)
     options = credentials.options(nats_url)
 
-    async def work(client: Client) -> tuple[inspection.StoredMessage, ...]:
+    async def work(
+        client: Client,
+    ) -> tuple[tuple[inspection.StoredMessage, ...], dict[int, DecodeError]]:
         try:
-            return await _stored(client.jetstream(), stream_name, subject)
+            return await _stored(client, stream_name, subject)
         except (nats.errors.Error, TimeoutError) as exc:
             fail(f"reading {stream_name} failed: {type(exc).__name__}: {exc}")
 
-    messages = connected(options, work)
+    messages, missing = connected(options, work)
     events = sum(1 for m in messages if Header.EVENT_TYPE.value in m.headers)
-    problems = list(judged(messages, registry))
+    problems = list(judged(messages, registry, missing))
     if as_json:
         print_json(
             {

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import anyio
+import nats
 from typer.testing import CliRunner
 
 from cim import NewEvent, StreamId
@@ -142,3 +143,38 @@ def test_new_commands_have_help() -> None:
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
         assert option in result.output
+
+
+def test_check_upcasting_reads_payloads_stored_by_reference(nats_url: str) -> None:
+    """A payload in the Object Store is fetched and judged; a missing object is reported."""
+    name, prefix = f"EVO_{uuid4().hex[:8]}", f"evo{uuid4().hex[:8]}"
+
+    async def write() -> None:
+        async with await JetStreamEventStore.connect(
+            nats_url, types=stored_types, stream=name, subject_prefix=prefix, payload_threshold=1024
+        ) as store:
+            big = NewEvent(ShippedV1("o-9", "c" * 50_000, 1), event_id=UUID(int=9))
+            (await store.append(StreamId("order", "o-9"), [big])).unwrap()
+
+    anyio.run(write)
+    where = ["--nats-url", nats_url, "--stream", name, "--prefix", prefix]
+    good = runner.invoke(
+        app,
+        ["check", "upcasting", "--types", "tests.cli.evolution_types:dropped_by_upcaster", *where],
+    )
+    assert good.exit_code == 0, good.output
+    assert "1 of 1 stored events read cleanly" in good.output
+
+    async def lose_the_object() -> None:
+        nc = await nats.connect(nats_url)
+        objects = await nc.jetstream().object_store(f"{name}_payloads")
+        await objects.delete(str(UUID(int=9)))
+        await nc.close()
+
+    anyio.run(lose_the_object)
+    bad = runner.invoke(
+        app,
+        ["check", "upcasting", "--types", "tests.cli.evolution_types:dropped_by_upcaster", *where],
+    )
+    assert bad.exit_code == 1, bad.output
+    assert f"payload object {name}_payloads/{UUID(int=9)} is missing" in bad.output

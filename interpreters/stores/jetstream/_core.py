@@ -28,10 +28,10 @@ from interpreters.stores.jetstream._acks import AckInbox
 from interpreters.stores.jetstream._direct_get import SEQUENCE, DirectReader
 from interpreters.stores.jetstream._failure import OperationFailed, answered
 from interpreters.stores.jetstream._ordered_reader import OrderedReader
-from interpreters.stores.jetstream._payloads import PAYLOAD_REF, PayloadObjects
 from interpreters.stores.jetstream._provision import PermissionWatch
 from interpreters.stores.jetstream._tips import TipCache
 from interpreters.stores.jetstream.foreign import Reporter
+from interpreters.stores.jetstream.payloads import PAYLOAD_REF, PayloadObjects
 from interpreters.stores.jetstream.settings import StoreSettings
 
 __all__ = ("CLOSED", "StoreCore", "referenced")

@@ -12,6 +12,9 @@ fetches the object (its chunks with batch direct gets), checks its SHA-256 again
 body: a missing object is :class:`~cim.PayloadMissing`, other bytes are
 :class:`~cim.PayloadDigestMismatch` (inside :class:`~cim.CorruptEvent`, like any unreadable
 event).
+
+Tools that read raw messages (``cim check upcasting``) resolve them with
+:meth:`PayloadObjects.fetch` too.
 """
 
 from __future__ import annotations
