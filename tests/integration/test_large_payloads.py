@@ -23,7 +23,11 @@ from cim import (
 from cim.effects import DatabaseWrite, Effect
 from cim.projection import Projection
 from interpreters.runtime import InMemoryCheckpoints, InMemoryReadModel, ProjectionRunner
+from interpreters.server import NatsServer
 from interpreters.stores.jetstream import JetStreamEventStore, StoreSettings
+from interpreters.stores.protocol import EventStore
+from laws.conformance import EventStoreContract
+from laws.conformance import Noted as ContractNoted
 
 pytestmark = pytest.mark.anyio
 
@@ -160,3 +164,34 @@ def test_without_a_threshold_nothing_changes_and_bad_thresholds_are_refused() ->
     for bad in (0, -5, 1.5, True):
         with pytest.raises(ValueError, match="payload_threshold"):
             StoreSettings(payload_threshold=bad)  # type: ignore[arg-type]
+
+
+class TestJetStreamEventStoreByReference(EventStoreContract):
+    """The whole store contract with every payload stored by reference (threshold 1 byte):
+    concurrency, atomicity, idempotency and reads hold unchanged."""
+
+    @pytest.fixture
+    async def store(
+        self, types: EventTypes, nats_server: NatsServer
+    ) -> AsyncIterator[JetStreamEventStore]:
+        """A store that puts every payload in its Object Store."""
+        tag = uuid4().hex[:12]
+        async with JetStreamEventStore.connect(
+            nats_server.url,
+            types=types,
+            stream=f"REF_{tag}",
+            subject_prefix=f"ref{tag}",
+            payload_threshold=1,
+        ) as opened:
+            yield opened
+
+    async def test_oversized_event_refused(self, store: EventStore) -> None:
+        """By reference, an event over the server's max_payload is stored, not refused."""
+        stream = StreamId("contract", "big")
+        big = NewEvent(ContractNoted("y" * 8 * 1024 * 1024))
+        stored = (await store.append(stream, [NewEvent(ContractNoted("small")), big])).unwrap()
+        assert stored.version == 2
+        assert [e.payload for e in (await store.read(stream)).unwrap()] == [
+            ContractNoted("small"),
+            big.payload,
+        ]
