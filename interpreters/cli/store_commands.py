@@ -36,6 +36,8 @@ from interpreters.cli.shared import (
     unwrap,
     with_credentials,
 )
+from interpreters.stores.jetstream import StoreSettings
+from interpreters.stores.jetstream.payloads import PayloadObjects
 
 __all__ = ("read", "streams", "tail")
 
@@ -109,11 +111,13 @@ def read(
     options = credentials.options(nats_url)
 
     async def work(client: Client) -> tuple[inspection.StoredMessage, ...]:
-        return unwrap(
+        found = unwrap(
             await inspection.read_stream(
                 client.jetstream(), stream_id, stream_name=stream_name, prefix=prefix, limit=limit
             )
         )
+        payloads = PayloadObjects(client, StoreSettings(stream=stream_name))
+        return tuple([await inspection.resolved(payloads, m) for m in found])
 
     rows = [inspection.describe(m, registry, prefix) for m in connected(options, work)]
     if as_json:
@@ -172,8 +176,10 @@ def tail(
             fail(str(inspection.NoEventStream(stream_name)))
         err.print(f"following {stream_name} on {options.url} (Ctrl-C stops)")
         seen = 0
+        payloads = PayloadObjects(client, StoreSettings(stream=stream_name))
         async with contextlib.aclosing(events):
             async for message in events:
+                message = await inspection.resolved(payloads, message)
                 row = inspection.describe(message, registry, prefix)
                 if as_json:
                     sys.stdout.write(json.dumps(row, default=str) + "\n")

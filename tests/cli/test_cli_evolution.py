@@ -146,7 +146,8 @@ def test_new_commands_have_help() -> None:
 
 
 def test_check_upcasting_reads_payloads_stored_by_reference(nats_url: str) -> None:
-    """A payload in the Object Store is fetched and judged; a missing object is reported."""
+    """A payload in the Object Store is fetched, judged and shown by `cim read`; a missing
+    object is reported."""
     name, prefix = f"EVO_{uuid4().hex[:8]}", f"evo{uuid4().hex[:8]}"
 
     async def write() -> None:
@@ -164,6 +165,21 @@ def test_check_upcasting_reads_payloads_stored_by_reference(nats_url: str) -> No
     )
     assert good.exit_code == 0, good.output
     assert "1 of 1 stored events read cleanly" in good.output
+    read = runner.invoke(
+        app,
+        [
+            "read",
+            "order.o-9",
+            "--types",
+            "tests.cli.evolution_types:stored_types",
+            "--json",
+            *where,
+        ],
+    )
+    assert read.exit_code == 0, read.output
+    (row,) = json.loads(read.stdout)
+    assert row["decoded"] is True
+    assert len(row["payload"]["carrier"]) == 50_000
 
     async def lose_the_object() -> None:
         nc = await nats.connect(nats_url)

@@ -37,7 +37,7 @@ from interpreters.stores.jetstream._direct_get import DirectGetError, DirectRead
 from interpreters.stores.jetstream._failure import OperationFailed
 from interpreters.stores.jetstream.settings import StoreSettings
 
-__all__ = ("PAYLOAD_DIGEST", "PAYLOAD_REF", "PayloadObjects")
+__all__ = ("PAYLOAD_DIGEST", "PAYLOAD_REF", "OperationFailed", "PayloadObjects")
 
 PAYLOAD_REF = "Cim-Payload-Ref"
 PAYLOAD_DIGEST = "Cim-Payload-Sha256"
