@@ -194,3 +194,18 @@ def test_check_upcasting_reads_payloads_stored_by_reference(nats_url: str) -> No
     )
     assert bad.exit_code == 1, bad.output
     assert f"payload object {name}_payloads/{UUID(int=9)} is missing" in bad.output
+
+
+def test_cim_check_runs_evolution_targets() -> None:
+    """`cim check` runs schema and state-machine evolution targets; a breaking change exits 1."""
+    good = runner.invoke(
+        app, ["check", "tests.cli.law_targets_evolution:GOOD", "--max-examples", "20"]
+    )
+    assert good.exit_code == 0, good.output
+    assert "2 of 2 targets hold every law" in good.output
+    bad = runner.invoke(
+        app, ["check", "tests.cli.law_targets_evolution:BAD", "--max-examples", "20"]
+    )
+    assert bad.exit_code == 1, bad.output
+    assert "stored field carrier is not read by the new class" in bad.output
+    assert "fsm evolution: old histories still accepted" in bad.output
