@@ -25,7 +25,7 @@ from cim.projection import Projection
 from interpreters.runtime import InMemoryCheckpoints, InMemoryReadModel, ProjectionRunner
 from interpreters.server import NatsServer
 from interpreters.stores.jetstream import JetStreamEventStore, StoreSettings
-from interpreters.stores.protocol import EventStore
+from interpreters.stores.protocol import EventStore, ReusedEventIds
 from laws.conformance import EventStoreContract
 from laws.conformance import Noted as ContractNoted
 
@@ -155,6 +155,20 @@ async def test_a_retried_append_is_stored_once_and_batches_stay_atomic(
     objects = await store.nc.jetstream().object_store(store.settings.payload_bucket)
     names = sorted(info.name for info in await objects.list())
     assert names == sorted([str(UUID(int=7)), str(events[2].event_id)])
+
+
+async def test_an_event_id_of_another_large_event_is_refused_and_its_object_kept(
+    store: JetStreamEventStore,
+) -> None:
+    """Reusing the id of a stored large event for other bytes raises ReusedEventIds before the
+    object is touched: the first event still reads back."""
+    first = NewEvent(big(100_000), event_id=UUID(int=77))
+    (await store.append(StreamId("scan", "s-4"), [first])).unwrap()
+    other = NewEvent(Scanned("doc-2", "z" * 100_000), event_id=UUID(int=77))
+    with pytest.raises(ReusedEventIds):
+        await store.append(StreamId("scan", "s-5"), [other])
+    assert (await store.read(StreamId("scan", "s-4"))).unwrap()[0].payload == first.payload
+    assert (await store.read(StreamId("scan", "s-5"))).unwrap() == ()
 
 
 def test_without_a_threshold_nothing_changes_and_bad_thresholds_are_refused() -> None:

@@ -7,7 +7,8 @@ then carries the headers ``Cim-Payload-Ref: <bucket>/<event id>`` and ``Cim-Payl
 and a small JSON body naming the same. So the event is stored only once its payload is (an
 append is still all or nothing: a failed publish leaves at most an unreferenced object, which a
 retry with the same event ids reuses; an object already holding the same bytes is not written
-again). Every read (``read``, ``iter_stream``, ``read_all``, ``subscribe``, hence projections)
+again, and one holding other bytes is never overwritten: that event id names another event,
+:class:`~interpreters.stores.protocol.ReusedEventIds`). Every read (``read``, ``iter_stream``, ``read_all``, ``subscribe``, hence projections)
 fetches the object (its chunks with batch direct gets), checks its SHA-256 against the event's header and decodes the original
 body: a missing object is :class:`~cim.PayloadMissing`, other bytes are
 :class:`~cim.PayloadDigestMismatch` (inside :class:`~cim.CorruptEvent`, like any unreadable
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import enum
 import hashlib
 from typing import Any
 from uuid import UUID
@@ -36,6 +38,7 @@ from interpreters.natsio.errors import SERVER_ERRORS, unavailable
 from interpreters.stores.jetstream._direct_get import DirectGetError, DirectReader
 from interpreters.stores.jetstream._failure import OperationFailed
 from interpreters.stores.jetstream.settings import StoreSettings
+from interpreters.stores.protocol import ReusedEventIds
 
 __all__ = ("PAYLOAD_DIGEST", "PAYLOAD_REF", "OperationFailed", "PayloadObjects")
 
@@ -70,7 +73,10 @@ class PayloadObjects:
         bucket, name = self.settings.payload_bucket, str(event_id)
         try:
             objects = await self._bucket(bucket, create=True)
-            if not await _holds(objects, name, len(body), digest.digest()):
+            held = await _held(objects, name, len(body), digest.digest())
+            if held is _Held.OTHER:  # never overwrite: an event may already refer to it
+                raise ReusedEventIds([event_id], f"the payload object {bucket}/{name}")
+            if held is _Held.NOTHING:
                 await objects.put(name, body)
         except SERVER_ERRORS as error:
             raise OperationFailed(unavailable(error, f"object store {bucket!r}")) from None
@@ -134,14 +140,21 @@ class PayloadObjects:
         return found
 
 
-async def _holds(objects: Any, name: str, size: int, digest: bytes) -> bool:
-    """Whether object *name* already holds *size* bytes with SHA-256 *digest* (a retry)."""
+class _Held(enum.Enum):
+    NOTHING = "no such object"
+    SAME = "the same bytes (a retry)"
+    OTHER = "other bytes"
+
+
+async def _held(objects: Any, name: str, size: int, digest: bytes) -> _Held:
+    """What object *name* holds, compared with *size* bytes of SHA-256 *digest*."""
     try:
         info = await objects.get_info(name)
     except _MISSING:
-        return False
+        return _Held.NOTHING
     stored = (info.digest or "").partition("=")[2]
     try:
-        return bool(info.size == size and base64.urlsafe_b64decode(stored) == digest)
+        same = info.size == size and base64.urlsafe_b64decode(stored) == digest
     except ValueError:
-        return False
+        same = False
+    return _Held.SAME if same else _Held.OTHER
