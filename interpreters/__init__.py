@@ -82,6 +82,15 @@ if TYPE_CHECKING:
         ReadModelUnavailable,
         Row,
     )
+    from interpreters.runtime.rollout import (
+        ProjectionVersions,
+        RolloutError,
+        RolloutFailed,
+        RolloutStatus,
+        RolloutUnavailable,
+        ServingReadModel,
+        roll_out,
+    )
     from interpreters.runtime.runner import (
         CheckpointFailed,
         EffectsFailed,
@@ -177,12 +186,17 @@ __all__ = (
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
+    "ProjectionVersions",
     "QueryService",
     "ReadModelError",
     "ReadModelQueries",
     "ReadModelUnavailable",
     "ResettableExecutor",
     "ReusedEventIds",
+    "RolloutError",
+    "RolloutFailed",
+    "RolloutStatus",
+    "RolloutUnavailable",
     "RoutingExecutor",
     "Row",
     "RunnerError",
@@ -190,6 +204,7 @@ __all__ = (
     "ServerStartError",
     "Service",
     "ServiceFailed",
+    "ServingReadModel",
     "Shutdown",
     "SkipToDeadLetters",
     "Snapshot",
@@ -202,6 +217,7 @@ __all__ = (
     "SupervisorHealth",
     "UnhandledEffect",
     "connect",
+    "roll_out",
 )
 
 __getattr__, __dir__ = lazy_exports(
@@ -222,6 +238,13 @@ __getattr__, __dir__ = lazy_exports(
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",
         "Handled": "interpreters.runtime.commands",
+        "ProjectionVersions": "interpreters.runtime.rollout",
+        "RolloutError": "interpreters.runtime.rollout",
+        "RolloutFailed": "interpreters.runtime.rollout",
+        "RolloutStatus": "interpreters.runtime.rollout",
+        "RolloutUnavailable": "interpreters.runtime.rollout",
+        "ServingReadModel": "interpreters.runtime.rollout",
+        "roll_out": "interpreters.runtime.rollout",
         "CheckpointFailed": "interpreters.runtime.runner",
         "EffectsFailed": "interpreters.runtime.runner",
         "EventScopedExecutor": "interpreters.runtime.runner",
