@@ -234,15 +234,17 @@ def fsm_diff_command(
     output_format: Annotated[
         str,
         typer.Option(
-            "--format", help="text (the changes and the verdict) or mermaid (changes marked)."
+            "--format",
+            help="both (default: the text, then the diagram), text (the changes and the "
+            "verdict) or mermaid (a stateDiagram-v2 with the changes marked).",
         ),
-    ] = "text",
+    ] = "both",
 ) -> None:
     """Compare two versions of an Fsm: states and transitions added, removed or retargeted,
     guards tightened, states no longer reachable, and the shortest history the old machine
     accepts that the new one does not follow. Exit 1 when there is one (a breaking change)."""
-    if output_format not in ("text", "mermaid"):
-        fail(f"--format must be text or mermaid, got {output_format!r}")
+    if output_format not in ("both", "text", "mermaid"):
+        fail(f"--format must be both, text or mermaid, got {output_format!r}")
     machines = []
     for reference in (old, new):
         machine = unwrap(load_reference(reference, search=Path.cwd()))
@@ -250,8 +252,12 @@ def fsm_diff_command(
             fail(f"{reference} is not an Fsm (cim.fsm.Fsm) but a {type(machine).__name__}")
         machines.append(machine)
     diff = fsm_diff(machines[0], machines[1])
-    text = str(diff) if output_format == "text" else diff.to_mermaid()
-    sys.stdout.write(text.rstrip() + "\n")
+    parts = {
+        "text": [str(diff)],
+        "mermaid": [diff.to_mermaid()],
+        "both": [str(diff), "", diff.to_mermaid()],
+    }[output_format]
+    sys.stdout.write("\n".join(part.rstrip() for part in parts) + "\n")
     if not diff.compatible:
         raise typer.Exit(CHECK_FAILED)
 

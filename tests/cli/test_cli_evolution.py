@@ -114,9 +114,14 @@ def test_fsm_diff_prints_changes_and_a_counterexample_and_fails_a_breaking_chang
     )
     assert drawn.exit_code == 1
     assert "REMOVED close" in drawn.output
-    fine = runner.invoke(app, ["fsm", "diff", old, "tests.cli.fsm_versions:compatible"])
+    assert "fsm diff:" not in drawn.output
+    assert "stateDiagram-v2" in breaking.output  # by default the text, then the diagram
+    fine = runner.invoke(
+        app, ["fsm", "diff", old, "tests.cli.fsm_versions:compatible", "--format", "text"]
+    )
     assert fine.exit_code == 0, fine.output
     assert "fsm diff: compatible" in fine.output
+    assert "stateDiagram-v2" not in fine.output
     not_fsm = runner.invoke(app, ["fsm", "diff", old, "tests.cli.fsm_versions:TicketV1"])
     assert not_fsm.exit_code == 2
 
