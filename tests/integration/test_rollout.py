@@ -11,6 +11,7 @@ from uuid import uuid4
 import anyio
 import nats
 import nats.js.errors
+import orjson
 import pytest
 from pyrsistent import PMap
 
@@ -32,6 +33,7 @@ from interpreters.runtime import (
     NatsExecutor,
     ProjectionRunner,
     ProjectionVersions,
+    QueryService,
     roll_out,
 )
 from interpreters.stores.jetstream import JetStreamEventStore
@@ -100,13 +102,16 @@ async def place(store: JetStreamEventStore, order_id: str) -> None:
 async def test_a_rollout_keeps_queries_answering_and_never_shows_a_half_built_model(
     system: dict[str, Any],
 ) -> None:
-    """While orders keep arriving, v2 is built beside v1 and queries switch in one step."""
-    store, versions = system["store"], system["versions"]
+    """While orders keep arriving, v2 is built beside v1 and queries over NATS switch in one
+    step, each answer the complete old model or the complete new one."""
+    store, versions, nc = system["store"], system["versions"], system["nc"]
     queries = versions.queries()
+    endpoint = QueryService(nc, queries, [ORDERS], name=f"q-{uuid4().hex[:8]}")
     for n in range(40):
         await place(store, f"o-{n}")
     seen: list[tuple[str, int]] = []
     async with anyio.create_task_group() as tg:
+        await tg.start(endpoint.start)
         v1 = runner_for(system, order_summaries, "v1")
         (await roll_out(versions, "v1", v1, task_group=tg)).unwrap()
         assert (await versions.serving()).unwrap() == "v1"
@@ -120,9 +125,12 @@ async def test_a_rollout_keeps_queries_answering_and_never_shows_a_half_built_mo
                 n += 1
                 await anyio.sleep(0.005)
 
-        async def keep_querying() -> None:
+        async def keep_querying() -> None:  # over NATS, through the query endpoint
+            ask = orjson.dumps({"collection": ORDERS})
             while not stop.is_set():
-                table = (await queries.rows(ORDERS)).unwrap()
+                reply = orjson.loads((await nc.request(endpoint.subject, ask, timeout=5)).data)
+                assert reply["ok"], reply
+                table = reply["rows"]
                 kinds = {row.get("schema", 1) for row in table.values()}
                 assert len(kinds) <= 1, f"a query saw rows of both versions: {kinds}"
                 seen.append((f"v{kinds.pop() if kinds else '?'}", len(table)))
@@ -140,6 +148,7 @@ async def test_a_rollout_keeps_queries_answering_and_never_shows_a_half_built_mo
         stop.set()
         await anyio.sleep(0.05)
         await v2.stop()
+        await endpoint.stop()
     assert (await versions.status()).unwrap().building is None
     assert seen[0][0] == "v1"
     assert seen[-1][0] == "v2"
