@@ -39,11 +39,14 @@ if TYPE_CHECKING:
         InMemoryCheckpoints,
         KvCheckpoints,
     )
+    from interpreters.runtime.command_client import request_command
     from interpreters.runtime.commands import (
         CommandError,
         CommandHandler,
+        CommandIdReused,
         ConcurrencyExhausted,
         Handled,
+        Overloaded,
     )
     from interpreters.runtime.dead_letters import (
         DeadLetter,
@@ -71,9 +74,13 @@ if TYPE_CHECKING:
         RoutingExecutor,
         UnhandledEffect,
     )
+    from interpreters.runtime.namespace import (
+        Namespace,
+    )
     from interpreters.runtime.nats_executor import (
         NatsExecutor,
     )
+    from interpreters.runtime.ownership import OwnedCommandService
     from interpreters.runtime.read_model import (
         Applied,
         InvalidName,
@@ -95,15 +102,22 @@ if TYPE_CHECKING:
         CheckpointFailed,
         EffectsFailed,
         EventScopedExecutor,
+        NotDeadLettered,
         PoisonEvent,
         PoisonPolicy,
         ProjectionRunner,
+        RedriveError,
         ResettableExecutor,
         RunnerError,
         RunnerStopped,
         SkipToDeadLetters,
         StopOnPoison,
         StoreFailed,
+    )
+    from interpreters.runtime.runner_service import (
+        RunnerService,
+        runner_statuses,
+        runner_subject,
     )
     from interpreters.runtime.service import (
         HealthState,
@@ -130,6 +144,7 @@ if TYPE_CHECKING:
         InMemoryEventStore,
     )
     from interpreters.stores.protocol import (
+        ChainedAppends,
         EventStore,
         Loaded,
         ReusedEventIds,
@@ -141,6 +156,7 @@ __all__ = (
     "Applied",
     "BadRequest",
     "CannotConnect",
+    "ChainedAppends",
     "CheckpointConflict",
     "CheckpointError",
     "CheckpointFailed",
@@ -149,6 +165,7 @@ __all__ = (
     "CollectingExecutor",
     "CommandError",
     "CommandHandler",
+    "CommandIdReused",
     "CommandService",
     "CommandTypes",
     "ConcurrencyExhausted",
@@ -178,11 +195,15 @@ __all__ = (
     "KvReadModel",
     "Loaded",
     "LoggingExecutor",
+    "Namespace",
     "NatsCluster",
     "NatsExecutor",
     "NatsServer",
+    "NotDeadLettered",
     "NullExecutor",
     "OverlappingSubjects",
+    "Overloaded",
+    "OwnedCommandService",
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
@@ -191,6 +212,7 @@ __all__ = (
     "ReadModelError",
     "ReadModelQueries",
     "ReadModelUnavailable",
+    "RedriveError",
     "ResettableExecutor",
     "ReusedEventIds",
     "RolloutError",
@@ -200,6 +222,7 @@ __all__ = (
     "RoutingExecutor",
     "Row",
     "RunnerError",
+    "RunnerService",
     "RunnerStopped",
     "ServerStartError",
     "Service",
@@ -218,11 +241,20 @@ __all__ = (
     "UnhandledEffect",
     "connect",
     "roll_out",
+    "runner_statuses",
+    "runner_subject",
+    "request_command",
 )
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "RunnerService": "interpreters.runtime.runner_service",
+        "runner_statuses": "interpreters.runtime.runner_service",
+        "runner_subject": "interpreters.runtime.runner_service",
+        "NotDeadLettered": "interpreters.runtime.runner",
+        "RedriveError": "interpreters.runtime.runner",
+        "Namespace": "interpreters.runtime.namespace",
         "EventStore": "interpreters.stores.protocol",
         "Loaded": "interpreters.stores.protocol",
         "ReusedEventIds": "interpreters.stores.protocol",
@@ -245,6 +277,11 @@ __getattr__, __dir__ = lazy_exports(
         "RolloutUnavailable": "interpreters.runtime.rollout",
         "ServingReadModel": "interpreters.runtime.rollout",
         "roll_out": "interpreters.runtime.rollout",
+        "OwnedCommandService": "interpreters.runtime.ownership",
+        "CommandIdReused": "interpreters.runtime.commands",
+        "Overloaded": "interpreters.runtime.commands",
+        "request_command": "interpreters.runtime.command_client",
+        "ChainedAppends": "interpreters.stores.protocol",
         "CheckpointFailed": "interpreters.runtime.runner",
         "EffectsFailed": "interpreters.runtime.runner",
         "EventScopedExecutor": "interpreters.runtime.runner",

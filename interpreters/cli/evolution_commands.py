@@ -72,7 +72,7 @@ def upcasting(
     nats_url: NatsUrl = "",
     credentials: Credentials = NO_CREDENTIALS,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     as_json: JsonOutput = False,
 ) -> None:
     """Check that the new --types reads every stored event: decodes, upcasts deterministically,
@@ -82,9 +82,10 @@ def upcasting(
     registry = _registry(types)
     stream_id = parse_stream(stream) if stream is not None else None
     options = credentials.options(nats_url)
-    settings = StoreSettings(stream=stream_name, subject_prefix=prefix)
 
     async def work(client: Client) -> UpcastingReport:
+        chosen = unwrap(await inspection.resolve_prefix(client.jetstream(), stream_name, prefix))
+        settings = StoreSettings(stream=stream_name, subject_prefix=chosen)
         return unwrap(
             await check_stored_events(
                 client, registry, settings=settings, category=category, stream=stream_id

@@ -8,7 +8,9 @@ or ``nats://127.0.0.1:4222``), ``--creds``, ``--tls-ca``/``--tls-cert``/``--tls-
 
 This module holds the app and the commands that run things (``demo``, ``server``, ``check``,
 ``fsm diagram``); :mod:`interpreters.cli.store_commands` the ones that look at a store
-(``streams``, ``read``, ``tail``); :mod:`interpreters.cli.shared` the options each command shares,
+(``streams``, ``read``, ``tail``); :mod:`interpreters.cli.dead_letters` the ``dead-letters``
+group (``list``, ``show``, ``redrive``) and :mod:`interpreters.cli.runners` ``runners``, which
+look at projection runners; :mod:`interpreters.cli.shared` the options each command shares,
 written once, and the output helpers.
 """
 
@@ -26,8 +28,8 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from cim.fsm import Fsm, fsm_diff
-from interpreters.cli import evolution_commands, store_commands
-from interpreters.cli.loading import load_reference
+from interpreters.cli import dead_letters, evolution_commands, runners, store_commands
+from interpreters.cli.loading import load_reference, shadowing
 from interpreters.cli.shared import (
     CHECK_FAILED,
     NO_CREDENTIALS,
@@ -197,6 +199,8 @@ def _wait_for_stop() -> None:
 app.command()(store_commands.streams)
 app.command()(store_commands.read)
 app.command()(store_commands.tail)
+app.add_typer(dead_letters.dead_letters_app, name="dead-letters")
+app.command()(runners.runners)
 
 
 # ---------------------------------------------------------------- a user's code
@@ -316,6 +320,12 @@ def check(
     as_json: JsonOutput = False,
 ) -> None:
     """Run the law suites of your projections, deciders and state machines; exit 1 if a law fails."""
+    hiding = shadowing("laws", Path.cwd())
+    if hiding is not None:
+        fail(
+            f"{hiding} hides cim's `laws` package (law targets come from laws.targets), so "
+            "`import laws` would load your file instead: rename it (e.g. to myapp_laws.py)"
+        )
     found = unwrap(load_reference(reference, module_only=True, search=Path.cwd()))
     targets = _targets(reference, found)
     if not targets:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import nats.js.errors
 import typer
@@ -47,7 +47,7 @@ def streams(
     nats_url: NatsUrl = "",
     credentials: Credentials = NO_CREDENTIALS,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     category: Annotated[
         str | None, typer.Option("--category", help="Only streams of this category.")
     ] = None,
@@ -56,14 +56,14 @@ def streams(
     """List event streams and categories with their event counts."""
     options = credentials.options(nats_url)
 
-    async def work(client: Client) -> tuple[inspection.EventStreamCount, ...]:
-        return unwrap(
-            await inspection.event_streams(
-                client.jetstream(), stream_name=stream_name, prefix=prefix
-            )
+    async def work(client: Client) -> tuple[str, tuple[inspection.EventStreamCount, ...]]:
+        js = client.jetstream()
+        chosen = unwrap(await inspection.resolve_prefix(js, stream_name, prefix))
+        return chosen, unwrap(
+            await inspection.event_streams(js, stream_name=stream_name, prefix=chosen)
         )
 
-    counts = connected(options, work)
+    chosen, counts = connected(options, work)
     if category is not None:
         counts = tuple(c for c in counts if c.category == category)
     groups = inspection.categories(counts)
@@ -78,7 +78,7 @@ def streams(
         )
         return
     if not counts:
-        out.print(f"no event streams in {stream_name} (prefix {prefix!r})")
+        out.print(f"no event streams in {stream_name} (prefix {chosen!r})")
         return
     table = Table("category", "streams", "events", title=f"{stream_name}: categories")
     for group in groups:
@@ -102,7 +102,7 @@ def read(
         int | None, typer.Option("--limit", min=1, help="At most this many events.")
     ] = None,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     as_json: JsonOutput = False,
 ) -> None:
     """Print a stream's events, oldest first: decoded with --types, raw JSON otherwise."""
@@ -110,16 +110,19 @@ def read(
     registry = load_types(types)
     options = credentials.options(nats_url)
 
-    async def work(client: Client) -> tuple[inspection.StoredMessage, ...]:
+    async def work(client: Client) -> tuple[str, tuple[inspection.StoredMessage, ...]]:
+        js = client.jetstream()
+        chosen = unwrap(await inspection.resolve_prefix(js, stream_name, prefix))
         found = unwrap(
             await inspection.read_stream(
-                client.jetstream(), stream_id, stream_name=stream_name, prefix=prefix, limit=limit
+                js, stream_id, stream_name=stream_name, prefix=chosen, limit=limit
             )
         )
         payloads = PayloadObjects(client, StoreSettings(stream=stream_name))
-        return tuple([await inspection.resolved(payloads, m) for m in found])
+        return chosen, tuple([await inspection.resolved(payloads, m) for m in found])
 
-    rows = [inspection.describe(m, registry, prefix) for m in connected(options, work)]
+    chosen, messages = connected(options, work)
+    rows = [inspection.describe(m, registry, chosen) for m in messages]
     if as_json:
         print_json(rows)
         return
@@ -156,7 +159,7 @@ def tail(
         int | None, typer.Option("--count", min=1, help="Stop after this many events.")
     ] = None,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Follow events as they are stored (Ctrl-C stops)."""
@@ -164,11 +167,12 @@ def tail(
     options = credentials.options(nats_url)
 
     async def work(client: Client) -> None:
+        chosen = unwrap(await inspection.resolve_prefix(client.jetstream(), stream_name, prefix))
         try:
             events = await inspection.follow(
                 client.jetstream(),
                 stream_name=stream_name,
-                prefix=prefix,
+                prefix=chosen,
                 category=category,
                 from_position=from_position,
             )
@@ -180,15 +184,12 @@ def tail(
         async with contextlib.aclosing(events):
             async for message in events:
                 message = await inspection.resolved(payloads, message)
-                row = inspection.describe(message, registry, prefix)
+                row = inspection.describe(message, registry, chosen)
                 if as_json:
                     sys.stdout.write(json.dumps(row, default=str) + "\n")
                     sys.stdout.flush()
                 else:
-                    out.print(
-                        f"#{row['position']} {row['stream']} v{row['version']} {row['event_type']} "
-                        f"{escape(json.dumps(row['payload'], default=str))}"
-                    )
+                    out.print(escape(_tail_line(row)))
                 seen += 1
                 if count is not None and seen >= count:
                     break
@@ -197,3 +198,17 @@ def tail(
         connected(options, work)
     except KeyboardInterrupt:
         err.print("stopped")
+
+
+def _tail_line(row: dict[str, Any]) -> str:
+    """One line of ``cim tail``: the event, or the message and why it is not one."""
+    payload = json.dumps(row["payload"], default=str)
+    where = f"#{row['position']} {row['stream']}"
+    if row["error"] is None:
+        return f"{where} v{row['version']} {row['event_type']} {payload}"
+    if row["version"] is None or row["error"].startswith("not a cim event"):
+        return f"{where} {row['error']}; body: {payload}"
+    return (
+        f"{where} v{row['version']} {row['event_type']} cannot be decoded: {row['error']}; "
+        f"body: {payload}"
+    )

@@ -38,8 +38,10 @@ from interpreters.runtime.commands import CommandHandler
 from interpreters.runtime.dead_letters import InMemoryDeadLetters, KvDeadLetters
 from interpreters.runtime.endpoints import CommandService, QueryService
 from interpreters.runtime.executors import InMemoryReadModel
+from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.runner import ProjectionRunner, SkipToDeadLetters
+from interpreters.runtime.runner_service import RunnerService
 from interpreters.runtime.service import Service, ServiceFailed, Shutdown, Supervisor
 from interpreters.stores.jetstream import JetStreamEventStore
 from interpreters.stores.memory import InMemoryEventStore
@@ -153,25 +155,30 @@ async def run_jetstream(
             names = ", ".join(t.name for t in order_flow_types)
             console.print(f"[green]✓[/green] event types registered: {names}")
         race = HoldOnce(store)
-        executor = NatsExecutor(nc, js, store=store)
+        namespace = Namespace.of(store)  # runtime state kept in CIM_EVENTS_* buckets
+        executor = NatsExecutor(nc, js, store=store)  # read models in the store's namespace
         runner = ProjectionRunner(
             order_summaries,
             store,
             executor,
-            await KvCheckpoints.open(js),
+            await KvCheckpoints.open(js, namespace),
             collections=[ORDERS, ORDER_STATS],
-            poison=SkipToDeadLetters(await KvDeadLetters.open(js)),
+            poison=SkipToDeadLetters(await KvDeadLetters.open(js, namespace)),
         )
         commands = CommandService(
             nc,
             CommandHandler(order, race),
             COMMANDS,
+            category="order",
+            entity_of=lambda command: getattr(command, "order_id", None),
             name=COMMAND_SERVICE,
             event_types=order_flow_types,
         )
         queries = QueryService(nc, executor.read_model, [ORDERS, ORDER_STATS], name=QUERY_SERVICE)
-        script = Script(NatsTransport(nc), race, report, console, tag)
-        await _with_services(script, store, runner, [runner, commands, queries], orders)
+        shop = LocalTransport(CommandHandler(order, store), InMemoryReadModel())  # commands only
+        script = Script(NatsTransport(nc), race, report, console, tag, shop)
+        discoverable = RunnerService(nc, runner, namespace=namespace)  # status, lag, redrive
+        await _with_services(script, store, runner, [discoverable, commands, queries], orders)
         await store.close()
         return report
     finally:
@@ -197,6 +204,7 @@ async def run_memory(orders: int, console: Console | None) -> Report:
     if console is not None:
         names = ", ".join(t.name for t in order_flow_types)
         console.print(f"[green]✓[/green] event types registered: {names}")
-    script = Script(transport, race, report, console)
+    shop = LocalTransport(CommandHandler(order, store), read_model)
+    script = Script(transport, race, report, console, shop=shop)
     await _with_services(script, store, runner, [runner], orders)
     return report

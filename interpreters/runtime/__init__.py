@@ -17,11 +17,17 @@ if TYPE_CHECKING:
         InMemoryCheckpoints,
         KvCheckpoints,
     )
+    from interpreters.runtime.command_client import RETRYABLE_CODES, decode_reply, request_command
     from interpreters.runtime.commands import (
+        COMMAND_DIGEST,
+        COMMAND_ID,
         CommandError,
         CommandHandler,
+        CommandIdReused,
         ConcurrencyExhausted,
         Handled,
+        Overloaded,
+        command_event_id,
     )
     from interpreters.runtime.dead_letters import (
         DeadLetter,
@@ -49,12 +55,16 @@ if TYPE_CHECKING:
         RoutingExecutor,
         UnhandledEffect,
     )
+    from interpreters.runtime.namespace import (
+        Namespace,
+    )
     from interpreters.runtime.nats_executor import (
         MSG_ID,
         NatsExecutor,
         derived_event_id,
         message_id,
     )
+    from interpreters.runtime.ownership import OwnedCommandService, partition_of
     from interpreters.runtime.read_model import (
         Applied,
         InvalidName,
@@ -77,15 +87,22 @@ if TYPE_CHECKING:
         CheckpointFailed,
         EffectsFailed,
         EventScopedExecutor,
+        NotDeadLettered,
         PoisonEvent,
         PoisonPolicy,
         ProjectionRunner,
+        RedriveError,
         ResettableExecutor,
         RunnerError,
         RunnerStopped,
         SkipToDeadLetters,
         StopOnPoison,
         StoreFailed,
+    )
+    from interpreters.runtime.runner_service import (
+        RunnerService,
+        runner_statuses,
+        runner_subject,
     )
     from interpreters.runtime.service import (
         HealthState,
@@ -100,6 +117,8 @@ if TYPE_CHECKING:
 __all__ = (
     "Applied",
     "BadRequest",
+    "COMMAND_DIGEST",
+    "COMMAND_ID",
     "CheckpointConflict",
     "CheckpointError",
     "CheckpointFailed",
@@ -108,6 +127,7 @@ __all__ = (
     "CollectingExecutor",
     "CommandError",
     "CommandHandler",
+    "CommandIdReused",
     "CommandService",
     "CommandTypes",
     "ConcurrencyExhausted",
@@ -132,16 +152,22 @@ __all__ = (
     "KvReadModel",
     "LoggingExecutor",
     "MSG_ID",
+    "Namespace",
     "NatsExecutor",
+    "NotDeadLettered",
     "NullExecutor",
+    "Overloaded",
+    "OwnedCommandService",
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
     "ProjectionVersions",
     "QueryService",
+    "RETRYABLE_CODES",
     "ReadModelError",
     "ReadModelQueries",
     "ReadModelUnavailable",
+    "RedriveError",
     "ResettableExecutor",
     "RolloutError",
     "RolloutFailed",
@@ -150,6 +176,7 @@ __all__ = (
     "RoutingExecutor",
     "Row",
     "RunnerError",
+    "RunnerService",
     "RunnerStopped",
     "Service",
     "ServiceFailed",
@@ -161,19 +188,41 @@ __all__ = (
     "Supervisor",
     "SupervisorHealth",
     "UnhandledEffect",
+    "command_event_id",
+    "decode_reply",
     "derived_event_id",
     "message_id",
     "roll_out",
+    "runner_statuses",
+    "runner_subject",
+    "partition_of",
+    "request_command",
     "thaw",
 )
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "RunnerService": "interpreters.runtime.runner_service",
+        "runner_statuses": "interpreters.runtime.runner_service",
+        "runner_subject": "interpreters.runtime.runner_service",
+        "NotDeadLettered": "interpreters.runtime.runner",
+        "RedriveError": "interpreters.runtime.runner",
+        "Namespace": "interpreters.runtime.namespace",
         "CommandError": "interpreters.runtime.commands",
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",
         "Handled": "interpreters.runtime.commands",
+        "decode_reply": "interpreters.runtime.command_client",
+        "OwnedCommandService": "interpreters.runtime.ownership",
+        "partition_of": "interpreters.runtime.ownership",
+        "COMMAND_DIGEST": "interpreters.runtime.commands",
+        "COMMAND_ID": "interpreters.runtime.commands",
+        "CommandIdReused": "interpreters.runtime.commands",
+        "Overloaded": "interpreters.runtime.commands",
+        "command_event_id": "interpreters.runtime.commands",
+        "RETRYABLE_CODES": "interpreters.runtime.command_client",
+        "request_command": "interpreters.runtime.command_client",
         "CheckpointFailed": "interpreters.runtime.runner",
         "EffectsFailed": "interpreters.runtime.runner",
         "EventScopedExecutor": "interpreters.runtime.runner",

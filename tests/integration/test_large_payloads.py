@@ -15,6 +15,7 @@ from returns.result import Failure
 from cim import (
     CorruptEvent,
     EventTypes,
+    Exactly,
     NewEvent,
     PayloadDigestMismatch,
     PayloadMissing,
@@ -169,6 +170,22 @@ async def test_an_event_id_of_another_large_event_is_refused_and_its_object_kept
         await store.append(StreamId("scan", "s-5"), [other])
     assert (await store.read(StreamId("scan", "s-4"))).unwrap()[0].payload == first.payload
     assert (await store.read(StreamId("scan", "s-5"))).unwrap() == ()
+
+
+async def test_a_chain_of_appends_stores_large_payloads_by_reference(
+    store: JetStreamEventStore,
+) -> None:
+    """append_chain (the command handler's path for hot streams) offloads large payloads too."""
+    stream = StreamId("scan", "s-6")
+    chain = [NewEvent(big(200_000)), NewEvent(Noted("small")), NewEvent(big(FIVE_MB))]
+    results, failure = await store.append_chain(stream, chain, expected=Exactly(0))
+    assert failure is None
+    assert [r.version for r in results] == [1, 2, 3]
+    events = (await store.read(stream)).unwrap()
+    assert [e.payload for e in events] == [c.payload for c in chain]
+    raw = await store.nc.jetstream().get_msg(store.stream_name, seq=results[2].position)
+    assert raw.headers is not None
+    assert "Cim-Payload-Ref" in raw.headers
 
 
 def test_without_a_threshold_nothing_changes_and_bad_thresholds_are_refused() -> None:
