@@ -33,6 +33,7 @@ from returns.result import Failure, Result, Success
 
 from interpreters.natsio.describe import describe
 from interpreters.natsio.kv import open_or_create_bucket
+from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.read_model import KvReadModel, ReadModelError, Row
 from interpreters.runtime.runner import ProjectionRunner, RunnerError
 
@@ -110,6 +111,15 @@ class ProjectionVersions:
     @name.validator
     def _valid_name(self, _: object, name: str) -> None:
         _check_label("projection name", name)
+
+    @classmethod
+    def in_namespace(
+        cls, js: Any, namespace: Namespace, name: str, *, replicas: int = 1
+    ) -> ProjectionVersions:
+        """The versions of read model *name* of the app with *namespace*: version ``v``'s
+        collection ``c`` in ``<namespace>_rm_<name>_<v>_<c>``, the pointer in
+        ``<namespace>_rm_<name>_rollout``."""
+        return cls(js, name, prefix=namespace.read_model_prefix, replicas=replicas)
 
     def read_model(self, version: str) -> KvReadModel:
         """The read model version *version* writes and is read from (its own buckets)."""

@@ -36,6 +36,7 @@ from interpreters.runtime import (
     QueryService,
     roll_out,
 )
+from interpreters.runtime.namespace import Namespace
 from interpreters.stores.jetstream import JetStreamEventStore
 
 pytestmark = pytest.mark.anyio
@@ -231,3 +232,11 @@ async def test_a_crash_after_the_switch_finishes_on_the_next_attempt(
     assert (status.serving, status.building) == ("v2", None)
     with pytest.raises(nats.js.errors.BucketNotFoundError):
         await system["js"].key_value(versions.read_model("v1").prefix + ORDERS)
+
+
+def test_versions_in_an_apps_namespace_keep_to_its_buckets() -> None:
+    """ProjectionVersions.in_namespace puts every version under the app's read-model prefix."""
+    versions = ProjectionVersions.in_namespace(None, Namespace("shop"), "summaries")
+    assert versions.read_model("v2").prefix == "shop_rm_summaries_v2_"
+    with pytest.raises(ValueError, match="letters, digits"):
+        versions.read_model("v 2")
