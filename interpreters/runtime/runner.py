@@ -37,6 +37,12 @@ the executor again (after a fix) and forgets the letter when that succeeds.
 
 Several runners run concurrently as services under one
 :class:`~interpreters.runtime.service.Supervisor` (one task group).
+
+Why this module is longer than ~500 lines: catch-up, the live switch-over, checkpoints, the
+poison policy and re-drive all move one position under one invariant (a position is
+checkpointed only after its effects ran, or it was dead-lettered); they are kept together so
+that invariant can be read in one place. Serving a runner over NATS is
+:mod:`~interpreters.runtime.runner_service`, namespaces :mod:`~interpreters.runtime.namespace`.
 """
 
 from __future__ import annotations

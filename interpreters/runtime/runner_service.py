@@ -42,6 +42,7 @@ from nats.micro.request import Request
 from returns.result import Failure
 
 from cim import validate_token
+from interpreters.natsio.client_internals import record_served, service_endpoints
 from interpreters.natsio.describe import describe
 from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.runner import (
@@ -87,6 +88,8 @@ class RunnerService:
         self.namespace = namespace if namespace is not None else Namespace.of(runner.store)
         self.subject = runner_subject(self.namespace, runner.name)
         self.version = version
+        self._status_stats: Any = None
+        self._redrive_stats: Any = None
 
     @property
     def name(self) -> str:
@@ -120,6 +123,7 @@ class RunnerService:
             await micro.add_endpoint(
                 name="redrive", subject=f"{self.subject}.redrive", handler=self._redrive
             )
+            self._status_stats, self._redrive_stats = service_endpoints(micro)
             await self.nc.flush()
             await self.runner.start(task_status=task_status)
         finally:
@@ -197,7 +201,7 @@ class RunnerService:
             body = await self.status()
         except Exception as exc:  # a bug must not take the service down: answer and log it
             _log.exception("status of %s failed", self.runner.name)
-            await _error(request, "500", "internal", describe(exc))
+            await _error(request, self._status_stats, "500", "internal", describe(exc))
             return
         await request.respond(orjson.dumps(body))
 
@@ -205,19 +209,31 @@ class RunnerService:
         try:
             body = orjson.loads(request.data or b"{}")
         except orjson.JSONDecodeError as exc:
-            await _error(request, "400", "bad_request", f"request is not JSON: {exc}")
+            await _error(
+                request, self._redrive_stats, "400", "bad_request", f"request is not JSON: {exc}"
+            )
             return
         position = body.get("position") if isinstance(body, dict) else None
         if not isinstance(position, int) or isinstance(position, bool) or position < 1:
-            await _error(request, "400", "bad_request", '"position" must be an int >= 1')
+            await _error(
+                request, self._redrive_stats, "400", "bad_request", '"position" must be an int >= 1'
+            )
             return
         redriven = await self.runner.redrive(position)
         if isinstance(redriven, Failure):
             status, code = _redrive_code(redriven.failure())
-            await _error(request, status, code, str(redriven.failure()))
+            await _error(request, self._redrive_stats, status, code, str(redriven.failure()))
             return
         reply = {"ok": True, "projection": self.runner.name, "position": position}
         await request.respond(orjson.dumps(reply))
+
+
+async def _error(request: Request, stats: Any, status: str, code: str, message: str) -> None:
+    """Answer an error reply and count it in ``$SRV.STATS`` (nats.micro counts raised errors
+    only)."""
+    body = orjson.dumps({"ok": False, "error": {"code": code, "message": message}})
+    await request.respond_error(status, message, data=body)
+    record_served(stats, error=f"{code}: {message}")
 
 
 def _redrive_code(error: RedriveError) -> tuple[str, str]:
@@ -226,11 +242,6 @@ def _redrive_code(error: RedriveError) -> tuple[str, str]:
     if isinstance(error, PoisonEvent | EffectsFailed):
         return "409", "failed_again"
     return "503", "unavailable"
-
-
-async def _error(request: Request, status: str, code: str, message: str) -> None:
-    body = orjson.dumps({"ok": False, "error": {"code": code, "message": message}})
-    await request.respond_error(status, message, data=body)
 
 
 async def runner_statuses(nc: Any, *, wait: float = 0.5) -> tuple[dict[str, Any], ...]:

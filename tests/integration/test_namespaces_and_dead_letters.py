@@ -277,6 +277,13 @@ async def test_dead_letters_are_logged_degrade_health_and_are_listed_shown_and_r
                 f"{subject}.status",
                 f"{subject}.redrive",
             }
+            refused = await nc.request(f"{subject}.redrive", b"{not json", timeout=5)
+            assert refused.headers["Nats-Service-Error-Code"] == "400"
+            stats = orjson.loads(
+                (await nc.request("$SRV.STATS.fragile-runner", b"", timeout=5)).data
+            )
+            counts = {e["name"]: (e["num_requests"], e["num_errors"]) for e in stats["endpoints"]}
+            assert counts == {"status": (1, 0), "redrive": (1, 1)}, stats
 
             found = await anyio.to_thread.run_sync(cim, "runners", "--nats-url", nats_url, "--json")
             assert found.exit_code == 0, found.stderr
