@@ -112,6 +112,34 @@ class UpcastFailed:
         )
 
 
+@frozen
+class PayloadMissing:
+    """The event's payload is stored by reference (``reference``: ``bucket/object``) and the
+    object cannot be found."""
+
+    reference: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"payload object {self.reference} is missing: {self.detail}"
+
+
+@frozen
+class PayloadDigestMismatch:
+    """The payload object ``reference`` does not hold what the event's digest says (corrupted
+    or replaced): ``expected`` and ``actual`` are SHA-256 hex digests."""
+
+    reference: str
+    expected: str
+    actual: str
+
+    def __str__(self) -> str:
+        return (
+            f"payload object {self.reference} does not match the event's digest: "
+            f"expected sha256 {self.expected}, found {self.actual}"
+        )
+
+
 DecodeError = (
     MissingHeader
     | InvalidHeader
@@ -121,4 +149,6 @@ DecodeError = (
     | MissingUpcaster
     | UnsupportedSchemaVersion
     | UpcastFailed
+    | PayloadMissing
+    | PayloadDigestMismatch
 )

@@ -15,13 +15,17 @@ from returns.result import Failure, Result, Success
 
 from cim.fsm import (
     TRANSITION_ERRORS,
+    Correspondence,
+    Fsm,
     Invariant,
     StateMachine,
     TransitionError,
     WithHistory,
+    refinement_counterexample,
     replay,
+    same_label,
 )
-from laws._runner import check_law
+from laws._runner import LawViolation, check_law
 from laws._support import attempt, guarded, with_max_examples
 
 S = TypeVar("S")
@@ -151,3 +155,59 @@ def check_fsm_laws(
     )
     histories = st.builds(ReplayCase, states, st.lists(inputs, max_size=8))
     check_law("fsm history replay", histories, guarded(replay_reproduces), chosen)
+
+
+@frozen
+class EvolutionHistory(Generic[In]):
+    """A counterexample to the evolution law: ``inputs`` given to both machines from initial."""
+
+    inputs: list[In]
+
+
+def check_fsm_evolution(
+    old: Fsm[Any, Any, Any],
+    new: Fsm[Any, Any, Any],
+    *,
+    inputs: SearchStrategy[Any] | None = None,
+    corresponds: Correspondence = same_label,
+    settings: Settings | None = None,
+    max_examples: int | None = None,
+) -> None:
+    """Check that *new* accepts every history *old* accepts and ends in a corresponding state.
+
+    First exhaustively, breadth first, over the inputs *old* knows (rows' values and
+    ``sample_inputs``; :func:`cim.fsm.refinement_counterexample`): a violation carries the
+    shortest :class:`~cim.fsm.Divergence`. Then, when *inputs* is given (for rows that match by
+    class and guards that look at values), over drawn input sequences: the inputs *old*
+    refuses are dropped, and a violation carries a shrunk :class:`EvolutionHistory`. States
+    correspond by *corresponds* (default: equal or the same label, so two releases' Enums match
+    by member name). See :func:`cim.fsm.fsm_diff` for what changed.
+    """
+    chosen = with_max_examples(settings, max_examples)
+    divergence = refinement_counterexample(old, new, corresponds)
+    if divergence is not None:
+        raise LawViolation(
+            "fsm evolution: old histories still accepted", divergence, str(divergence)
+        )
+    if inputs is None:
+        return
+
+    def follows(case: EvolutionHistory[Any]) -> str | None:
+        old_state, new_state = old.initial, new.initial
+        accepted: list[Any] = []
+        for value in case.inputs:
+            stepped = _transition(old, old_state, value)
+            if isinstance(stepped, Failure):
+                continue
+            accepted.append(value)
+            old_state = stepped.unwrap()[0]
+            followed = _transition(new, new_state, value)
+            if isinstance(followed, Failure):
+                return f"the new machine refuses {value!r} after {accepted[:-1]!r}: {followed.failure()}"
+            new_state = followed.unwrap()[0]
+            if not corresponds(old_state, new_state):
+                return f"after {accepted!r} the old machine is in {old_state!r}, the new one in {new_state!r}"
+        return None
+
+    histories = st.builds(EvolutionHistory, st.lists(inputs, max_size=12))
+    check_law("fsm evolution: drawn histories", histories, guarded(follows), chosen)

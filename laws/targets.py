@@ -1,5 +1,6 @@
 """Law targets: a projection, decider, state machine, signal algebra or codec together with the
-strategies that drive its laws, ready to be checked by ``cim check`` or in a test.
+strategies that drive its laws, ready to be checked by ``cim check`` or in a test; and the two
+evolution checks (an old and a new ``EventTypes``, an old and a new ``Fsm``).
 
 A law checker needs inputs (events, commands, states...) that only you can describe, so ``cim
 check MODULE:ATTR`` takes a :class:`LawTarget` (or a list of them, or a whole module's worth)
@@ -24,19 +25,21 @@ PASS  projection 'count': every law holds
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from attrs import frozen
 from hypothesis import settings as Settings
 from hypothesis.strategies import SearchStrategy
 
+from cim import EventTypes
 from cim.decider import Decider
-from cim.fsm import Invariant, StateMachine
+from cim.fsm import Fsm, Invariant, StateMachine
 from cim.projection import Projection
 from laws._codec_laws import check_codec_roundtrip
 from laws._decider_laws import check_decider_laws
-from laws._fsm_laws import check_fsm_laws
+from laws._evolution_laws import check_schema_evolution
+from laws._fsm_laws import check_fsm_evolution, check_fsm_laws
 from laws._projection_laws import check_projection_laws
 from laws._runner import DEFAULT_SETTINGS, LawViolation
 from laws._signal_laws import SignalOperations, check_signal_laws
@@ -46,8 +49,10 @@ __all__ = (
     "Verdict",
     "codec_target",
     "decider_target",
+    "fsm_evolution_target",
     "fsm_target",
     "projection_target",
+    "schema_evolution_target",
     "signal_target",
 )
 
@@ -176,5 +181,37 @@ def codec_target(
 
     def check(chosen: Settings) -> None:
         check_codec_roundtrip(codec, envelopes, settings=chosen)
+
+    return LawTarget(label, check, settings)
+
+
+def schema_evolution_target(
+    old: EventTypes,
+    new: EventTypes,
+    *,
+    payloads: Mapping[type[Any], SearchStrategy[Any]] | None = None,
+    label: str = "schema evolution",
+    settings: Settings = DEFAULT_SETTINGS,
+) -> LawTarget:
+    """*new* reads everything *old* writes (:func:`~laws.check_schema_evolution`)."""
+
+    def check(chosen: Settings) -> None:
+        check_schema_evolution(old, new, payloads=payloads, settings=chosen)
+
+    return LawTarget(label, check, settings)
+
+
+def fsm_evolution_target(
+    old: Fsm[Any, Any, Any],
+    new: Fsm[Any, Any, Any],
+    *,
+    inputs: SearchStrategy[Any] | None = None,
+    label: str = "state machine evolution",
+    settings: Settings = DEFAULT_SETTINGS,
+) -> LawTarget:
+    """*new* follows every history *old* accepts (:func:`~laws.check_fsm_evolution`)."""
+
+    def check(chosen: Settings) -> None:
+        check_fsm_evolution(old, new, inputs=inputs, settings=chosen)
 
     return LawTarget(label, check, settings)

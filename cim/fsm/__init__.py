@@ -24,6 +24,16 @@ from cim.fsm._errors import (
     InvariantViolated,
     TransitionError,
 )
+from cim.fsm._evolution import (
+    Correspondence,
+    Divergence,
+    FsmDiff,
+    GuardTightened,
+    Retargeted,
+    fsm_diff,
+    refinement_counterexample,
+    same_label,
+)
 from cim.fsm._fsm import Fsm
 from cim.fsm._history import Step, WithHistory, replay
 from cim.fsm._invariant import Invariant
@@ -32,18 +42,26 @@ from cim.fsm._table import Guard, Transition
 
 __all__ = (
     "TRANSITION_ERRORS",
+    "Correspondence",
+    "Divergence",
     "Fsm",
+    "FsmDiff",
     "Guard",
     "GuardRejected",
+    "GuardTightened",
     "InvalidTransition",
     "Invariant",
     "InvariantViolated",
+    "Retargeted",
     "StateMachine",
     "Step",
     "TransitionError",
     "Transition",
     "WithHistory",
+    "fsm_diff",
+    "refinement_counterexample",
     "rejection_of",
     "replay",
+    "same_label",
     "to_decider",
 )

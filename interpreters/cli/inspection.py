@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import anyio
+import attrs
 import nats.errors
 import nats.js.errors
 import orjson
@@ -30,6 +31,7 @@ from interpreters.natsio.subjects import (
     stream_subject,
 )
 from interpreters.stores.jetstream.foreign import check_message
+from interpreters.stores.jetstream.payloads import PAYLOAD_REF, OperationFailed, PayloadObjects
 
 __all__ = (
     "DEFAULT_PREFIX",
@@ -47,6 +49,7 @@ __all__ = (
     "follow",
     "read_stream",
     "resolve_prefix",
+    "resolved",
     "subject_of",
 )
 
@@ -125,6 +128,19 @@ class StoredMessage:
     data: bytes
     stored_at: datetime | None = None
     skipped: str | None = None
+
+
+async def resolved(payloads: PayloadObjects, message: StoredMessage) -> StoredMessage:
+    """*message* with its payload fetched from the Object Store when it is stored by reference
+    (``Cim-Payload-Ref``, checked against its digest); as it is otherwise, or when the object
+    cannot be fetched (its small reference body is shown then)."""
+    if PAYLOAD_REF not in message.headers:
+        return message
+    try:
+        body = await payloads.fetch(dict(message.headers))
+    except OperationFailed:
+        return message
+    return attrs.evolve(message, data=body) if isinstance(body, bytes) else message
 
 
 def subject_of(stream: StreamId, prefix: str = DEFAULT_PREFIX) -> str:

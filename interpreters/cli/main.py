@@ -21,12 +21,14 @@ import sys
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Protocol, runtime_checkable
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 import typer
 from rich.markup import escape
+from typer.core import TyperGroup
 
-from interpreters.cli import dead_letters, runners, store_commands
+from cim.fsm import Fsm, fsm_diff
+from interpreters.cli import dead_letters, evolution_commands, runners, store_commands
 from interpreters.cli.loading import load_reference, shadowing
 from interpreters.cli.shared import (
     CHECK_FAILED,
@@ -49,8 +51,28 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-fsm_app = typer.Typer(help="State machines: draw a user's Fsm.", no_args_is_help=True)
+fsm_app = typer.Typer(
+    help="State machines: draw a user's Fsm, compare two versions of one.", no_args_is_help=True
+)
 app.add_typer(fsm_app, name="fsm")
+
+
+class _LawsByDefault(TyperGroup):
+    """``cim check``: ``cim check MODULE`` is ``cim check laws MODULE`` (the first form stays)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["laws", *args]
+        return super().parse_args(ctx, args)
+
+
+check_app = typer.Typer(
+    cls=_LawsByDefault,
+    help="Checks for CI: the laws of your code (cim check [laws] MODULE), and whether a new "
+    "EventTypes reads every stored event (cim check upcasting --types MODULE).",
+    no_args_is_help=True,
+)
+app.add_typer(check_app, name="check")
 
 
 # ---------------------------------------------------------------- demo and server
@@ -85,6 +107,14 @@ def demo(
         int,
         typer.Option("--orders", min=0, help="Extra orders to push through, with a progress bar."),
     ] = 0,
+    rollout: Annotated[
+        bool,
+        typer.Option(
+            "--rollout",
+            help="Instead: roll out a change to the order summaries blue/green while orders "
+            "keep arriving and queries keep being answered.",
+        ),
+    ] = False,
     credentials: Credentials = NO_CREDENTIALS,
     as_json: JsonOutput = False,
 ) -> None:
@@ -95,9 +125,18 @@ def demo(
         if store is StoreKind.memory:
             fail("--store memory runs without a server: leave out --nats-url")
         options = credentials.options(nats_url)
+    if rollout and store is StoreKind.memory:
+        fail("--rollout runs on JetStream: leave out --store memory")
     from interpreters.demo import main as run_demo  # the demo loads only for this command
 
-    code = run_demo(store=store.value, connect=options, orders=orders, as_json=as_json, console=out)
+    code = run_demo(
+        store=store.value,
+        connect=options,
+        orders=orders,
+        as_json=as_json,
+        console=out,
+        rollout=rollout,
+    )
     raise typer.Exit(code)
 
 
@@ -190,6 +229,43 @@ def fsm_diagram(
     )
 
 
+@fsm_app.command("diff")
+def fsm_diff_command(
+    old: Annotated[str, typer.Argument(metavar="OLD", help="MODULE:ATTR of the Fsm running now.")],
+    new: Annotated[
+        str, typer.Argument(metavar="NEW", help="MODULE:ATTR of the Fsm about to replace it.")
+    ],
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="both (default: the text, then the diagram), text (the changes and the "
+            "verdict) or mermaid (a stateDiagram-v2 with the changes marked).",
+        ),
+    ] = "both",
+) -> None:
+    """Compare two versions of an Fsm: states and transitions added, removed or retargeted,
+    guards tightened, states no longer reachable, and the shortest history the old machine
+    accepts that the new one does not follow. Exit 1 when there is one (a breaking change)."""
+    if output_format not in ("both", "text", "mermaid"):
+        fail(f"--format must be both, text or mermaid, got {output_format!r}")
+    machines = []
+    for reference in (old, new):
+        machine = unwrap(load_reference(reference, search=Path.cwd()))
+        if not isinstance(machine, Fsm):
+            fail(f"{reference} is not an Fsm (cim.fsm.Fsm) but a {type(machine).__name__}")
+        machines.append(machine)
+    diff = fsm_diff(machines[0], machines[1])
+    parts = {
+        "text": [str(diff)],
+        "mermaid": [diff.to_mermaid()],
+        "both": [str(diff), "", diff.to_mermaid()],
+    }[output_format]
+    sys.stdout.write("\n".join(part.rstrip() for part in parts) + "\n")
+    if not diff.compatible:
+        raise typer.Exit(CHECK_FAILED)
+
+
 @runtime_checkable
 class _Drawable(Protocol):
     def to_mermaid(self) -> str: ...
@@ -228,7 +304,7 @@ def _targets(reference: str, found: object) -> list[_Checkable]:
     return list(found)
 
 
-@app.command()
+@check_app.command("laws")
 def check(
     reference: Annotated[
         str,
@@ -273,6 +349,9 @@ def check(
         )
     if failed:
         raise typer.Exit(CHECK_FAILED)
+
+
+check_app.command("upcasting")(evolution_commands.upcasting)
 
 
 def main() -> None:

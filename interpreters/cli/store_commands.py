@@ -36,6 +36,8 @@ from interpreters.cli.shared import (
     unwrap,
     with_credentials,
 )
+from interpreters.stores.jetstream import StoreSettings
+from interpreters.stores.jetstream.payloads import PayloadObjects
 
 __all__ = ("read", "streams", "tail")
 
@@ -111,11 +113,13 @@ def read(
     async def work(client: Client) -> tuple[str, tuple[inspection.StoredMessage, ...]]:
         js = client.jetstream()
         chosen = unwrap(await inspection.resolve_prefix(js, stream_name, prefix))
-        return chosen, unwrap(
+        found = unwrap(
             await inspection.read_stream(
                 js, stream_id, stream_name=stream_name, prefix=chosen, limit=limit
             )
         )
+        payloads = PayloadObjects(client, StoreSettings(stream=stream_name))
+        return chosen, tuple([await inspection.resolved(payloads, m) for m in found])
 
     chosen, messages = connected(options, work)
     rows = [inspection.describe(m, registry, chosen) for m in messages]
@@ -176,8 +180,10 @@ def tail(
             fail(str(inspection.NoEventStream(stream_name)))
         err.print(f"following {stream_name} on {options.url} (Ctrl-C stops)")
         seen = 0
+        payloads = PayloadObjects(client, StoreSettings(stream=stream_name))
         async with contextlib.aclosing(events):
             async for message in events:
+                message = await inspection.resolved(payloads, message)
                 row = inspection.describe(message, registry, chosen)
                 if as_json:
                     sys.stdout.write(json.dumps(row, default=str) + "\n")

@@ -37,6 +37,7 @@ from uuid_utils.compat import uuid7
 
 from interpreters.demo.errors import DemoFailed, Unreachable
 from interpreters.demo.output import render
+from interpreters.demo.rollout import RolloutReport, run_rollout
 from interpreters.demo.script import Report
 from interpreters.demo.wiring import run_jetstream, run_memory
 from interpreters.natsio.connection import ConnectOptions
@@ -52,11 +53,18 @@ def main(
     orders: int = 0,
     as_json: bool = False,
     console: Console | None = None,
+    rollout: bool = False,
 ) -> int:
-    """Run the demo and print what happened; the exit code (0: it all worked)."""
+    """Run the demo and print what happened; the exit code (0: it all worked).
+
+    With *rollout*, the demo is :mod:`interpreters.demo.rollout` instead: a change to the order
+    summaries rolled out blue/green while orders keep arriving.
+    """
     out = console or Console(highlight=False)
     narrate = None if as_json else out
     err = Console(stderr=True, highlight=False)
+    if rollout:
+        return _rollout(connect, as_json, out, err)
 
     async def run() -> Report:
         if store == "memory":
@@ -87,4 +95,26 @@ def main(
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:
         render(report, out)
+    return 0
+
+
+def _rollout(connect: ConnectOptions | None, as_json: bool, out: Console, err: Console) -> int:
+    async def run() -> RolloutReport:
+        if connect is not None:
+            return await run_rollout(connect, f"-{uuid7().hex[-4:]}")
+        async with NatsServer(name="cim-demo") as server:
+            return await run_rollout(ConnectOptions(server.url), "")
+
+    if not as_json:
+        out.print("[bold]cim demo --rollout[/bold]: order summaries v1 -> v2, blue/green, live")
+    try:
+        report = anyio.run(run)
+    except (DemoFailed, Unreachable, ServerStartError, FileNotFoundError) as exc:
+        err.print(f"error: {escape(str(exc).splitlines()[0])}")
+        return 1 if isinstance(exc, DemoFailed) else 2
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        for line in report.lines():
+            out.print(f"[green]✓[/green] {escape(line)}")
     return 0

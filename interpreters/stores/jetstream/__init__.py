@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from interpreters.stores.jetstream.evolution import (
+    StoredEventProblem,
+    UpcastingReport,
+    check_stored_events,
+)
 from interpreters.stores.jetstream.foreign import ForeignMessage
 from interpreters.stores.jetstream.settings import Storage, StoreOptions, StoreSettings
 from interpreters.stores.jetstream.store import (
@@ -20,4 +25,7 @@ __all__ = (
     "StoreAccessDenied",
     "StoreOptions",
     "StoreSettings",
+    "StoredEventProblem",
+    "UpcastingReport",
+    "check_stored_events",
 )

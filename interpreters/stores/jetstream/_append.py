@@ -62,6 +62,15 @@ _ANY_VERSION_ATTEMPTS = 100
 _RETRY_LOOKBACK = 1_000  # events before the tip searched for a batch retried without expectation
 _EVENT_ID = Header.EVENT_ID.value
 _Messages = list[tuple[str, dict[str, str], bytes]]
+_References = dict[UUID, tuple[dict[str, str], bytes]]
+"""Events whose body is in the Object Store: the headers and stub body they carry instead."""
+
+
+@frozen
+class _Oversized:
+    """Bodies over the store's payload threshold, to put in the Object Store before publishing."""
+
+    bodies: tuple[tuple[UUID, bytes], ...]
 
 
 def _placed_after(expected: ExpectedVersion) -> int | None:
@@ -94,6 +103,7 @@ class Appends:
         empty = type(expected) is NoStream or (type(expected) is Exactly and not expected.version)
         fresh = False
         core = self.core
+        references: _References = {}
         for _ in range(_ANY_VERSION_ATTEMPTS):
             if empty:
                 tip = EMPTY
@@ -107,16 +117,20 @@ class Appends:
                         fresh = True
                         continue
                     return await self._conflict(stream, expected, tip, ids)
+            encoded: tuple[bytes, bytes] | _Messages | EventTooLarge | _Oversized
             if len(events) == 1 and core.acks.direct:  # one frame, headers written once
-                frame = self._encode_frame(stream, events[0], ids[0], recorded_at, tip)
-                if isinstance(frame, EventTooLarge):
-                    return Failure(frame)
-                reply = await self.publish(subject, frame)
+                encoded = self._encode_frame(
+                    stream, events[0], ids[0], recorded_at, tip, references
+                )
             else:
-                messages = self._encode(stream, subject, events, ids, recorded_at, tip)
-                if isinstance(messages, EventTooLarge):
-                    return Failure(messages)
-                reply = await self.publish(subject, messages)
+                encoded = self._encode(stream, subject, events, ids, recorded_at, tip, references)
+            if isinstance(encoded, EventTooLarge):
+                return Failure(encoded)
+            if isinstance(encoded, _Oversized):  # payloads first, then (next turn) the events
+                for event_id, body in encoded.bodies:
+                    references[event_id] = await core.payloads.offload(event_id, body)
+                continue
+            reply = await self.publish(subject, encoded)
             error = reply.get("error")
             if error is None:
                 return Success(await self._acked(subject, reply, tip, len(events), ids[-1]))
@@ -176,6 +190,9 @@ class Appends:
                 event_id=event_id,
                 recorded_at=recorded_at,
             )
+            if core.payloads.oversized(body):  # the payload is stored before its event
+                extra, body = await core.payloads.offload(event_id, body)
+                headers.update(extra)
             message_id = uuid7().hex
             check = (
                 f"{EXPECTED_LAST_MSG_ID}: {previous}\r\n"
@@ -244,8 +261,10 @@ class Appends:
         event_id: UUID,
         recorded_at: datetime,
         tip: Tip,
-    ) -> tuple[bytes, bytes] | EventTooLarge:
-        """The header block and body of a one-event append after *tip*, or why it is too large."""
+        references: _References,
+    ) -> tuple[bytes, bytes] | EventTooLarge | _Oversized:
+        """The header block and body of a one-event append after *tip*, or why it is too large,
+        or its body to put in the Object Store first."""
         headers, body = self.core.codec.encode_new(
             event,
             stream=stream,
@@ -253,6 +272,11 @@ class Appends:
             event_id=event_id,
             recorded_at=recorded_at,
         )
+        if event_id in references:
+            extra, body = references[event_id]
+            headers.update(extra)
+        elif self.core.payloads.oversized(body):
+            return _Oversized(((event_id, body),))
         block = event_header_block(
             headers,
             f"{MSG_ID}: {headers[_EVENT_ID]}\r\n"
@@ -269,21 +293,32 @@ class Appends:
         ids: list[UUID],
         recorded_at: datetime,
         tip: Tip,
-    ) -> _Messages | EventTooLarge:
-        """The messages of an append after *tip*, or the first event too large to send."""
+        references: _References,
+    ) -> _Messages | EventTooLarge | _Oversized:
+        """The messages of an append after *tip*, or the first event too large to send, or the
+        bodies to put in the Object Store first."""
         messages: _Messages = []
         encode, limit = self.core.codec.encode_new, self.core.max_event_bytes
+        oversized, payloads = [], self.core.payloads
         version = tip.version
         for event, event_id in zip(events, ids, strict=True):
             version += 1
             headers, body = encode(
                 event, stream=stream, version=version, event_id=event_id, recorded_at=recorded_at
             )
+            if event_id in references:
+                extra, body = references[event_id]
+                headers.update(extra)
+            elif payloads.oversized(body):
+                oversized.append((event_id, body))
+                continue
             headers[MSG_ID] = headers[_EVENT_ID]
             size = encoded_size(headers, body)
             if size > limit:
                 return EventTooLarge(event_id, size, limit)
             messages.append((subject, headers, body))
+        if oversized:
+            return _Oversized(tuple(oversized))
         messages[0][1][EXPECTED_LAST_SUBJECT_SEQUENCE] = str(tip.sequence)
         return messages
 

@@ -26,14 +26,15 @@ from cim import (
 from interpreters.natsio.subjects import all_subjects, stream_subject
 from interpreters.stores.jetstream._acks import AckInbox
 from interpreters.stores.jetstream._direct_get import SEQUENCE, DirectReader
-from interpreters.stores.jetstream._failure import answered
+from interpreters.stores.jetstream._failure import OperationFailed, answered
 from interpreters.stores.jetstream._ordered_reader import OrderedReader
 from interpreters.stores.jetstream._provision import PermissionWatch
 from interpreters.stores.jetstream._tips import TipCache
 from interpreters.stores.jetstream.foreign import Reporter
+from interpreters.stores.jetstream.payloads import PAYLOAD_REF, PayloadObjects
 from interpreters.stores.jetstream.settings import StoreSettings
 
-__all__ = ("CLOSED", "StoreCore")
+__all__ = ("CLOSED", "StoreCore", "referenced")
 
 CLOSED = StoreUnavailable("the store is closed (nothing was sent to the server)")
 _POSITION = Header.POSITION.value
@@ -54,9 +55,11 @@ class StoreCore:
     closed: bool = False
     reporter: Reporter = field(factory=Reporter)
     all_subjects: str = field(init=False)
+    payloads: PayloadObjects = field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.all_subjects = all_subjects(self.settings.subject_prefix)
+        self.payloads = PayloadObjects(self.nc, self.settings)
 
     def subject(self, stream: StreamId) -> str:
         """The NATS subject of *stream*."""
@@ -83,3 +86,25 @@ class StoreCore:
     def decode_stored(self, msg: Msg) -> Result[EventEnvelope[Any], StoreError]:
         """Decode a direct-get answer (its position is the ``Nats-Sequence`` header)."""
         return self.decode(msg, (msg.headers or {}).get(SEQUENCE, "0"))
+
+    async def decode_referenced(
+        self, msg: Msg, position: str | None = None
+    ) -> Result[EventEnvelope[Any], StoreError]:
+        """Decode *msg* whose payload is in the Object Store (``Cim-Payload-Ref``): fetch it,
+        check its digest, decode the original body. *position* defaults to the direct-get
+        answer's sequence. A server that cannot be used answers its :data:`~cim.StoreError`."""
+        headers = msg.headers or {}
+        at = position if position is not None else headers.get(SEQUENCE, "0")
+        try:
+            body = await self.payloads.fetch(headers)
+        except OperationFailed as failure:
+            return Failure(failure.error)
+        if not isinstance(body, bytes):
+            return Failure(CorruptEvent(int(at), body))
+        msg.data = body
+        return self.decode(msg, at)
+
+
+def referenced(msg: Msg) -> bool:
+    """Whether *msg*'s payload is stored by reference (decode it with ``decode_referenced``)."""
+    return msg.headers is not None and PAYLOAD_REF in msg.headers

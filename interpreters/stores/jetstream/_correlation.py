@@ -18,7 +18,7 @@ from returns.result import Failure, Result, Success
 
 from cim import EventEnvelope, Header, StoreError
 from interpreters.natsio.errors import SERVER_ERRORS, unavailable
-from interpreters.stores.jetstream._core import StoreCore
+from interpreters.stores.jetstream._core import StoreCore, referenced
 from interpreters.stores.jetstream._direct_get import SEQUENCE, SUBJECT, DirectReader
 from interpreters.stores.jetstream._failure import OperationFailed
 from interpreters.stores.jetstream._reads import Reads, batches_of
@@ -57,7 +57,11 @@ class CorrelationIndex:
             async def fetch(position: int) -> None:
                 msg = await core.get(core.reader.at(position))
                 if msg is not None:
-                    found[position] = core.decode_stored(msg)
+                    found[position] = (
+                        await core.decode_referenced(msg)
+                        if referenced(msg)
+                        else core.decode_stored(msg)
+                    )
 
             async with anyio.create_task_group() as group:
                 for position in positions:

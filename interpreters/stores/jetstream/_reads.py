@@ -33,7 +33,7 @@ from cim import (
     StreamId,
 )
 from interpreters.natsio.subjects import category_subjects
-from interpreters.stores.jetstream._core import CLOSED, StoreCore
+from interpreters.stores.jetstream._core import CLOSED, StoreCore, referenced
 from interpreters.stores.jetstream._direct_get import SEQUENCE, DirectReader
 from interpreters.stores.jetstream._failure import READ_ERRORS, OperationFailed, answered, failed
 from interpreters.stores.jetstream._ordered_reader import (
@@ -122,7 +122,9 @@ class Reads:
                 for msg in messages:
                     if not accepts(msg.headers or {}) or walk.version < from_version:
                         continue
-                    result = decode(msg)
+                    result = (
+                        await self.core.decode_referenced(msg) if referenced(msg) else decode(msg)
+                    )
                     if not isinstance(result, Success):
                         return Failure(result.failure())
                     found.append(result.unwrap())
@@ -143,7 +145,10 @@ class Reads:
                 messages, start = await self._batch_of(subject, start)
                 for msg in messages:
                     if walk.accepts(msg.headers or {}) and walk.version >= from_version:
-                        yield self.core.decode_stored(msg)
+                        if referenced(msg):
+                            yield await self.core.decode_referenced(msg)
+                        else:
+                            yield self.core.decode_stored(msg)
         except OperationFailed as failure:
             yield Failure(failure.error)
             return
@@ -225,13 +230,13 @@ class Reads:
             return
         if not first.pending:
             for msg in first.messages:
-                yield decode(msg)
+                yield await core.decode_referenced(msg) if referenced(msg) else decode(msg)
             return
         remaining = first.pending
         rest = self._consume(subjects, first.last + 1, idle_timeout=core.settings.request_timeout)
         async with contextlib.aclosing(rest) as batches:
             for msg in first.messages:
-                yield decode(msg)
+                yield await core.decode_referenced(msg) if referenced(msg) else decode(msg)
             async for batch in batches:
                 for result, left in batch:
                     yield result
@@ -255,7 +260,11 @@ class Reads:
                 position, index = heapq.heappop(heap)
                 reader = readers[index]
                 assert reader.current is not None  # advance() answered True
-                yield core.decode(reader.current, str(position))
+                current = reader.current
+                if referenced(current):
+                    yield await core.decode_referenced(current, str(position))
+                else:
+                    yield core.decode(current, str(position))
                 if await reader.advance():
                     heapq.heappush(heap, (reader.position, index))
         except OperationFailed as failure:
@@ -294,7 +303,11 @@ class Reads:
                     decoded = []
                     for msg in batch:
                         position, pending = sequence_and_pending(msg)
-                        decoded.append((decode(msg, str(position)), pending))
+                        if referenced(msg):
+                            result = await core.decode_referenced(msg, str(position))
+                        else:
+                            result = decode(msg, str(position))
+                        decoded.append((result, pending))
                     yield decoded
         except ConsumerError as error:
             yield [(Failure(failed(error).error), 0)]

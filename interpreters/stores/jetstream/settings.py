@@ -66,6 +66,15 @@ def _check_seconds(_: object, attribute: Any, seconds: float) -> None:
         raise ValueError(f"{attribute.name} must be > 0 seconds, got {seconds!r}")
 
 
+def _check_threshold(_: object, __: object, threshold: int | None) -> None:
+    if threshold is None:
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise ValueError(
+            f"payload_threshold must be an int >= 1 (bytes) or None, got {threshold!r}"
+        )
+
+
 @frozen
 class StoreSettings:
     """Where a JetStream event store keeps its events and how it talks to the server.
@@ -78,7 +87,11 @@ class StoreSettings:
       the store creates the stream;
     * ``request_timeout``: seconds each round trip to the server may take (past it, an
       operation answers :class:`~cim.StoreUnavailable`);
-    * ``clock`` and ``new_id``: the sources of ``recorded_at`` and of event ids (UUIDv7).
+    * ``clock`` and ``new_id``: the sources of ``recorded_at`` and of event ids (UUIDv7);
+    * ``payload_threshold``: bytes of encoded payload (and metadata) above which an event's body
+      is stored in the Object Store bucket :attr:`payload_bucket` and the event carries a
+      reference and a SHA-256 digest (``None``, the default: never; events over the server's
+      ``max_payload`` are then refused with :class:`~cim.EventTooLarge`).
     """
 
     stream: str = field(default=DEFAULT_STREAM, validator=_check_stream)
@@ -89,6 +102,7 @@ class StoreSettings:
     request_timeout: float = field(default=5.0, validator=_check_seconds)
     clock: Callable[[], datetime] = field(default=utc_now, eq=False)
     new_id: Callable[[], UUID] = field(default=uuid7, eq=False)
+    payload_threshold: int | None = field(default=None, validator=_check_threshold)
 
     @property
     def correlation_bucket(self) -> str:
@@ -99,6 +113,11 @@ class StoreSettings:
     def snapshot_bucket(self) -> str:
         """The KV bucket holding snapshots: ``<stream>_snapshots``."""
         return f"{self.stream}_snapshots"
+
+    @property
+    def payload_bucket(self) -> str:
+        """The Object Store bucket holding payloads over the threshold: ``<stream>_payloads``."""
+        return f"{self.stream}_payloads"
 
     def stream_settings(self) -> StreamSettings:
         """What the store asks of its JetStream stream."""
@@ -123,3 +142,4 @@ class StoreOptions(TypedDict, total=False):
     request_timeout: float
     clock: Callable[[], datetime]
     new_id: Callable[[], UUID]
+    payload_threshold: int | None
