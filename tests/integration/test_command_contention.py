@@ -280,6 +280,9 @@ async def test_a_retried_command_id_after_a_dropped_reply_gets_the_original_repl
         assert original[0].metadata[COMMAND_ID] == "cmd-1"
         first = orjson.loads((await nc.request(subject, orjson.dumps(request), timeout=5)).data)
         await service.stop()
+        with anyio.fail_after(5):  # the first instance has left the queue group
+            while service.service_id is not None:  # noqa: ASYNC110 - polls the service
+                await anyio.sleep(0.01)
         await tg.start(other_service.start)  # another instance, with an empty cache
         second = orjson.loads((await nc.request(subject, orjson.dumps(request), timeout=5)).data)
         assert first == second
