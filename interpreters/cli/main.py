@@ -24,7 +24,7 @@ from typing import Annotated, Protocol, runtime_checkable
 import typer
 from rich.markup import escape
 
-from interpreters.cli import store_commands
+from interpreters.cli import store_commands, verify
 from interpreters.cli.loading import load_reference
 from interpreters.cli.shared import (
     CHECK_FAILED,
@@ -158,6 +158,7 @@ def _wait_for_stop() -> None:
 app.command()(store_commands.streams)
 app.command()(store_commands.read)
 app.command()(store_commands.tail)
+app.command()(verify.verify)
 
 
 # ---------------------------------------------------------------- a user's code

@@ -156,6 +156,9 @@ class Appends:
             event_id=event_id,
             recorded_at=recorded_at,
         )
+        signer = self.core.settings.signer
+        if signer is not None:
+            headers.update(signer.signature_headers(headers, body))
         block = event_header_block(
             headers,
             f"{MSG_ID}: {headers[_EVENT_ID]}\r\n"
@@ -176,12 +179,15 @@ class Appends:
         """The messages of an append after *tip*, or the first event too large to send."""
         messages: _Messages = []
         encode, limit = self.core.codec.encode_new, self.core.max_event_bytes
+        signer = self.core.settings.signer
         version = tip.version
         for event, event_id in zip(events, ids, strict=True):
             version += 1
             headers, body = encode(
                 event, stream=stream, version=version, event_id=event_id, recorded_at=recorded_at
             )
+            if signer is not None:
+                headers.update(signer.signature_headers(headers, body))
             headers[MSG_ID] = headers[_EVENT_ID]
             size = encoded_size(headers, body)
             if size > limit:

@@ -23,11 +23,13 @@ from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 from attrs import field, frozen
+from attrs.validators import instance_of, optional
 from nats.js import api
 from uuid_utils.compat import uuid7
 
 from cim import MAX_TOKEN_BYTES, validate_token
 from interpreters.natsio.subjects import DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX, all_subjects
+from interpreters.security.signing import EventSigner, TrustedSigners
 from interpreters.stores.jetstream._stream_config import StreamSettings
 from interpreters.stores.protocol import utc_now
 
@@ -78,7 +80,11 @@ class StoreSettings:
       the store creates the stream;
     * ``request_timeout``: seconds each round trip to the server may take (past it, an
       operation answers :class:`~cim.StoreUnavailable`);
-    * ``clock`` and ``new_id``: the sources of ``recorded_at`` and of event ids (UUIDv7).
+    * ``clock`` and ``new_id``: the sources of ``recorded_at`` and of event ids (UUIDv7);
+    * ``signer``: an :class:`~interpreters.security.EventSigner` that signs every appended
+      event; ``trusted_signers``: the :class:`~interpreters.security.TrustedSigners` whose
+      signatures every read checks (an event that fails is a :class:`~cim.CorruptEvent`; see
+      ``docs/security.md``).
     """
 
     stream: str = field(default=DEFAULT_STREAM, validator=_check_stream)
@@ -89,6 +95,10 @@ class StoreSettings:
     request_timeout: float = field(default=5.0, validator=_check_seconds)
     clock: Callable[[], datetime] = field(default=utc_now, eq=False)
     new_id: Callable[[], UUID] = field(default=uuid7, eq=False)
+    signer: EventSigner | None = field(default=None, validator=optional(instance_of(EventSigner)))
+    trusted_signers: TrustedSigners | None = field(
+        default=None, validator=optional(instance_of(TrustedSigners))
+    )
 
     @property
     def correlation_bucket(self) -> str:
@@ -123,3 +133,5 @@ class StoreOptions(TypedDict, total=False):
     request_timeout: float
     clock: Callable[[], datetime]
     new_id: Callable[[], UUID]
+    signer: EventSigner | None
+    trusted_signers: TrustedSigners | None
