@@ -1,0 +1,109 @@
+"""Event signatures and role permissions without a server: what a signature covers, rotation,
+and the generated permission sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from interpreters.security import (
+    ADMIN_ONLY,
+    SIGNATURE,
+    SIGNER,
+    Deployment,
+    EventSigner,
+    TrustedSigners,
+    signed_bytes,
+)
+
+HEADERS = {
+    "Cim-Stream": "order.o-1",
+    "Cim-Event-Id": "0190a6e0-0000-7000-8000-000000000001",
+    "Cim-Event-Type": "OrderPlaced",
+    "Cim-Schema-Version": "1",
+    "Cim-Version": "3",
+    "Cim-Recorded-At": "2026-01-01T00:00:00+00:00",
+}
+BODY = b'{"payload":{"order_id":"o-1"},"metadata":{}}'
+SUBJECT = "events.order.o-1"
+
+
+def signed(signer: EventSigner, headers: dict[str, str] = HEADERS) -> dict[str, str]:
+    """*headers* with *signer*'s signature headers."""
+    return {**headers, **signer.signature_headers(headers, BODY)}
+
+
+def test_a_signed_event_verifies_and_every_covered_field_matters() -> None:
+    """The signature holds for the exact event; changing any covered header or the body breaks it."""
+    signer = EventSigner.generate()
+    trusted = TrustedSigners.of([signer.public_key])
+    headers = signed(signer)
+    assert trusted.problem(headers, BODY, SUBJECT) is None
+    for name in ("Cim-Event-Id", "Cim-Event-Type", "Cim-Schema-Version", "Cim-Version"):
+        changed = {**headers, name: headers[name] + "9"}
+        assert "does not match" in str(trusted.problem(changed, BODY, SUBJECT)), name
+    assert "does not match" in str(trusted.problem(headers, BODY + b" ", SUBJECT))
+    moved = {**headers, "Cim-Stream": "order.o-2"}
+    assert "does not match" in str(trusted.problem(moved, BODY, "events.order.o-2"))
+
+
+def test_unsigned_unknown_and_replayed_events_are_refused() -> None:
+    """No signature, a stranger's signature, and a genuine event on another subject are refused."""
+    signer, stranger = EventSigner.generate(), EventSigner.generate()
+    trusted = TrustedSigners.of([signer.public_key])
+    assert "unsigned" in str(trusted.problem(HEADERS, BODY, SUBJECT))
+    assert "not a trusted signer" in str(trusted.problem(signed(stranger), BODY, SUBJECT))
+    assert "replayed" in str(trusted.problem(signed(signer), BODY, "events.order.o-2"))
+    garbled = {**signed(signer), SIGNATURE: "!!"}
+    assert trusted.problem(garbled, BODY, SUBJECT) is not None
+
+
+def test_rotation_trusts_every_listed_key() -> None:
+    """Two trusted keys: events of either verify; dropping one refuses its events."""
+    old, new = EventSigner.generate(), EventSigner.generate()
+    both = TrustedSigners.of([old.public_key, new.public_key])
+    assert both.problem(signed(old), BODY, SUBJECT) is None
+    assert both.problem(signed(new), BODY, SUBJECT) is None
+    assert TrustedSigners.of([new.public_key]).problem(signed(old), BODY, SUBJECT) is not None
+
+
+def test_signer_headers_and_bad_keys() -> None:
+    """The headers name the signer; a bad seed or key, or no key at all, is a ValueError."""
+    signer = EventSigner.generate()
+    assert signed(signer)[SIGNER] == signer.public_key
+    assert signer.seed not in repr(signer)
+    assert EventSigner(signer.seed).public_key == signer.public_key
+    with pytest.raises(ValueError, match="nkeys seed"):
+        EventSigner("not a seed")
+    with pytest.raises(ValueError, match="public key"):
+        TrustedSigners.of(["UNOTAKEY"])
+    with pytest.raises(ValueError, match="at least one"):
+        TrustedSigners.of([])
+    with pytest.raises(TypeError):
+        TrustedSigners.of(signer.public_key)
+
+
+def test_signed_bytes_end_with_the_exact_body() -> None:
+    """What is signed holds each covered header on its own line, then the body unchanged."""
+    data = signed_bytes(HEADERS, BODY)
+    assert data.endswith(b"\n" + BODY)
+    assert b"order.o-1\n" in data
+    assert b"Cim-Recorded-At" not in data
+
+
+def test_roles_are_least_privilege() -> None:
+    """Only the command service appends (to its categories); only admin changes streams; a
+    projection writes its own buckets and checkpoint key only."""
+    roles = Deployment(stream="S", subject_prefix="ev")
+    command = roles.command_service(["order"])
+    assert "ev.order.>" in command.publish_allow
+    assert not any(s.startswith("ev.") and s != "ev.order.>" for s in command.publish_allow)
+    projection = roles.projection("summaries", ["orders"])
+    assert not any(s.startswith("ev.") for s in projection.publish_allow)
+    assert "$KV.orders.>" in projection.publish_allow
+    assert "$KV.cim_checkpoints.summaries" in projection.publish_allow
+    assert "$KV.cim_checkpoints.>" not in projection.publish_allow
+    for role in (command, projection, roles.query_service(["orders"]), roles.auditor()):
+        assert set(ADMIN_ONLY) <= set(role.publish_deny)
+    assert not any(s.startswith("$KV.") for s in roles.auditor().publish_allow)
+    assert roles.admin().publish_allow == (">",)
+    assert '"$JS.API.STREAM.PURGE.>"' in roles.auditor().config_block().split("deny")[1]
