@@ -29,9 +29,11 @@ from nats_jwt.v2.user_claims import UserClaims
 
 from interpreters.security.roles import RolePermissions
 
-__all__ = ("IssuedUser", "OperatorSetup")
+__all__ = ("MAX_CONTROL_LINE", "IssuedUser", "OperatorSetup", "creds_text")
 
 _NO_LIMIT = -1
+MAX_CONTROL_LINE = 32_768
+"""The ``max_control_line`` an operator-mode server needs for role JWTs (bytes)."""
 
 
 class _AccountClaims(AccountClaims):  # type: ignore[misc]
@@ -189,8 +191,12 @@ class OperatorSetup:
 
     def server_config(self) -> str:
         """The nats-server configuration for this operator: trust, system account, and a memory
-        resolver preloaded with both accounts' JWTs."""
+        resolver preloaded with both accounts' JWTs. ``max_control_line`` is raised to
+        :data:`MAX_CONTROL_LINE`: a least-privilege user JWT lists dozens of subjects, and the
+        client sends it in its ``CONNECT`` line (4 KiB by default: the login would fail with
+        "maximum control line exceeded")."""
         return (
+            f"max_control_line: {MAX_CONTROL_LINE}\n"
             f"operator: {self.operator_jwt()}\n"
             f"system_account: {self.system_public_key}\n"
             "resolver: MEMORY\n"

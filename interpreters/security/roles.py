@@ -34,7 +34,6 @@ from attrs import frozen
 __all__ = ("ADMIN_ONLY", "Deployment", "RolePermissions")
 
 ADMIN_ONLY = (
-    "$JS.API.STREAM.CREATE.>",
     "$JS.API.STREAM.UPDATE.>",
     "$JS.API.STREAM.DELETE.>",
     "$JS.API.STREAM.PURGE.>",
@@ -44,7 +43,8 @@ ADMIN_ONLY = (
     "$JS.API.ACCOUNT.PURGE.>",
 )
 """JetStream API subjects denied to every role but ``admin``: stream config changes, deletes
-and purges (what keeps the event log append-only)."""
+and purges (what keeps the event log append-only). Creating a stream is not listed: no role
+but ``admin`` is allowed to create any but its own KV buckets."""
 
 _INBOX = "_INBOX.>"
 
@@ -127,7 +127,13 @@ class Deployment:
         )
 
     def _reader(self) -> tuple[str, ...]:
-        return ("$JS.API.INFO", "$JS.API.STREAM.NAMES", *_read_stream(self.stream))
+        """Read the event stream (and look at the store's buckets, which opening it checks)."""
+        return (
+            "$JS.API.INFO",
+            "$JS.API.STREAM.NAMES",
+            *_read_stream(self.stream),
+            *(f"$JS.API.STREAM.INFO.KV_{bucket}" for bucket in self.buckets),
+        )
 
     def _bucket(self, bucket: str, keys: str = ">") -> tuple[str, ...]:
         """Read *bucket*, write its keys matching *keys*, create it if missing."""
@@ -137,15 +143,25 @@ class Deployment:
             f"$KV.{bucket}.{keys}",
         )
 
-    def _role(self, allow: Iterable[str], deny: Iterable[str] = ()) -> RolePermissions:
+    def _role(
+        self, allow: Iterable[str], deny: Iterable[str] = (), endpoints: Iterable[str] = ()
+    ) -> RolePermissions:
         denied = _unique([*deny, *ADMIN_ONLY])
+        served = tuple(endpoints)
+        if served:  # a NATS service: its request subjects, discovery, and replies to callers
+            return RolePermissions(
+                _unique([*allow, _INBOX]), denied, _unique([_INBOX, *served, "$SRV.>"]), ()
+            )
         return RolePermissions(_unique(allow), denied, (_INBOX,), ())
 
-    def command_service(self, categories: Iterable[str]) -> RolePermissions:
-        """Append to *categories*, read the events, use the correlation and snapshot buckets."""
+    def command_service(
+        self, categories: Iterable[str], endpoints: Iterable[str] = ()
+    ) -> RolePermissions:
+        """Append to *categories*, read the events, use the correlation and snapshot buckets;
+        serve requests on the *endpoints* subjects (a ``CommandService``), if any."""
         appends = [f"{self.subject_prefix}.{category}.>" for category in categories]
         kv = [subject for bucket in self.buckets for subject in self._bucket(bucket)]
-        return self._role([*appends, *self._reader(), *kv])
+        return self._role([*appends, *self._reader(), *kv], (), endpoints)
 
     def projection(self, name: str, collections: Iterable[str]) -> RolePermissions:
         """Read the events; write only read-model *collections*, checkpoint key *name*, and dead
@@ -157,10 +173,19 @@ class Deployment:
         ]
         return self._role([*self._reader(), *writes], [f"{self.subject_prefix}.>"])
 
-    def query_service(self, collections: Iterable[str]) -> RolePermissions:
-        """Read the read-model *collections*; write nothing."""
+    def query_service(
+        self, collections: Iterable[str], endpoints: Iterable[str] = ()
+    ) -> RolePermissions:
+        """Read the read-model *collections*; write nothing; serve requests on the *endpoints*
+        subjects (a ``QueryService``), if any."""
         reads = [s for c in collections for s in _read_stream(f"KV_{self.read_model_prefix}{c}")]
-        return self._role(["$JS.API.INFO", *reads], [f"{self.subject_prefix}.>", "$KV.>"])
+        return self._role(
+            ["$JS.API.INFO", *reads], [f"{self.subject_prefix}.>", "$KV.>"], endpoints
+        )
+
+    def caller(self, endpoints: Iterable[str]) -> RolePermissions:
+        """Send requests to the services on the *endpoints* subjects, and nothing else."""
+        return self._role(endpoints)
 
     def auditor(self) -> RolePermissions:
         """Read the event stream; write nothing."""
