@@ -36,6 +36,8 @@ from typing import Any
 
 import nkeys
 from attrs import field, frozen
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 from nats_jwt.nkeys_ext import keypair_from_pubkey
 
 from cim import Header
@@ -99,11 +101,13 @@ class EventSigner:
         return {SIGNER: self.public_key, SIGNATURE: _encode(signature)}
 
 
-def _verifier(public_key: str) -> Any:
+def _verifier(public_key: str) -> VerifyKey:
+    """The ed25519 key of nkeys *public_key*, built once (not per verification)."""
     try:
-        return keypair_from_pubkey(public_key.encode())
-    except (nkeys.NkeysError, ValueError, binascii.Error):
+        key: VerifyKey = keypair_from_pubkey(public_key.encode())._keys.verify_key
+    except (nkeys.NkeysError, ValueError, binascii.Error, IndexError, TypeError):
         raise ValueError(f"not an nkeys public key: {public_key!r}") from None
+    return key
 
 
 @frozen
@@ -111,7 +115,7 @@ class TrustedSigners:
     """The public keys whose signatures a reader accepts (several during a key rotation)."""
 
     keys: frozenset[str]
-    _verifiers: Mapping[str, Any] = field(init=False, repr=False, eq=False)
+    _verifiers: Mapping[str, VerifyKey] = field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if not self.keys:
@@ -147,7 +151,7 @@ class TrustedSigners:
             return f"signed for stream {stream!r} but stored on subject {subject!r} (replayed)"
         try:
             verifier.verify(signed_bytes(headers, body), _decode(signature))
-        except (nkeys.NkeysError, ValueError, binascii.Error):
+        except (BadSignatureError, ValueError, binascii.Error):
             return (
                 f"the signature of signer {signer} does not match the event "
                 "(changed after signing, or forged)"
