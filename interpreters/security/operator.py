@@ -19,7 +19,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import nkeys
 from attrs import define, field
@@ -32,6 +32,7 @@ from interpreters.security.roles import RolePermissions
 __all__ = ("MAX_CONTROL_LINE", "IssuedUser", "OperatorSetup", "creds_text")
 
 _NO_LIMIT = -1
+Resolver = Literal["memory", "full"]
 MAX_CONTROL_LINE = 32_768
 """The ``max_control_line`` an operator-mode server needs for role JWTs (bytes)."""
 
@@ -189,17 +190,54 @@ class OperatorSetup:
         when = at if at is not None else datetime.fromtimestamp(time.time() + 1, UTC)
         self._revoked[self.users[name].public_key] = int(when.timestamp())
 
-    def server_config(self) -> str:
-        """The nats-server configuration for this operator: trust, system account, and a memory
-        resolver preloaded with both accounts' JWTs. ``max_control_line`` is raised to
+    def system_user(self, name: str = "sys") -> IssuedUser:
+        """A user of the ``SYS`` account (all subjects there): what pushes account updates to a
+        full resolver (:meth:`push_account`). Not a role of the application account."""
+        pair = _pair(nkeys.PREFIX_BYTE_USER)
+        public_key = pair.public_key.decode()
+        jwt = str(UserClaims(public_key, name).encode(self._system))
+        seed = pair.seed.decode()
+        path = self.directory / f"{name}.creds"
+        path.write_text(creds_text(jwt, seed))
+        path.chmod(0o600)
+        return IssuedUser(name, public_key, jwt, seed, path)
+
+    async def push_account(self, nc: Any, wait: float = 2.0) -> str | None:
+        """Send the application account's current JWT (with its revocations) to a server with
+        a full resolver, over *nc* (a nats-py client logged in as :meth:`system_user`), waiting
+        at most *wait* seconds for its answer.
+
+        ``None`` when the server took it, else the server's error text. A revoked user's
+        connections are closed and its next login is refused."""
+        reply = await nc.request(
+            "$SYS.REQ.CLAIMS.UPDATE", self.account_jwt().encode(), timeout=wait
+        )
+        answer = json.loads(reply.data)
+        error = answer.get("error")
+        return None if error is None else str(error.get("description", error))
+
+    def server_config(self, resolver: Resolver = "memory", resolver_dir: Path | None = None) -> str:
+        """The nats-server configuration for this operator: trust, system account, and a
+        resolver preloaded with both accounts' JWTs.
+
+        *resolver* ``"memory"`` (static: account changes need a restart or reload) or
+        ``"full"`` (keeps account JWTs in *resolver_dir*, default ``<directory>/jwt``, and
+        takes updates pushed by :meth:`push_account`). ``max_control_line`` is raised to
         :data:`MAX_CONTROL_LINE`: a least-privilege user JWT lists dozens of subjects, and the
         client sends it in its ``CONNECT`` line (4 KiB by default: the login would fail with
         "maximum control line exceeded")."""
+        if resolver == "memory":
+            resolver_line = "resolver: MEMORY"
+        elif resolver == "full":
+            where = resolver_dir or self.directory / "jwt"
+            resolver_line = f'resolver: {{ type: full, dir: "{where}", allow_delete: false }}'
+        else:
+            raise ValueError(f"resolver must be 'memory' or 'full', got {resolver!r}")
         return (
             f"max_control_line: {MAX_CONTROL_LINE}\n"
             f"operator: {self.operator_jwt()}\n"
             f"system_account: {self.system_public_key}\n"
-            "resolver: MEMORY\n"
+            f"{resolver_line}\n"
             "resolver_preload: {\n"
             f"  {self.system_public_key}: {self.system_jwt()}\n"
             f"  {self.account_public_key}: {self.account_jwt()}\n"

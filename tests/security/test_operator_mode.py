@@ -34,7 +34,7 @@ from cim.examples.order_flow import (
     order_summaries,
 )
 from cim.examples.orders import Cancel, Confirm, Deliver, Ship, Submit
-from interpreters.natsio import CannotConnect, ConnectOptions, connect
+from interpreters.natsio import CannotConnect, ConnectOptions, CredentialsRefused, connect
 from interpreters.runtime.checkpoints import KvCheckpoints
 from interpreters.runtime.commands import CommandHandler
 from interpreters.runtime.endpoints import CommandService, CommandTypes, QueryService
@@ -304,3 +304,53 @@ async def test_revoked_and_expired_users_are_refused_quickly(
     assert "refused our credentials" in refused.failure().reason
     assert seconds < REFUSAL_BOUND_S
     figures("operator mode", **{f"{who}_user_refused_after_ms": round(seconds * 1000, 1)})
+
+
+@pytest.mark.parametrize("who", ["revoked", "expired"])
+async def test_a_store_with_refused_creds_fails_at_once(cluster: Cluster, who: str) -> None:
+    """JetStreamEventStore.connect with revoked or expired creds raises CredentialsRefused at
+    once (nats-py alone would retry the refused login for minutes)."""
+    started = time.monotonic()
+    with pytest.raises(CredentialsRefused, match="refused our credentials"):
+        await JetStreamEventStore.connect(
+            ConnectOptions(cluster.server.url, creds=cluster.users[who].creds),
+            types=order_flow_types,
+        )
+    assert time.monotonic() - started < REFUSAL_BOUND_S
+
+
+async def test_revoking_a_connected_user_with_the_full_resolver(
+    tmp_path: Path, figures: Record
+) -> None:
+    """With the full resolver, pushing the account JWT that revokes a user closes its connection
+    and refuses its next login, within the bound."""
+    setup = OperatorSetup.create(tmp_path)
+    victim = setup.issue("victim", ROLES.auditor())
+    system = setup.system_user()
+    config = setup.server_config("full")
+    async with NatsServer(name="full-resolver", extra_config=config) as server:
+        closed = anyio.Event()
+
+        async def on_closed() -> None:
+            closed.set()
+
+        connected = await nats.connect(
+            server.url,
+            user_credentials=str(victim.creds),
+            allow_reconnect=False,
+            closed_cb=on_closed,
+        )
+        assert connected.is_connected
+        sys_nc = await nats.connect(server.url, user_credentials=str(system.creds))
+        setup.revoke("victim")
+        started = time.monotonic()
+        assert await setup.push_account(sys_nc) is None
+        with anyio.fail_after(REFUSAL_BOUND_S):
+            await closed.wait()
+        again = await connect(ConnectOptions(server.url, creds=victim.creds, timeout=2))
+        seconds = time.monotonic() - started
+        await sys_nc.close()
+    assert isinstance(again, Failure)
+    assert "refused our credentials" in again.failure().reason
+    assert seconds < REFUSAL_BOUND_S
+    figures("operator mode", live_revocation_closed_and_refused_after_ms=round(seconds * 1000, 1))
