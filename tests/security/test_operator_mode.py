@@ -15,13 +15,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import anyio
+import anyio.to_thread
 import nats
 import orjson
 import pytest
 from attrs import frozen
 from returns.result import Failure, Success
+from typer.testing import CliRunner
 
 from cim import NewEvent, PermissionDenied, StreamId
 from cim.examples.order_flow import (
@@ -34,13 +37,16 @@ from cim.examples.order_flow import (
     order_summaries,
 )
 from cim.examples.orders import Cancel, Confirm, Deliver, Ship, Submit
+from interpreters.cli import app
 from interpreters.natsio import CannotConnect, ConnectOptions, CredentialsRefused, connect
-from interpreters.runtime.checkpoints import KvCheckpoints
+from interpreters.runtime.checkpoints import InMemoryCheckpoints, KvCheckpoints
 from interpreters.runtime.commands import CommandHandler
+from interpreters.runtime.dead_letters import KvDeadLetters
 from interpreters.runtime.endpoints import CommandService, CommandTypes, QueryService
+from interpreters.runtime.executors import InMemoryReadModel
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.read_model import KvReadModel
-from interpreters.runtime.runner import ProjectionRunner
+from interpreters.runtime.runner import ProjectionRunner, SkipToDeadLetters
 from interpreters.runtime.service import Supervisor
 from interpreters.security import (
     Deployment,
@@ -354,3 +360,48 @@ async def test_revoking_a_connected_user_with_the_full_resolver(
     assert "refused our credentials" in again.failure().reason
     assert seconds < REFUSAL_BOUND_S
     figures("operator mode", live_revocation_closed_and_refused_after_ms=round(seconds * 1000, 1))
+
+
+async def test_an_event_injected_without_the_signing_key_is_dead_lettered_and_flagged(
+    provisioned: Cluster,
+) -> None:
+    """The command user (publish rights on events.order.>) publishes an unsigned event at the
+    next version: the verifying projection dead-letters it with the reason and never projects
+    it, and `cim verify` run by the auditor flags it (exit 1)."""
+    cluster = provisioned
+    stream = StreamId("order", f"inj-{uuid4().hex[:6]}")
+    async with cluster.store("command", signer=cluster.signer) as store:
+        placed = OrderPlaced(stream.entity_id, "ada", 5)
+        written = (await store.append(stream, [NewEvent(placed)])).unwrap()
+    injector = await cluster.client("command")
+    first = await injector.jetstream().get_msg("CIM_EVENTS", seq=written.position)
+    forged = {k: v for k, v in first.headers.items() if k.startswith("Cim-")}
+    forged = {k: v for k, v in forged.items() if k not in ("Cim-Signer", "Cim-Signature")}
+    forged.update({"Cim-Version": "2", "Cim-Event-Id": str(uuid4())})
+    ack = await injector.jetstream().publish(f"events.{stream}", first.data, headers=forged)
+    await injector.close()
+
+    trusted = TrustedSigners.of([cluster.signer.public_key])
+    projection_nc = await cluster.client("projection")
+    letters = await KvDeadLetters.open(projection_nc.jetstream())
+    async with cluster.store("projection", trusted_signers=trusted) as projection_store:
+        runner = ProjectionRunner(
+            order_summaries,
+            projection_store,
+            InMemoryReadModel(),
+            InMemoryCheckpoints(),
+            poison=SkipToDeadLetters(letters),
+        )
+        assert isinstance(await runner.catch_up(), Success)
+    found = (await letters.letters(SUMMARIES)).unwrap()
+    mine = [letter for letter in found if letter.position == ack.seq]
+    await projection_nc.close()
+    assert len(mine) == 1
+    assert "unsigned" in mine[0].reason
+
+    args = ["verify", str(stream), "--nats-url", cluster.server.url, "--json"]
+    args += ["--creds", str(cluster.users["auditor"].creds), "--trust", cluster.signer.public_key]
+    result = await anyio.to_thread.run_sync(lambda: CliRunner().invoke(app, args))
+    assert result.exit_code == 1, result.output
+    (finding,) = orjson.loads(result.stdout)["findings"]
+    assert (finding["position"], finding["kind"]) == (ack.seq, "unsigned")
