@@ -7,6 +7,7 @@
                             executors, read models, supervised services, NATS endpoints
 ``interpreters.natsio``     NATS plumbing shared by stores, runtime and tools
 ``interpreters.server``     embedded ``nats-server`` launcher (single node or cluster)
+``interpreters.security``   operator-mode setups, least-privilege roles, signed events
 ``interpreters.cli``        the ``cim`` command line (and its inspection helpers)
 ``interpreters.demo``       ``cim demo``: the order lifecycle, an application of the above
 =========================== ===========================================================
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from interpreters.natsio.connection import (
         CannotConnect,
         ConnectOptions,
+        CredentialsRefused,
         connect,
     )
     from interpreters.runtime.checkpoints import (
@@ -105,6 +107,9 @@ if TYPE_CHECKING:
         Supervisor,
         SupervisorHealth,
     )
+    from interpreters.security.operator import OperatorSetup
+    from interpreters.security.roles import Deployment, RolePermissions
+    from interpreters.security.signing import EventSigner, TrustedSigners
     from interpreters.server.launcher import (
         NatsCluster,
         NatsServer,
@@ -144,13 +149,16 @@ __all__ = (
     "CommandTypes",
     "ConcurrencyExhausted",
     "ConnectOptions",
+    "CredentialsRefused",
     "DeadLetter",
     "DeadLetterUnavailable",
     "DeadLetters",
+    "Deployment",
     "EffectError",
     "EffectFailed",
     "EffectsFailed",
     "EventScopedExecutor",
+    "EventSigner",
     "EventStore",
     "Executor",
     "FilteringExecutor",
@@ -173,6 +181,7 @@ __all__ = (
     "NatsExecutor",
     "NatsServer",
     "NullExecutor",
+    "OperatorSetup",
     "OverlappingSubjects",
     "PoisonEvent",
     "PoisonPolicy",
@@ -183,6 +192,7 @@ __all__ = (
     "ReadModelUnavailable",
     "ResettableExecutor",
     "ReusedEventIds",
+    "RolePermissions",
     "RoutingExecutor",
     "Row",
     "RunnerError",
@@ -200,6 +210,7 @@ __all__ = (
     "StoreSettings",
     "Supervisor",
     "SupervisorHealth",
+    "TrustedSigners",
     "UnhandledEffect",
     "connect",
 )
@@ -280,5 +291,11 @@ __getattr__, __dir__ = lazy_exports(
         "CannotConnect": "interpreters.natsio.connection",
         "ConnectOptions": "interpreters.natsio.connection",
         "connect": "interpreters.natsio.connection",
+        "CredentialsRefused": "interpreters.natsio.connection",
+        "OperatorSetup": "interpreters.security.operator",
+        "Deployment": "interpreters.security.roles",
+        "RolePermissions": "interpreters.security.roles",
+        "EventSigner": "interpreters.security.signing",
+        "TrustedSigners": "interpreters.security.signing",
     },
 )
