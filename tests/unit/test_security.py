@@ -3,6 +3,12 @@ and the generated permission sets."""
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from interpreters.security import (
@@ -11,6 +17,7 @@ from interpreters.security import (
     SIGNER,
     Deployment,
     EventSigner,
+    OperatorSetup,
     TrustedSigners,
     signed_bytes,
 )
@@ -107,3 +114,40 @@ def test_roles_are_least_privilege() -> None:
     assert not any(s.startswith("$KV.") for s in roles.auditor().publish_allow)
     assert roles.admin().publish_allow == (">",)
     assert '"$JS.API.STREAM.PURGE.>"' in roles.auditor().config_block().split("deny")[1]
+
+
+def claims(jwt: str) -> dict[str, Any]:
+    """The decoded payload of a JWT (no signature check)."""
+    payload = jwt.split(".")[1]
+    decoded: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return decoded
+
+
+def test_operator_setup_jwts_are_what_the_server_reads(tmp_path: Path) -> None:
+    """The account JWT enables JetStream under the server's names (mem_storage, disk_storage)
+    and carries revocations (nats-jwt 0.2.2 alone drops them); users carry their role's
+    permissions and expiry; .creds files are private."""
+    setup = OperatorSetup.create(tmp_path)
+    role = Deployment().auditor()
+    user = setup.issue("ann", role, expires_at=datetime(2030, 1, 1, tzinfo=UTC))
+    assert "revocations" not in claims(setup.account_jwt())["nats"]
+    setup.revoke("ann")
+    account = claims(setup.account_jwt())
+    assert account["iss"] == setup.operator_public_key
+    limits = account["nats"]["limits"]
+    assert limits["mem_storage"] == limits["disk_storage"] == -1
+    assert user.public_key in account["nats"]["revocations"]
+    issued = claims(user.jwt)
+    assert issued["iss"] == setup.account_public_key
+    assert issued["exp"] == int(datetime(2030, 1, 1, tzinfo=UTC).timestamp())
+    assert issued["nats"]["pub"]["allow"] == list(role.publish_allow)
+    assert issued["nats"]["pub"]["deny"] == list(role.publish_deny)
+    assert user.creds.stat().st_mode & 0o077 == 0
+    assert user.seed in user.creds.read_text()
+    assert claims(setup.operator_jwt())["nats"]["system_account"] == setup.system_public_key
+    assert "resolver: MEMORY" in setup.server_config()
+    assert "type: full" in setup.server_config("full")
+    with pytest.raises(ValueError, match="resolver"):
+        setup.server_config("url")  # type: ignore[arg-type]
