@@ -405,3 +405,31 @@ async def test_an_event_injected_without_the_signing_key_is_dead_lettered_and_fl
     assert result.exit_code == 1, result.output
     (finding,) = orjson.loads(result.stdout)["findings"]
     assert (finding["position"], finding["kind"]) == (ack.seq, "unsigned")
+
+
+async def test_revoking_a_connected_user_with_the_memory_resolver_and_a_reload(
+    tmp_path: Path,
+) -> None:
+    """With the memory resolver, reloading the config with the revoking account JWT closes the
+    user's connection and refuses its next login."""
+    setup = OperatorSetup.create(tmp_path)
+    victim = setup.issue("victim", ROLES.auditor())
+    async with NatsServer(name="memory-resolver", extra_config=setup.server_config()) as server:
+        closed = anyio.Event()
+
+        async def on_closed() -> None:
+            closed.set()
+
+        await nats.connect(
+            server.url,
+            user_credentials=str(victim.creds),
+            allow_reconnect=False,
+            closed_cb=on_closed,
+        )
+        setup.revoke("victim")
+        server.reload(setup.server_config())
+        with anyio.fail_after(REFUSAL_BOUND_S):
+            await closed.wait()
+        again = await connect(ConnectOptions(server.url, creds=victim.creds, timeout=2))
+    assert isinstance(again, Failure)
+    assert "refused our credentials" in again.failure().reason
