@@ -31,10 +31,10 @@ from interpreters.cli.shared import (
     Prefix,
     StreamName,
     connected,
-    fail,
     out,
     parse_stream,
     print_json,
+    trusted_signers,
     unwrap,
     with_credentials,
 )
@@ -96,10 +96,7 @@ def verify(
 ) -> None:
     """Audit a stream or category: report unsigned, invalid, foreign and forged-version events
     (exit 1 if any)."""
-    try:
-        trusted = TrustedSigners.of(trust) if trust else None
-    except ValueError as error:
-        fail(str(error))
+    trusted = trusted_signers(trust)
     options = credentials.options(nats_url)
 
     async def work(client: Client) -> tuple[int, list[Finding]]:

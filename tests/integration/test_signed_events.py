@@ -98,6 +98,8 @@ async def test_signed_events_read_back_through_a_verifying_store(setup: Setup) -
     everything = [item async for item in reader.read_all()]
     assert all(isinstance(item, Success) for item in everything)
     assert (await setup.cli("verify", "order", "--trust", setup.signer.public_key)).exit_code == 0
+    read = await setup.cli("read", "order.o-1", "--trust", setup.signer.public_key, "--json")
+    assert [row["signature"] for row in json.loads(read.stdout)] == ["valid"] * 3
 
 
 async def test_an_injected_unsigned_event_is_not_projected_and_verify_flags_it(
@@ -144,6 +146,15 @@ async def test_an_injected_unsigned_event_is_not_projected_and_verify_flags_it(
     assert result.exit_code == 1, result.output
     (finding,) = json.loads(result.stdout)["findings"]
     assert (finding["stream"], finding["position"], finding["kind"]) == ("order.o-2", 2, "unsigned")
+
+    read = await setup.cli("read", "order.o-2", "--trust", setup.signer.public_key, "--json")
+    assert read.exit_code == 0, read.output
+    (row,) = json.loads(read.stdout)
+    assert row["signature"].startswith("unsigned")
+    table = await setup.cli("read", "order.o-2", "--trust", setup.signer.public_key)
+    assert "NOT AUTHENTIC" in table.stdout
+    bad_key = await setup.cli("verify", "order", "--trust", "UNOTAKEY")
+    assert bad_key.exit_code == 2
 
 
 @pytest.mark.parametrize("attack", ["tampered", "replayed", "unknown-signer"])
