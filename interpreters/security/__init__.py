@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         SIGNATURE,
         SIGNER,
         EventSigner,
+        ReplayGuard,
         TrustedSigners,
         signed_bytes,
     )
@@ -35,6 +36,7 @@ __all__ = (
     "EventSigner",
     "IssuedUser",
     "OperatorSetup",
+    "ReplayGuard",
     "RolePermissions",
     "TrustedSigners",
     "signed_bytes",
@@ -51,6 +53,7 @@ __getattr__, __dir__ = lazy_exports(
         "SIGNATURE": "interpreters.security.signing",
         "SIGNER": "interpreters.security.signing",
         "EventSigner": "interpreters.security.signing",
+        "ReplayGuard": "interpreters.security.signing",
         "TrustedSigners": "interpreters.security.signing",
         "signed_bytes": "interpreters.security.signing",
     },

@@ -42,7 +42,7 @@ from nats_jwt.nkeys_ext import keypair_from_pubkey
 
 from cim import Header
 
-__all__ = ("SIGNATURE", "SIGNER", "EventSigner", "TrustedSigners", "signed_bytes")
+__all__ = ("SIGNATURE", "SIGNER", "EventSigner", "ReplayGuard", "TrustedSigners", "signed_bytes")
 
 SIGNER = "Cim-Signer"
 SIGNATURE = "Cim-Signature"
@@ -156,4 +156,30 @@ class TrustedSigners:
                 f"the signature of signer {signer} does not match the event "
                 "(changed after signing, or forged)"
             )
+        return None
+
+
+class ReplayGuard:
+    """Remembers where authentic events were seen, to refuse a signed event replayed elsewhere.
+
+    A signed event copied onto its own subject verifies (same stream, same bytes); but a genuine
+    event id is stored once, so the same id at a second position is a replay. The guard keeps
+    the positions of the last *limit* event ids seen (a runner catching up or restoring its
+    state sees an original before its replays); an id it no longer remembers is not checked.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._positions: dict[str, int] = {}
+        self._limit = limit
+
+    def problem(self, event_id: str, position: int) -> str | None:
+        """Why the event *event_id* at *position* is a replay, or ``None`` (and remember it)."""
+        seen = self._positions.get(event_id)
+        if seen is not None:
+            if seen != position:
+                return f"replayed: event {event_id} is already stored at position {seen}"
+            return None
+        if len(self._positions) >= self._limit:
+            del self._positions[next(iter(self._positions))]
+        self._positions[event_id] = position
         return None

@@ -190,6 +190,21 @@ async def test_forged_signed_events_are_refused_with_the_reason(setup: Setup, at
     assert kinds == ({"foreign"} if attack == "replayed" else {"invalid"})
 
 
+async def test_a_signed_event_replayed_on_its_own_subject_is_refused(setup: Setup) -> None:
+    """A genuine signed event published again on its own subject verifies as bytes, but its id is
+    already stored: read_all refuses the copy as replayed, a stream read skips it (version)."""
+    writer = await setup.store(signer=setup.signer)
+    (await writer.append(O1, [NewEvent(OrderPlaced("o-1", "ada", 5))])).unwrap()
+    headers, body = await setup.headers_and_body(1)
+    await setup.js.publish(f"{setup.prefix}.order.o-1", body, headers=headers)
+    reader = await setup.store(trusted_signers=setup.trusted)
+    items = [item async for item in reader.read_all()]
+    assert isinstance(items[0], Success)
+    assert isinstance(items[1], Failure)
+    assert "replayed: event" in str(items[1].failure())
+    assert [e.version for e in (await reader.read(O1)).unwrap()] == [1]
+
+
 async def test_key_rotation_old_and_new_keys_both_verify(setup: Setup) -> None:
     """Events signed by the old key and by the new one both read while both are trusted; once
     the old key is dropped, its events are refused."""

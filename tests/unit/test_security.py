@@ -18,6 +18,7 @@ from interpreters.security import (
     Deployment,
     EventSigner,
     OperatorSetup,
+    ReplayGuard,
     TrustedSigners,
     signed_bytes,
 )
@@ -151,3 +152,15 @@ def test_operator_setup_jwts_are_what_the_server_reads(tmp_path: Path) -> None:
     assert "type: full" in setup.server_config("full")
     with pytest.raises(ValueError, match="resolver"):
         setup.server_config("url")  # type: ignore[arg-type]
+
+
+def test_replay_guard_refuses_an_id_at_a_second_position_and_forgets_the_oldest() -> None:
+    """The same id at the same position is fine (a re-read); at another one it is a replay;
+    past its limit the guard forgets the oldest id."""
+    guard = ReplayGuard(limit=2)
+    assert guard.problem("a", 1) is None
+    assert guard.problem("a", 1) is None
+    assert "already stored at position 1" in str(guard.problem("a", 7))
+    assert guard.problem("b", 2) is None
+    assert guard.problem("c", 3) is None  # forgets "a"
+    assert guard.problem("a", 7) is None

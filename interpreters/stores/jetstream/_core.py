@@ -25,7 +25,7 @@ from cim import (
     StreamId,
 )
 from interpreters.natsio.subjects import all_subjects, stream_subject
-from interpreters.security.signing import SIGNATURE
+from interpreters.security.signing import SIGNATURE, ReplayGuard
 from interpreters.stores.jetstream._acks import AckInbox
 from interpreters.stores.jetstream._direct_get import SEQUENCE, SUBJECT, DirectReader
 from interpreters.stores.jetstream._failure import answered
@@ -39,6 +39,7 @@ __all__ = ("CLOSED", "StoreCore")
 
 CLOSED = StoreUnavailable("the store is closed (nothing was sent to the server)")
 _POSITION = Header.POSITION.value
+_EVENT_ID = Header.EVENT_ID.value
 
 
 @define(eq=False)
@@ -55,6 +56,7 @@ class StoreCore:
     consumers: list[OrderedReader] = field(factory=list)
     closed: bool = False
     reporter: Reporter = field(factory=Reporter)
+    replays: ReplayGuard = field(factory=ReplayGuard)
     all_subjects: str = field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -80,6 +82,8 @@ class StoreCore:
         if trusted is not None:  # authenticity before anything is decoded (docs/security.md)
             subject = headers.get(SUBJECT) or msg.subject
             problem = trusted.problem(headers, msg.data, subject, self.settings.subject_prefix)
+            if problem is None:
+                problem = self.replays.problem(headers.get(_EVENT_ID, ""), int(position))
             if problem is not None:
                 invalid = InvalidHeader(SIGNATURE, headers.get(SIGNATURE, ""), problem)
                 return Failure(CorruptEvent(int(position), invalid))
