@@ -3,10 +3,10 @@
 :class:`OperatorSetup` makes a fresh operator with a system account (``SYS``) and one application
 account (JetStream enabled), signs their JWTs with ``nats-jwt`` (keys from ``nkeys``), issues
 users with a role's permissions as ``.creds`` files, and writes the nats-server configuration
-that trusts the operator with a memory resolver (:meth:`OperatorSetup.server_config`): pass it
-as ``NatsServer(extra_config=...)``. A user can be issued already expired, and revoked (the
-account JWT then lists it; :meth:`OperatorSetup.server_config` of the changed setup, with a
-server restart or reload, refuses it).
+that trusts the operator with a memory or full resolver (:meth:`OperatorSetup.server_config`):
+pass it as ``NatsServer(extra_config=...)``. A user can be issued already expired, and revoked
+(the account JWT then lists it: ``NatsServer.reload(setup.server_config())`` applies it with
+the memory resolver, :meth:`OperatorSetup.push_account` with the full resolver).
 
 >>> setup = OperatorSetup.create()
 >>> "resolver: MEMORY" in setup.server_config()
@@ -16,13 +16,15 @@ True
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import nkeys
-from attrs import define, field
+from attrs import define, field, frozen
+from nats_jwt.nkeys_ext import nkeys2
 from nats_jwt.v2.account_claims import AccountClaims
 from nats_jwt.v2.operator_claims import OperatorClaims
 from nats_jwt.v2.user_claims import UserClaims
@@ -60,13 +62,11 @@ class _AccountClaims(AccountClaims):  # type: ignore[misc]
 
 def _pair(prefix: int) -> Any:
     """A fresh nkeys key pair of the kind *prefix* (operator, account or user)."""
-    from nats_jwt.nkeys_ext import nkeys2
-
     seed = nkeys2.encode_seed(prefix, nkeys2.create_seed())
     return nkeys.from_seed(bytearray(seed))
 
 
-@define(frozen=True)
+@frozen
 class IssuedUser:
     """A user of the application account: its name, public key, JWT and ``.creds`` file."""
 
@@ -113,8 +113,6 @@ class OperatorSetup:
         """A fresh operator and accounts; ``.creds`` files go to *directory* (default: a new
         temporary directory)."""
         if directory is None:
-            import tempfile
-
             directory = Path(tempfile.mkdtemp(prefix="cim-operator-"))
         directory.mkdir(parents=True, exist_ok=True)
         return cls(

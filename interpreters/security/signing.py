@@ -38,7 +38,7 @@ import nkeys
 from attrs import field, frozen
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
-from nats_jwt.nkeys_ext import keypair_from_pubkey
+from nats_jwt.nkeys_ext import create_user_pair, keypair_from_pubkey
 
 from cim import Header
 
@@ -90,8 +90,6 @@ class EventSigner:
     @classmethod
     def generate(cls) -> EventSigner:
         """A signer with a fresh random (user-kind) seed."""
-        from nats_jwt.nkeys_ext import create_user_pair
-
         return cls(create_user_pair().seed.decode())
 
     def signature_headers(self, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
