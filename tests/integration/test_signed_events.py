@@ -20,7 +20,7 @@ import pytest
 from returns.result import Failure, Success
 from typer.testing import CliRunner
 
-from cim import CorruptEvent, InvalidHeader, NewEvent, StreamId
+from cim import CorruptEvent, EventTypes, InvalidHeader, NewEvent, StreamId
 from cim.examples.order_flow import (
     ORDERS,
     OrderPlaced,
@@ -34,7 +34,9 @@ from interpreters.runtime.dead_letters import InMemoryDeadLetters
 from interpreters.runtime.executors import InMemoryReadModel
 from interpreters.runtime.runner import PoisonEvent, ProjectionRunner, SkipToDeadLetters
 from interpreters.security import EventSigner, TrustedSigners
+from interpreters.server import NatsServer
 from interpreters.stores.jetstream import JetStreamEventStore
+from laws.conformance import EventStoreContract
 
 pytestmark = pytest.mark.anyio
 
@@ -221,3 +223,24 @@ async def test_key_rotation_old_and_new_keys_both_verify(setup: Setup) -> None:
     items = [item async for item in (await setup.store(trusted_signers=only_new)).read_all()]
     assert isinstance(items[0], Failure)
     assert isinstance(items[1], Success)
+
+
+class TestSignedJetStreamEventStore(EventStoreContract):
+    """The store contract holds for a store that signs every event and verifies every read."""
+
+    @pytest.fixture
+    async def store(
+        self, types: EventTypes, nats_server: NatsServer
+    ) -> AsyncIterator[JetStreamEventStore]:
+        """A signing and verifying store on a stream and subject prefix of its own."""
+        signer = EventSigner.generate()
+        token = uuid4().hex[:12]
+        async with JetStreamEventStore.connect(
+            nats_server.url,
+            types=types,
+            stream=f"SIG_{token}",
+            subject_prefix=f"sig{token}",
+            signer=signer,
+            trusted_signers=TrustedSigners.of([signer.public_key]),
+        ) as store:
+            yield store
