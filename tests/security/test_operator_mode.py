@@ -26,7 +26,7 @@ from attrs import frozen
 from returns.result import Failure, Success
 from typer.testing import CliRunner
 
-from cim import NewEvent, PermissionDenied, StreamId
+from cim import NewEvent, PermissionDenied, StoreUnavailable, StreamId
 from cim.examples.order_flow import (
     ORDER_STATS,
     ORDERS,
@@ -329,9 +329,10 @@ async def test_revoking_a_connected_user_with_the_full_resolver(
     tmp_path: Path, figures: Record
 ) -> None:
     """With the full resolver, pushing the account JWT that revokes a user closes its connection
-    and refuses its next login, within the bound."""
+    (its store's next append is StoreUnavailable at once) and refuses its next login, within the
+    bound."""
     setup = OperatorSetup.create(tmp_path)
-    victim = setup.issue("victim", ROLES.auditor())
+    victim = setup.issue("victim", ROLES.admin())
     system = setup.system_user()
     config = setup.server_config("full")
     async with NatsServer(name="full-resolver", extra_config=config) as server:
@@ -347,15 +348,28 @@ async def test_revoking_a_connected_user_with_the_full_resolver(
             closed_cb=on_closed,
         )
         assert connected.is_connected
+        store = await JetStreamEventStore.connect(
+            ConnectOptions(server.url, creds=victim.creds), types=order_flow_types
+        )
         sys_nc = await nats.connect(server.url, user_credentials=str(system.creds))
         setup.revoke("victim")
         started = time.monotonic()
         assert await setup.push_account(sys_nc) is None
         with anyio.fail_after(REFUSAL_BOUND_S):
             await closed.wait()
+            for _ in range(100):  # the store's own connection is closed too
+                if not store.nc.is_connected:
+                    break
+                await anyio.sleep(0.01)
+        appended = await store.append(
+            StreamId("order", "o-1"), [NewEvent(OrderPlaced("o-1", "a", 1))]
+        )
         again = await connect(ConnectOptions(server.url, creds=victim.creds, timeout=2))
         seconds = time.monotonic() - started
+        await store.close()
         await sys_nc.close()
+    assert isinstance(appended, Failure)
+    assert isinstance(appended.failure(), StoreUnavailable)
     assert isinstance(again, Failure)
     assert "refused our credentials" in again.failure().reason
     assert seconds < REFUSAL_BOUND_S
