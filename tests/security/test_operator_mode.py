@@ -58,6 +58,7 @@ from interpreters.security import (
 from interpreters.server import NatsServer
 from interpreters.stores.jetstream import JetStreamEventStore
 from tests.faults._figures import Record
+from tests.security._certs import TlsFiles, tls_config
 
 pytestmark = [pytest.mark.faults, pytest.mark.anyio]
 
@@ -447,3 +448,22 @@ async def test_revoking_a_connected_user_with_the_memory_resolver_and_a_reload(
         again = await connect(ConnectOptions(server.url, creds=victim.creds, timeout=2))
     assert isinstance(again, Failure)
     assert "refused our credentials" in again.failure().reason
+
+
+async def test_operator_mode_over_tls_with_creds_and_ca(
+    tmp_path: Path, tls_files: TlsFiles
+) -> None:
+    """Operator mode and TLS together: the store logs in with --creds over TLS (--tls-ca); the
+    same creds without TLS are refused."""
+    setup = OperatorSetup.create(tmp_path)
+    writer = setup.issue("writer", ROLES.admin())
+    config = setup.server_config() + tls_config(tls_files, verify_clients=False)
+    async with NatsServer(name="operator-tls", extra_config=config) as server:
+        secure = ConnectOptions(
+            server.url.replace("nats://", "tls://"), creds=writer.creds, tls_ca=tls_files.ca
+        )
+        async with JetStreamEventStore.connect(secure, types=order_flow_types) as store:
+            placed = NewEvent(OrderPlaced("o-1", "ada", 1))
+            assert isinstance(await store.append(StreamId("order", "o-1"), [placed]), Success)
+        plain = await connect(ConnectOptions(server.url, creds=writer.creds, timeout=2))
+    assert isinstance(plain, Failure)
