@@ -467,3 +467,22 @@ async def test_operator_mode_over_tls_with_creds_and_ca(
             assert isinstance(await store.append(StreamId("order", "o-1"), [placed]), Success)
         plain = await connect(ConnectOptions(server.url, creds=writer.creds, timeout=2))
     assert isinstance(plain, Failure)
+
+
+async def test_command_and_query_services_stay_in_their_lanes(provisioned: Cluster) -> None:
+    """The command service appends to its category only (another category is PermissionDenied);
+    the query service cannot write the read model it serves, nor append."""
+    cluster = provisioned
+    async with cluster.store("command") as store:
+        placed = NewEvent(OrderPlaced("x-1", "ada", 1))
+        other = await store.append(StreamId("invoice", "i-1"), [placed])
+    assert isinstance(other, Failure)
+    assert isinstance(other.failure(), PermissionDenied)
+    violations: list[str] = []
+    nc = await cluster.watched_client("query", violations)
+    js = nc.jetstream(timeout=2)
+    for subject in (f"$KV.{ORDERS}.o-1", "events.order.o-1"):
+        with pytest.raises(nats.errors.Error):
+            await js.publish(subject, b"{}", timeout=0.3)
+    await nc.close()
+    assert [v.split('"')[1] for v in violations] == ["$kv.orders.o-1", "events.order.o-1"]
