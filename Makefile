@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint faults bench docs clean venv
+.PHONY: demo test lint faults interop bench docs clean venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,10 +18,14 @@ demo: $(STAMP)
 	$(BIN)/cim demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not faults" -q
+	$(BIN)/python -m pytest -m "not faults and not interop" -q
 
 faults: $(STAMP)
 	$(BIN)/python -m pytest -m faults -q
+
+# Needs node, npm and the npm registry (the official `nats` client is installed into a temp dir).
+interop: $(STAMP)
+	$(BIN)/python -m pytest -m interop -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

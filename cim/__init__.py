@@ -18,7 +18,7 @@ from cim._decode_errors import (
     UnsupportedSchemaVersion,
     UpcastFailed,
 )
-from cim._events import EventEnvelope, NewEvent
+from cim._events import EventEnvelope, NewEvent, id_text
 from cim._registry import EventType, EventTypes, Upcaster
 from cim._shown import shown
 from cim._store_errors import (
@@ -78,6 +78,7 @@ __all__ = (
     "UpcastFailed",
     "Upcaster",
     "WrongExpectedVersion",
+    "id_text",
     "make_payload_converter",
     "shown",
     "validate_token",

@@ -20,7 +20,13 @@ _MAX_ID_LENGTH = 512
 
 
 def id_text(name: str, value: object) -> str:
-    """Return *value* if it can be a correlation/causation id (it travels in a NATS header)."""
+    """Return *value* if it can be an id of text: a correlation, causation or command id (it
+    travels in a NATS header or event metadata); else raise ``TypeError``/``ValueError``
+    naming *name*.
+
+    >>> id_text("command_id", "cart-7")
+    'cart-7'
+    """
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
     if (

@@ -41,11 +41,14 @@ if TYPE_CHECKING:
         InMemoryCheckpoints,
         KvCheckpoints,
     )
+    from interpreters.runtime.command_client import request_command
     from interpreters.runtime.commands import (
         CommandError,
         CommandHandler,
+        CommandIdReused,
         ConcurrencyExhausted,
         Handled,
+        Overloaded,
     )
     from interpreters.runtime.dead_letters import (
         DeadLetter,
@@ -76,6 +79,7 @@ if TYPE_CHECKING:
     from interpreters.runtime.nats_executor import (
         NatsExecutor,
     )
+    from interpreters.runtime.ownership import OwnedCommandService
     from interpreters.runtime.read_model import (
         Applied,
         InvalidName,
@@ -126,6 +130,7 @@ if TYPE_CHECKING:
         InMemoryEventStore,
     )
     from interpreters.stores.protocol import (
+        ChainedAppends,
         EventStore,
         Loaded,
         ReusedEventIds,
@@ -137,6 +142,7 @@ __all__ = (
     "Applied",
     "BadRequest",
     "CannotConnect",
+    "ChainedAppends",
     "CheckpointConflict",
     "CheckpointError",
     "CheckpointFailed",
@@ -145,6 +151,7 @@ __all__ = (
     "CollectingExecutor",
     "CommandError",
     "CommandHandler",
+    "CommandIdReused",
     "CommandService",
     "CommandTypes",
     "ConcurrencyExhausted",
@@ -183,6 +190,8 @@ __all__ = (
     "NullExecutor",
     "OperatorSetup",
     "OverlappingSubjects",
+    "Overloaded",
+    "OwnedCommandService",
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
@@ -213,6 +222,7 @@ __all__ = (
     "TrustedSigners",
     "UnhandledEffect",
     "connect",
+    "request_command",
 )
 
 __getattr__, __dir__ = lazy_exports(
@@ -233,6 +243,11 @@ __getattr__, __dir__ = lazy_exports(
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",
         "Handled": "interpreters.runtime.commands",
+        "OwnedCommandService": "interpreters.runtime.ownership",
+        "CommandIdReused": "interpreters.runtime.commands",
+        "Overloaded": "interpreters.runtime.commands",
+        "request_command": "interpreters.runtime.command_client",
+        "ChainedAppends": "interpreters.stores.protocol",
         "CheckpointFailed": "interpreters.runtime.runner",
         "EffectsFailed": "interpreters.runtime.runner",
         "EventScopedExecutor": "interpreters.runtime.runner",

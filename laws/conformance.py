@@ -54,7 +54,12 @@ from cim import (
     StreamId,
     WrongExpectedVersion,
 )
-from interpreters.stores.protocol import EventStore, ReusedEventIds, SnapshotStore
+from interpreters.stores.protocol import (
+    ChainedAppends,
+    EventStore,
+    ReusedEventIds,
+    SnapshotStore,
+)
 
 __all__ = ("EventStoreContract", "Deposited", "Noted", "contract_types")
 
@@ -332,6 +337,61 @@ class EventStoreContract:
             assert _ok(await store.version(stream)) == 0
         else:
             assert _amounts(await _read(store, stream)) == list(range(count))
+
+    # ---------------------------------------------------------------- chained appends
+
+    async def test_a_chain_stores_each_event_after_the_one_before(self, store: EventStore) -> None:
+        """``append_chain`` (stores that offer it) stores its events at the next versions and
+        consecutive positions, and answers each one's result."""
+        if not isinstance(store, ChainedAppends):
+            pytest.skip("this store has no append_chain")
+        stream = _stream()
+        _ok(await store.append(stream, _deposits(1)))
+        stored, failure = await store.append_chain(stream, _deposits(2, 3, 4), expected=Exactly(1))
+        assert failure is None
+        read = await _read(store, stream)
+        assert [(r.version, r.position) for r in stored] == [
+            (e.version, e.position) for e in read[1:]
+        ]
+        assert [r.position for r in stored] == [stored[0].position + i for i in range(3)]
+        assert _amounts(read) == [1, 2, 3, 4]
+
+    async def test_a_chain_on_a_moved_stream_stores_nothing(self, store: EventStore) -> None:
+        """A chain whose first expectation fails stores nothing and says why."""
+        if not isinstance(store, ChainedAppends):
+            pytest.skip("this store has no append_chain")
+        stream = _stream()
+        _ok(await store.append(stream, _deposits(1, 2)))
+        stored, failure = await store.append_chain(stream, _deposits(3, 4), expected=Exactly(1))
+        assert stored == ()
+        assert failure == WrongExpectedVersion(stream, Exactly(1), 2)
+        assert _amounts(await _read(store, stream)) == [1, 2]
+        assert (await store.append_chain(stream, [], expected=Exactly(2)))[1] == EmptyAppend(stream)
+
+    async def test_racing_chains_store_prefixes_without_gaps(self, store: EventStore) -> None:
+        """Chains racing on one stream: the stream is the events of whole prefixes, each at one
+        version, and each chain's answers name what it stored."""
+        if not isinstance(store, ChainedAppends):
+            pytest.skip("this store has no append_chain")
+        stream = _stream()
+        answers: list[tuple[tuple[AppendResult, ...], Any]] = []
+
+        async def chain(base: int) -> None:
+            amounts = range(base, base + 5)
+            answers.append(
+                await store.append_chain(stream, _deposits(*amounts), expected=Exactly(0))
+            )
+
+        with anyio.fail_after(_WAIT):
+            async with anyio.create_task_group() as group:
+                for base in (10, 20, 30):
+                    group.start_soon(chain, base)
+        read = await _read(store, stream)
+        assert [e.version for e in read] == list(range(1, len(read) + 1))
+        assert sum(len(stored) for stored, _ in answers) == len(read) == 5
+        by_position = {e.position: e for e in read}
+        for stored, _ in answers:
+            assert [by_position[r.position].version for r in stored] == [r.version for r in stored]
 
     # ---------------------------------------------------------------- idempotency
 

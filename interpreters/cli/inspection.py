@@ -46,6 +46,7 @@ __all__ = (
     "event_streams",
     "follow",
     "read_stream",
+    "resolve_prefix",
     "subject_of",
 )
 
@@ -145,6 +146,31 @@ def categories(counts: tuple[EventStreamCount, ...]) -> tuple[Category, ...]:
     for count in counts:
         grouped.setdefault(count.category, []).append(count.events)
     return tuple(Category(name, len(n), sum(n)) for name, n in sorted(grouped.items()))
+
+
+async def resolve_prefix(
+    js: Any, stream_name: str = DEFAULT_STREAM, prefix: str | None = None
+) -> Result[str, InspectError]:
+    """*prefix* when given, else the subject prefix of the cim store in the JetStream stream
+    *stream_name*: ``p`` when the stream captures exactly the subjects ``p.>`` (as a
+    :class:`~interpreters.stores.jetstream.JetStreamEventStore` creates it)."""
+    if prefix is not None:
+        return Success(prefix)
+    try:
+        info = await js.stream_info(stream_name)
+    except nats.js.errors.NotFoundError:
+        return Failure(NoEventStream(stream_name))
+    except (nats.errors.Error, TimeoutError) as exc:
+        return Failure(InspectFailed(_describe(exc)))
+    subjects = list(info.config.subjects or ())
+    if len(subjects) == 1 and subjects[0].endswith(".>") and len(subjects[0]) > 2:
+        return Success(subjects[0][:-2])
+    return Failure(
+        InspectFailed(
+            f"stream {stream_name!r} captures the subjects {subjects}, not one '<prefix>.>': "
+            "name the store's subject prefix with --prefix"
+        )
+    )
 
 
 async def event_streams(
@@ -258,12 +284,18 @@ def describe(
     message: StoredMessage, types: EventTypes | None = None, prefix: str = DEFAULT_PREFIX
 ) -> dict[str, Any]:
     """*message* as JSON-ready data: decoded (upcast to the current schema) when *types* knows
-    its event type, raw otherwise; ``error`` says why a message with *types* did not decode.
+    its event type, raw otherwise. ``error`` says why the message is not an event: why its
+    stream's read skips it (``skipped``: then ``version`` is ``None``), or that it is not a cim
+    event (no ``Cim-Event-Type`` or ``Cim-Version`` header, or a version that is not a number),
+    or, with *types*, why it did not decode.
 
-    >>> message = StoredMessage(7, "events.order.o-1", {"Cim-Event-Type": "Placed"}, b'{"payload": {"n": 1}}')
+    >>> headers = {"Cim-Event-Type": "Placed", "Cim-Version": "1"}
+    >>> message = StoredMessage(7, "events.order.o-1", headers, b'{"payload": {"n": 1}}')
     >>> row = describe(message)
-    >>> row["position"], row["stream"], row["event_type"], row["payload"], row["decoded"]
-    (7, 'order.o-1', 'Placed', {'n': 1}, False)
+    >>> row["position"], row["stream"], row["event_type"], row["payload"], row["error"]
+    (7, 'order.o-1', 'Placed', {'n': 1}, None)
+    >>> describe(StoredMessage(8, "events.order.o-1", {}, b"hello"))["error"]
+    'not a cim event: no Cim-Event-Type, Cim-Version header'
     """
     headers = message.headers
     row: dict[str, Any] = {
@@ -289,7 +321,8 @@ def describe(
     if message.skipped is not None:  # never shown as an event of the stream
         row["version"], row["error"] = None, message.skipped
         return row
-    if types is None:
+    row["error"] = _not_cim(headers)
+    if types is None or row["error"] is not None:
         return row
     codec = JsonCodec(types)
     decoded = codec.decode({**headers, Header.POSITION: str(message.position)}, message.data)
@@ -302,6 +335,17 @@ def describe(
     row["schema_version"] = envelope.schema_version
     row["decoded"] = True
     return row
+
+
+def _not_cim(headers: Mapping[str, str]) -> str | None:
+    """Why a message with *headers* is not a cim event, or ``None`` when it looks like one."""
+    missing = [h.value for h in (Header.EVENT_TYPE, Header.VERSION) if h.value not in headers]
+    if missing:
+        return f"not a cim event: no {', '.join(missing)} header"
+    version = headers[Header.VERSION.value]
+    if _int_or_none(version) is None:
+        return f"not a cim event: {Header.VERSION.value} {version!r} is not a number"
+    return None
 
 
 def _stream_missing(exc: nats.js.errors.NotFoundError) -> bool:

@@ -12,6 +12,7 @@ bad reference 'no_such_module_here:x': no module named 'no_such_module_here'
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -19,7 +20,7 @@ from types import ModuleType
 from attrs import frozen
 from returns.result import Failure, Result, Success
 
-__all__ = ("BadReference", "load_reference")
+__all__ = ("BadReference", "load_reference", "shadowing")
 
 
 @frozen
@@ -70,3 +71,22 @@ def _import(reference: str, module_name: str) -> Result[object, BadReference]:
         return Failure(
             BadReference(reference, f"importing {module_name!r} raised {type(exc).__name__}: {exc}")
         )
+
+
+def shadowing(package: str, search: Path) -> Path | None:
+    """The module or folder in *search* that hides the installed *package* once *search* is
+    first on ``sys.path`` (a user's ``laws.py`` hides cim's ``laws``), or ``None``.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / "laws.py").write_text("")
+    ...     print(shadowing("laws", Path(folder)).name, shadowing("returns", Path(folder)))
+    laws.py None
+    """
+    elsewhere = [p for p in sys.path if p not in ("", str(search))]
+    installed = importlib.machinery.PathFinder.find_spec(package, elsewhere)
+    local = importlib.machinery.PathFinder.find_spec(package, [str(search)])
+    if installed is None or local is None or local.origin == installed.origin:
+        return None
+    found = Path(local.origin) if local.origin else search / package
+    return found.parent if found.name == "__init__.py" else found

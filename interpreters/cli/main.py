@@ -25,7 +25,7 @@ import typer
 from rich.markup import escape
 
 from interpreters.cli import store_commands, verify
-from interpreters.cli.loading import load_reference
+from interpreters.cli.loading import load_reference, shadowing
 from interpreters.cli.shared import (
     CHECK_FAILED,
     NO_CREDENTIALS,
@@ -263,6 +263,12 @@ def check(
     as_json: JsonOutput = False,
 ) -> None:
     """Run the law suites of your projections, deciders and state machines; exit 1 if a law fails."""
+    hiding = shadowing("laws", Path.cwd())
+    if hiding is not None:
+        fail(
+            f"{hiding} hides cim's `laws` package (law targets come from laws.targets), so "
+            "`import laws` would load your file instead: rename it (e.g. to myapp_laws.py)"
+        )
     found = unwrap(load_reference(reference, module_only=True, search=Path.cwd()))
     targets = _targets(reference, found)
     if not targets:

@@ -80,7 +80,13 @@ JsonOutput = Annotated[bool, typer.Option("--json", help="Print the data as JSON
 StreamName = Annotated[
     str, typer.Option("--stream", help="The store's JetStream stream.", show_default=True)
 ]
-Prefix = Annotated[str, typer.Option("--prefix", help="The store's subject prefix.")]
+Prefix = Annotated[
+    str | None,
+    typer.Option(
+        "--prefix",
+        help="The store's subject prefix (default: read from the stream's subjects, <prefix>.>).",
+    ),
+]
 Types = Annotated[
     str | None,
     typer.Option(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import nats.js.errors
 import typer
@@ -46,7 +46,7 @@ def streams(
     nats_url: NatsUrl = "",
     credentials: Credentials = NO_CREDENTIALS,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     category: Annotated[
         str | None, typer.Option("--category", help="Only streams of this category.")
     ] = None,
@@ -55,14 +55,14 @@ def streams(
     """List event streams and categories with their event counts."""
     options = credentials.options(nats_url)
 
-    async def work(client: Client) -> tuple[inspection.EventStreamCount, ...]:
-        return unwrap(
-            await inspection.event_streams(
-                client.jetstream(), stream_name=stream_name, prefix=prefix
-            )
+    async def work(client: Client) -> tuple[str, tuple[inspection.EventStreamCount, ...]]:
+        js = client.jetstream()
+        chosen = unwrap(await inspection.resolve_prefix(js, stream_name, prefix))
+        return chosen, unwrap(
+            await inspection.event_streams(js, stream_name=stream_name, prefix=chosen)
         )
 
-    counts = connected(options, work)
+    chosen, counts = connected(options, work)
     if category is not None:
         counts = tuple(c for c in counts if c.category == category)
     groups = inspection.categories(counts)
@@ -77,7 +77,7 @@ def streams(
         )
         return
     if not counts:
-        out.print(f"no event streams in {stream_name} (prefix {prefix!r})")
+        out.print(f"no event streams in {stream_name} (prefix {chosen!r})")
         return
     table = Table("category", "streams", "events", title=f"{stream_name}: categories")
     for group in groups:
@@ -101,7 +101,7 @@ def read(
         int | None, typer.Option("--limit", min=1, help="At most this many events.")
     ] = None,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     trust: Annotated[
         list[str] | None,
         typer.Option(
@@ -117,18 +117,21 @@ def read(
     trusted = trusted_signers(trust)
     options = credentials.options(nats_url)
 
-    async def work(client: Client) -> tuple[inspection.StoredMessage, ...]:
-        return unwrap(
+    async def work(client: Client) -> tuple[str, tuple[inspection.StoredMessage, ...]]:
+        js = client.jetstream()
+        chosen = unwrap(await inspection.resolve_prefix(js, stream_name, prefix))
+        return chosen, unwrap(
             await inspection.read_stream(
-                client.jetstream(), stream_id, stream_name=stream_name, prefix=prefix, limit=limit
+                js, stream_id, stream_name=stream_name, prefix=chosen, limit=limit
             )
         )
 
+    chosen, messages = connected(options, work)
     rows = []
-    for message in connected(options, work):
-        row = inspection.describe(message, registry, prefix)
+    for message in messages:
+        row = inspection.describe(message, registry, chosen)
         if trusted is not None:
-            problem = trusted.problem(message.headers, message.data, message.subject, prefix)
+            problem = trusted.problem(message.headers, message.data, message.subject, chosen)
             row["signature"] = "valid" if problem is None else problem
         rows.append(row)
     if as_json:
@@ -169,7 +172,7 @@ def tail(
         int | None, typer.Option("--count", min=1, help="Stop after this many events.")
     ] = None,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Follow events as they are stored (Ctrl-C stops)."""
@@ -177,11 +180,12 @@ def tail(
     options = credentials.options(nats_url)
 
     async def work(client: Client) -> None:
+        chosen = unwrap(await inspection.resolve_prefix(client.jetstream(), stream_name, prefix))
         try:
             events = await inspection.follow(
                 client.jetstream(),
                 stream_name=stream_name,
-                prefix=prefix,
+                prefix=chosen,
                 category=category,
                 from_position=from_position,
             )
@@ -191,15 +195,12 @@ def tail(
         seen = 0
         async with contextlib.aclosing(events):
             async for message in events:
-                row = inspection.describe(message, registry, prefix)
+                row = inspection.describe(message, registry, chosen)
                 if as_json:
                     sys.stdout.write(json.dumps(row, default=str) + "\n")
                     sys.stdout.flush()
                 else:
-                    out.print(
-                        f"#{row['position']} {row['stream']} v{row['version']} {row['event_type']} "
-                        f"{escape(json.dumps(row['payload'], default=str))}"
-                    )
+                    out.print(escape(_tail_line(row)))
                 seen += 1
                 if count is not None and seen >= count:
                     break
@@ -208,3 +209,17 @@ def tail(
         connected(options, work)
     except KeyboardInterrupt:
         err.print("stopped")
+
+
+def _tail_line(row: dict[str, Any]) -> str:
+    """One line of ``cim tail``: the event, or the message and why it is not one."""
+    payload = json.dumps(row["payload"], default=str)
+    where = f"#{row['position']} {row['stream']}"
+    if row["error"] is None:
+        return f"{where} v{row['version']} {row['event_type']} {payload}"
+    if row["version"] is None or row["error"].startswith("not a cim event"):
+        return f"{where} {row['error']}; body: {payload}"
+    return (
+        f"{where} v{row['version']} {row['event_type']} cannot be decoded: {row['error']}; "
+        f"body: {payload}"
+    )

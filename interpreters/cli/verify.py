@@ -91,7 +91,7 @@ def verify(
         typer.Option("--trust", help="A trusted signer's public key (repeat for several)."),
     ] = None,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
-    prefix: Prefix = inspection.DEFAULT_PREFIX,
+    prefix: Prefix = None,
     as_json: JsonOutput = False,
 ) -> None:
     """Audit a stream or category: report unsigned, invalid, foreign and forged-version events
@@ -101,11 +101,12 @@ def verify(
 
     async def work(client: Client) -> tuple[int, list[Finding]]:
         js = client.jetstream()
+        chosen = unwrap(await inspection.resolve_prefix(js, stream_name, prefix))
         if "." in target:
             streams = [str(parse_stream(target))]
         else:
             counts = unwrap(
-                await inspection.event_streams(js, stream_name=stream_name, prefix=prefix)
+                await inspection.event_streams(js, stream_name=stream_name, prefix=chosen)
             )
             streams = [c.stream for c in counts if c.stream.split(".", 1)[0] == target]
         findings: list[Finding] = []
@@ -113,11 +114,11 @@ def verify(
         for stream in streams:
             messages = unwrap(
                 await inspection.read_stream(
-                    js, parse_stream(stream), stream_name=stream_name, prefix=prefix
+                    js, parse_stream(stream), stream_name=stream_name, prefix=chosen
                 )
             )
             checked += len(messages)
-            findings.extend(audit(messages, stream, trusted, prefix))
+            findings.extend(audit(messages, stream, trusted, chosen))
         return checked, findings
 
     checked, findings = connected(options, work)

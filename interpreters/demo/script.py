@@ -144,16 +144,24 @@ class Script:
     report: Report
     console: Console | None
     tag: str = ""
+    shop: Transport | None = None  # another writer of the same store (another process)
 
     def order_id(self, n: int) -> str:
         """The id of the story's order *n* (tagged when sharing a server with earlier runs)."""
         return f"o-{n}{self.tag}"
 
     async def send(
-        self, order_id: str, command: dict[str, Any], *, expect_ok: bool = True, note: str = ""
+        self,
+        order_id: str,
+        command: dict[str, Any],
+        *,
+        expect_ok: bool = True,
+        note: str = "",
+        via: Transport | None = None,
     ) -> Reply:
-        """Send one command, record and print the outcome."""
-        reply = await self.transport.command(f"order.{order_id}", command)
+        """Send one command (through *via*, default the script's transport), record and print
+        the outcome."""
+        reply = await (via or self.transport).command(f"order.{order_id}", command)
         self.record(order_id, command, reply, note)
         if reply.ok != expect_ok:
             raise DemoFailed(f"{command_label(command)} on {order_id}: unexpected reply {reply}")
@@ -213,7 +221,14 @@ class Script:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(customer)
                 await self.race.wait_holding()  # the Cancel was decided on SUBMITTED
-                await self.send(order_id, CONFIRM, note="(shop, while the Cancel is in flight)")
+                # the shop writes through its own handler (another process): one handler
+                # never races itself, it queues a stream's commands one after another
+                await self.send(
+                    order_id,
+                    CONFIRM,
+                    note="(shop, while the Cancel is in flight)",
+                    via=self.shop,
+                )
                 self.race.release()
         conflicts = self.race.conflicts[conflicts_before:]
         if not conflicts:

@@ -166,11 +166,14 @@ async def run_jetstream(
             nc,
             CommandHandler(order, race),
             COMMANDS,
+            category="order",
+            entity_of=lambda command: getattr(command, "order_id", None),
             name=COMMAND_SERVICE,
             event_types=order_flow_types,
         )
         queries = QueryService(nc, executor.read_model, [ORDERS, ORDER_STATS], name=QUERY_SERVICE)
-        script = Script(NatsTransport(nc), race, report, console, tag)
+        shop = LocalTransport(CommandHandler(order, store), InMemoryReadModel())  # commands only
+        script = Script(NatsTransport(nc), race, report, console, tag, shop)
         await _with_services(script, store, runner, [runner, commands, queries], orders)
         await store.close()
         return report
@@ -197,6 +200,7 @@ async def run_memory(orders: int, console: Console | None) -> Report:
     if console is not None:
         names = ", ".join(t.name for t in order_flow_types)
         console.print(f"[green]✓[/green] event types registered: {names}")
-    script = Script(transport, race, report, console)
+    shop = LocalTransport(CommandHandler(order, store), read_model)
+    script = Script(transport, race, report, console, shop=shop)
     await _with_services(script, store, runner, [runner], orders)
     return report

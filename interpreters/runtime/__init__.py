@@ -17,11 +17,17 @@ if TYPE_CHECKING:
         InMemoryCheckpoints,
         KvCheckpoints,
     )
+    from interpreters.runtime.command_client import RETRYABLE_CODES, decode_reply, request_command
     from interpreters.runtime.commands import (
+        COMMAND_DIGEST,
+        COMMAND_ID,
         CommandError,
         CommandHandler,
+        CommandIdReused,
         ConcurrencyExhausted,
         Handled,
+        Overloaded,
+        command_event_id,
     )
     from interpreters.runtime.dead_letters import (
         DeadLetter,
@@ -55,6 +61,7 @@ if TYPE_CHECKING:
         derived_event_id,
         message_id,
     )
+    from interpreters.runtime.ownership import OwnedCommandService, partition_of
     from interpreters.runtime.read_model import (
         Applied,
         InvalidName,
@@ -91,6 +98,8 @@ if TYPE_CHECKING:
 __all__ = (
     "Applied",
     "BadRequest",
+    "COMMAND_DIGEST",
+    "COMMAND_ID",
     "CheckpointConflict",
     "CheckpointError",
     "CheckpointFailed",
@@ -99,6 +108,7 @@ __all__ = (
     "CollectingExecutor",
     "CommandError",
     "CommandHandler",
+    "CommandIdReused",
     "CommandService",
     "CommandTypes",
     "ConcurrencyExhausted",
@@ -125,10 +135,13 @@ __all__ = (
     "MSG_ID",
     "NatsExecutor",
     "NullExecutor",
+    "Overloaded",
+    "OwnedCommandService",
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
     "QueryService",
+    "RETRYABLE_CODES",
     "ReadModelError",
     "ReadModelQueries",
     "ReadModelUnavailable",
@@ -146,8 +159,12 @@ __all__ = (
     "Supervisor",
     "SupervisorHealth",
     "UnhandledEffect",
+    "command_event_id",
+    "decode_reply",
     "derived_event_id",
     "message_id",
+    "partition_of",
+    "request_command",
     "thaw",
 )
 
@@ -158,6 +175,16 @@ __getattr__, __dir__ = lazy_exports(
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",
         "Handled": "interpreters.runtime.commands",
+        "decode_reply": "interpreters.runtime.command_client",
+        "OwnedCommandService": "interpreters.runtime.ownership",
+        "partition_of": "interpreters.runtime.ownership",
+        "COMMAND_DIGEST": "interpreters.runtime.commands",
+        "COMMAND_ID": "interpreters.runtime.commands",
+        "CommandIdReused": "interpreters.runtime.commands",
+        "Overloaded": "interpreters.runtime.commands",
+        "command_event_id": "interpreters.runtime.commands",
+        "RETRYABLE_CODES": "interpreters.runtime.command_client",
+        "request_command": "interpreters.runtime.command_client",
         "CheckpointFailed": "interpreters.runtime.runner",
         "EffectsFailed": "interpreters.runtime.runner",
         "EventScopedExecutor": "interpreters.runtime.runner",

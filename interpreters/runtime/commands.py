@@ -1,15 +1,27 @@
-"""Command handling: load an aggregate's state, decide, append with the expected version, retry.
+"""Command handling: one writer per stream, group commit, idempotent commands, retries.
 
 :class:`CommandHandler` turns a pure :class:`~cim.decider.Decider` into a running write side:
 
-1. take the state of *stream* from the handler's state cache without reading (optimistic), or
-   load it: the latest snapshot plus newer events, or the fold of every event;
-2. ``decide(command, state)`` (a terminal state accepts no command);
-3. append the events with ``Exactly(version)``, each stamped with a fresh event id and the
-   command's correlation and causation ids;
-4. on :class:`~cim.WrongExpectedVersion` (another writer got there first, or the cached state
-   was behind) read the newer events, decide again, up to ``max_attempts`` times, then give up
-   with :class:`ConcurrencyExhausted`.
+1. commands for one stream wait in that stream's queue (bounded: a full queue answers
+   :class:`Overloaded`) and are decided one after another, in arrival order, each on the state
+   the previous one produced; commands for different streams run concurrently;
+2. while one append of a stream is in flight, the commands arriving meanwhile wait; when it is
+   acknowledged, the writer takes all of them (a *group*), decides each on the state the one
+   before produced, and appends their events together after ``Exactly(version)`` (group
+   commit): as a chain of one-event appends sent without waiting, each checked by the server
+   (:class:`~interpreters.stores.protocol.ChainedAppends`), or, when a command has several
+   events, as one atomic append. Every event keeps its own id, version and position, and every
+   command gets its own :class:`Handled` (its version and the position of its last event);
+3. the state comes from the handler's state cache without reading (optimistic), or is loaded:
+   the latest snapshot plus newer events, or the fold of every event;
+4. on :class:`~cim.WrongExpectedVersion` (another process wrote first, or the cached state was
+   behind) the writer reads the newer events and decides the group again, with jittered
+   exponential backoff within ``retry_budget`` seconds, then gives up with
+   :class:`ConcurrencyExhausted`;
+5. a command with a ``command_id`` gets event ids derived from it, and the events carry the id
+   and a digest of the command: a retry of an applied command is answered with the original
+   :class:`Handled` (also on another handler), a retry with another body is refused with
+   :class:`CommandIdReused`.
 
 >>> import anyio
 >>> from attrs import frozen
@@ -27,19 +39,26 @@
 ...     await handler.handle(StreamId("counter", "c-1"), 2)
 ...     handled = (await handler.handle(StreamId("counter", "c-1"), 3)).unwrap()
 ...     print(handled.version, handled.state)
+...     again = (await handler.handle(StreamId("counter", "c-1"), 4, command_id="cmd-9")).unwrap()
+...     retry = (await handler.handle(StreamId("counter", "c-1"), 4, command_id="cmd-9")).unwrap()
+...     print(again.version, retry.version, retry.events == again.events)
 >>> anyio.run(main)
 2 5
+3 3 True
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
+from uuid import UUID, uuid5
 
 import anyio
+import anyio.lowlevel
 import attrs
 import orjson
 from attrs import frozen
@@ -47,24 +66,64 @@ from returns.result import Failure, Result, Success
 from uuid_utils.compat import uuid7
 
 from cim import (
+    AppendError,
+    AppendTooLarge,
     EventEnvelope,
+    EventTooLarge,
     Exactly,
     NewEvent,
     StoreError,
     StreamId,
     WrongExpectedVersion,
+    id_text,
     make_payload_converter,
 )
 from cim.decider import Decider, Rejection, state_of
-from interpreters.stores.protocol import EventStore, SnapshotStore
+from interpreters.stores.protocol import (
+    ChainedAppends,
+    EventStore,
+    ReusedEventIds,
+    SnapshotStore,
+)
 
-__all__ = ("CommandError", "CommandHandler", "ConcurrencyExhausted", "Handled")
+__all__ = (
+    "COMMAND_DIGEST",
+    "COMMAND_ID",
+    "CommandError",
+    "CommandHandler",
+    "CommandIdReused",
+    "ConcurrencyExhausted",
+    "Handled",
+    "Overloaded",
+    "command_event_id",
+)
 
 C = TypeVar("C")
 E = TypeVar("E")
 S = TypeVar("S")
 
 _log = logging.getLogger("cim.commands")
+
+COMMAND_ID = "cim-command-id"
+"""The event metadata key holding the ``command_id`` of the command that caused the event."""
+
+COMMAND_DIGEST = "cim-command-digest"
+"""The event metadata key holding a digest of that command's body (type and fields)."""
+
+_COMMAND_NAMESPACE = UUID("6c3a9b0e-2f4d-5e1a-9c7b-3d8e4f5a6b7c")
+_REMEMBERED_COMMANDS = 1000  # command ids remembered per cached stream (newest kept)
+_HOT_STREAMS = 1024  # streams remembered as busy lately
+
+
+def command_event_id(stream: StreamId, command_id: str, index: int) -> UUID:
+    """The id of event number *index* (0-based) caused by command *command_id* on *stream*.
+
+    A UUIDv5, so every retry of the command names its events the same way.
+
+    >>> command_event_id(StreamId("account", "a-1"), "cmd-1", 0)
+    UUID('...')
+    """
+    return uuid5(_COMMAND_NAMESPACE, f"{stream}\x1f{command_id}\x1f{index}")
 
 
 @frozen
@@ -82,7 +141,8 @@ class Handled(Generic[S]):
 
 @frozen
 class ConcurrencyExhausted:
-    """Every attempt lost the race to another writer; ``last`` is the final conflict."""
+    """Other writers kept winning for ``attempts`` tries (within the retry budget); ``last`` is
+    the final conflict. Retrying later with the same ``command_id`` is safe."""
 
     stream: StreamId
     attempts: int
@@ -92,9 +152,103 @@ class ConcurrencyExhausted:
         return f"gave up on {self.stream} after {self.attempts} conflicting attempts ({self.last})"
 
 
-CommandError = Rejection | ConcurrencyExhausted | StoreError
+@frozen
+class Overloaded:
+    """``limit`` commands for ``stream`` are waiting already: nothing was done, try again
+    later (with the same ``command_id``)."""
+
+    stream: StreamId
+    limit: int
+
+    def __str__(self) -> str:
+        return f"{self.stream} is overloaded: {self.limit} commands are waiting already"
+
+
+@frozen
+class CommandIdReused:
+    """``command_id`` already names another command (a different body) on ``stream``:
+    nothing was done. A retry must repeat the command exactly; a new command needs a new id."""
+
+    stream: StreamId
+    command_id: str
+
+    def __str__(self) -> str:
+        return f"command id {self.command_id!r} already names a different command on {self.stream}"
+
+
+CommandError = Rejection | ConcurrencyExhausted | Overloaded | CommandIdReused | StoreError
 
 _TERMINAL = Rejection("the aggregate is in a terminal state and accepts no command", "terminal")
+
+Outcome = Result[Handled[Any], CommandError]
+
+
+class _Ticket:
+    """One caller's command waiting in its stream's queue, and its outcome once decided."""
+
+    __slots__ = ("causation", "command", "command_id", "correlation", "digest", "outcome", "wake")
+
+    def __init__(
+        self, command: Any, correlation: str, causation: str, command_id: str | None, digest: str
+    ) -> None:
+        self.command = command
+        self.correlation = correlation
+        self.causation = causation
+        self.command_id = command_id
+        self.digest = digest
+        self.outcome: Outcome | None = None
+        self.wake: anyio.Event | None = None  # made when the caller has to wait
+
+    def wait(self) -> anyio.Event:
+        """The event that wakes this ticket's caller (its outcome is in, or it may drive)."""
+        if self.wake is None:
+            self.wake = anyio.Event()
+        return self.wake
+
+    def notify(self) -> None:
+        """Wake this ticket's caller if it waits."""
+        if self.wake is not None:
+            self.wake.set()
+
+
+class _Writer:
+    """The queue of one stream and whether a caller is driving it (the leader)."""
+
+    __slots__ = ("leading", "queue")
+
+    def __init__(self) -> None:
+        self.queue: deque[_Ticket] = deque()
+        self.leading = False
+
+
+@frozen
+class _Done:
+    """What a command with an id produced: its body's digest and its outcome."""
+
+    digest: str
+    outcome: Outcome
+
+
+class _Known(Generic[S]):
+    """A stream's state at ``version`` and the outcomes of the recent commands with ids."""
+
+    __slots__ = ("commands", "state", "version")
+
+    def __init__(self, version: int, state: S, commands: dict[str, _Done]) -> None:
+        self.version = version
+        self.state = state
+        self.commands = commands
+
+
+@frozen
+class _Pending:
+    """An accepted command of a group: its events end at index ``last`` of the group's append."""
+
+    stream: StreamId
+    events: tuple[NewEvent[Any], ...]
+    version: int
+    last: int
+    state: Any
 
 
 class CommandHandler(Generic[C, E, S]):
@@ -105,17 +259,22 @@ class CommandHandler(Generic[C, E, S]):
       of ``n``. States are serialised as JSON with the codec's strict converter, as *state_type*
       (default: the type of ``decider.initial``).
     * *cache_size*: how many streams' latest states to keep in memory (0 turns the cache off).
+    * *queue_limit*: how many commands may wait for one stream (more: :class:`Overloaded`).
+    * *max_group*: how many commands at most share one append (and *max_group_events* events).
+    * *retry_budget*: seconds a group keeps retrying against other writers (jittered
+      exponential backoff); *max_attempts* (default: no limit) caps the attempts as well.
 
-    The cache is optimistic: on a hit the command is decided on the cached state at version
-    ``v`` and appended with ``Exactly(v)`` without reading first, so a command costs one round
-    trip. It never hides another writer's events:
+    One writer per stream: a stream's commands are decided in arrival order, each on the state
+    the previous one produced, and the commands that arrive while an append is in flight are
+    appended together as one atomic append (group commit). No task runs in the background: the
+    first caller of an idle stream drives its queue until its own command is answered, then
+    hands over to the next waiting caller; an idle stream's queue is dropped.
 
-    * if someone appended after ``v``, the store refuses the append
-      (:class:`~cim.WrongExpectedVersion`, checked by the server); the handler reads the events
-      after ``v`` and decides again. That optimistic try counts as one of ``max_attempts``;
-    * a decision that appends nothing (a :class:`~cim.decider.Rejection`, a terminal state, or
-      no events) cannot be checked that way, so before returning it the handler reads the
-      events after ``v`` and decides again on the current state, and returns that outcome.
+    The cache is optimistic: on a hit a group is decided on the cached state at version ``v``
+    and appended with ``Exactly(v)`` without reading first. It never hides another writer's
+    events: if someone appended after ``v``, the store refuses the append and the group is
+    decided again on the stored state; a group that appends nothing (rejections, terminal state,
+    no events) cannot be checked that way, so it is decided again after reading the newer events.
     """
 
     def __init__(
@@ -124,30 +283,53 @@ class CommandHandler(Generic[C, E, S]):
         store: EventStore,
         *,
         snapshots: SnapshotStore | None = None,
-        max_attempts: int = 3,
+        max_attempts: int | None = None,
+        retry_budget: float = 5.0,
         snapshot_every: int | None = None,
         state_type: Any = None,
         cache_size: int = 1024,
+        queue_limit: int = 1024,
+        max_group: int = 256,
+        max_group_events: int = 1000,
     ) -> None:
-        if not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ValueError(f"max_attempts must be an int >= 1, got {max_attempts!r}")
+        if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
+            raise ValueError(f"max_attempts must be None or an int >= 1, got {max_attempts!r}")
+        if not isinstance(retry_budget, int | float) or not retry_budget >= 0:
+            raise ValueError(f"retry_budget must be seconds >= 0, got {retry_budget!r}")
         if snapshot_every is not None and (
             not isinstance(snapshot_every, int) or snapshot_every < 1
         ):
             raise ValueError(f"snapshot_every must be None or an int >= 1, got {snapshot_every!r}")
         if snapshot_every is not None and snapshots is None:
             raise ValueError("snapshot_every needs a snapshot store: pass snapshots=...")
-        if not isinstance(cache_size, int) or cache_size < 0:
-            raise ValueError(f"cache_size must be an int >= 0, got {cache_size!r}")
+        for name, value, least in (
+            ("cache_size", cache_size, 0),
+            ("queue_limit", queue_limit, 1),
+            ("max_group", max_group, 1),
+            ("max_group_events", max_group_events, 1),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
         self.decider = decider
         self.store = store
         self.snapshots = snapshots
         self.max_attempts = max_attempts
+        self.retry_budget = float(retry_budget)
         self.snapshot_every = snapshot_every
         self.state_type: Any = type(decider.initial) if state_type is None else state_type
+        self.queue_limit = queue_limit
+        self.max_group = max_group
+        self.max_group_events = max_group_events
         self._converter = make_payload_converter()
-        self._cache: OrderedDict[StreamId, tuple[int, S]] = OrderedDict()
+        self._cache: OrderedDict[StreamId, _Known[S]] = OrderedDict()
         self._cache_size = cache_size
+        self._writers: dict[StreamId, _Writer] = {}
+        self._hot: dict[StreamId, None] = {}  # streams whose last group had several commands
+
+    @property
+    def busy_streams(self) -> int:
+        """How many streams have commands waiting or in flight now (their queues use memory)."""
+        return len(self._writers)
 
     async def handle(
         self,
@@ -156,103 +338,381 @@ class CommandHandler(Generic[C, E, S]):
         *,
         correlation_id: str | None = None,
         causation_id: str | None = None,
+        command_id: str | None = None,
     ) -> Result[Handled[S], CommandError]:
         """Decide *command* on *stream* and append the events it causes.
 
         *correlation_id* defaults to a fresh UUIDv7 and *causation_id* to the correlation id
-        (a command that starts a conversation is its own cause).
+        (a command that starts a conversation is its own cause). With *command_id* the command
+        is idempotent: a retry is answered with the original :class:`Handled`.
+
+        Cancelling the call withdraws the command if it is still waiting; once its group's
+        append is sent, the command completes (the caller just does not hear the outcome).
         """
+        if command_id is not None:
+            id_text("command_id", command_id)
+        if type(stream) is not StreamId:
+            raise TypeError(f"stream must be a StreamId, got {type(stream).__name__}")
         correlation = correlation_id if correlation_id is not None else str(uuid7())
         causation = causation_id if causation_id is not None else correlation
-        conflict: WrongExpectedVersion | None = None
-        optimistic = True
-        for attempt in range(1, self.max_attempts + 1):
-            decision = await self._decision(stream, command, optimistic=optimistic)
-            if isinstance(decision, Failure):
-                return Failure(decision.failure())
-            version, state, payloads, cached = decision.unwrap()
-            if not payloads:
-                return Success(Handled(stream, (), version, None, state))
-            events = tuple(_stamp(p, correlation, causation) for p in payloads)
-            appended = await self.store.append(stream, events, expected=Exactly(version))
-            if isinstance(appended, Success):
-                result = appended.unwrap()
-                new_state = state_of(self.decider, (e.payload for e in events), state)
-                self._remember(stream, result.version, new_state)
-                await self._maybe_snapshot(stream, version, result.version, new_state)
-                return Success(Handled(stream, events, result.version, result.position, new_state))
-            error = appended.failure()
+        digest = self.digest(command) if command_id is not None else ""
+        ticket = _Ticket(command, correlation, causation, command_id, digest)
+        writer = self._writers.get(stream)
+        if writer is None:  # an idle stream: this caller writes at once, others queue behind
+            writer = self._writers[stream] = _Writer()
+            writer.leading = True
+            if stream in self._hot:  # busy lately: let the callers ready now join this append
+                writer.queue.append(ticket)
+                try:
+                    await anyio.lowlevel.checkpoint()
+                    await self._lead(stream, writer, ticket)
+                finally:
+                    writer.leading = False
+                    if ticket.outcome is None and ticket in writer.queue:
+                        writer.queue.remove(ticket)
+                    self._hand_over(stream, writer)
+                assert ticket.outcome is not None  # _lead returns once it has one
+                return ticket.outcome
+            try:
+                return await self._solo(stream, ticket)
+            finally:
+                writer.leading = False
+                self._hand_over(stream, writer)
+        if len(writer.queue) >= self.queue_limit:
+            return Failure(Overloaded(stream, self.queue_limit))
+        writer.queue.append(ticket)
+        try:
+            while ticket.outcome is None:
+                if writer.leading:
+                    await ticket.wait().wait()
+                    ticket.wake = None
+                    continue
+                writer.leading = True
+                try:
+                    await self._lead(stream, writer, ticket)
+                finally:
+                    writer.leading = False
+        finally:
+            if ticket.outcome is None and ticket in writer.queue:  # withdrawn while waiting
+                writer.queue.remove(ticket)
+            if not writer.leading:
+                self._hand_over(stream, writer)
+        assert ticket.outcome is not None  # the loop above ends only with an outcome
+        return ticket.outcome
+
+    def _mark(self, stream: StreamId, *, hot: bool) -> None:
+        """Remember whether *stream*'s commands arrived together lately (bounded)."""
+        if hot:
+            self._hot[stream] = None
+            if len(self._hot) > _HOT_STREAMS:
+                del self._hot[next(iter(self._hot))]
+        else:
+            self._hot.pop(stream, None)
+
+    def _hand_over(self, stream: StreamId, writer: _Writer) -> None:
+        """Wake the next waiting caller to drive *writer*'s queue, or drop the idle queue."""
+        if writer.queue:
+            writer.queue[0].notify()
+        elif self._writers.get(stream) is writer:
+            del self._writers[stream]
+
+    async def _solo(self, stream: StreamId, ticket: _Ticket) -> Outcome:
+        """*ticket*'s outcome, on an idle stream: with a cached state and events to append, the
+        old single-command path (one append, no group bookkeeping); anything else is a group of
+        one."""
+        hit = self._cache.get(stream)
+        if hit is None or ticket.command_id is not None or self.decider.is_terminal(hit.state):
+            return (await self._run_group(stream, [ticket]))[0]
+        decided = self.decider.decide(ticket.command, hit.state)
+        payloads = decided.value_or(())
+        if not payloads:  # a rejection or no events: checked on the stored state
+            return (await self._run_group(stream, [ticket], attempts=0, fresh=True))[0]
+        events = _stamp(stream, payloads, ticket)
+        appended = await self.store.append(stream, events, expected=Exactly(hit.version))
+        if isinstance(appended, Failure):
+            if isinstance(appended.failure(), WrongExpectedVersion):
+                return (await self._run_group(stream, [ticket], attempts=1, fresh=True))[0]
+            return Failure(appended.failure())
+        result = appended.unwrap()
+        if result.version != hit.version + len(events):  # not appended now (see _append)
+            return (await self._run_group(stream, [ticket], attempts=1, fresh=True))[0]
+        state = state_of(self.decider, (e.payload for e in events), hit.state)
+        self._remember(stream, _Known(result.version, state, hit.commands))
+        await self._maybe_snapshot(stream, hit.version, result.version, state)
+        return Success(Handled(stream, events, result.version, result.position, state))
+
+    def digest(self, command: object) -> str:
+        """A digest of *command*'s type and fields (a retry must have the same one)."""
+        kind = type(command)
+        try:
+            body = orjson.dumps(self._converter.unstructure(command), option=orjson.OPT_SORT_KEYS)
+        except (TypeError, ValueError, orjson.JSONEncodeError):
+            body = repr(command).encode()
+        name = f"{kind.__module__}.{kind.__qualname__}".encode()
+        return hashlib.sha256(name + b"\x1f" + body).hexdigest()[:32]
+
+    async def _lead(self, stream: StreamId, writer: _Writer, ticket: _Ticket) -> None:
+        """Decide and append groups from the front of *writer*'s queue until *ticket* is done."""
+        while True:
+            group = [writer.queue.popleft()]
+            while writer.queue and len(group) < self.max_group:
+                group.append(writer.queue.popleft())
+            self._mark(stream, hot=len(group) > 1)
+            if group[0] is ticket and len(group) == 1:  # the caller's own command only
+                outcomes = await self._run_group(stream, group)
+            else:
+                with anyio.CancelScope(shield=True):  # others' commands are always answered
+                    try:
+                        outcomes = await self._run_group(stream, group)
+                    except BaseException:  # a bug: the others wait for the next leader
+                        writer.queue.extendleft(reversed([t for t in group if t is not ticket]))
+                        raise
+            for waiting, outcome in zip(group, outcomes, strict=True):
+                waiting.outcome = outcome
+                waiting.notify()
+            if ticket.outcome is not None:
+                return
+            await anyio.lowlevel.checkpoint_if_cancelled()  # a cancelled leader leaves here
+
+    async def _run_group(
+        self, stream: StreamId, group: list[_Ticket], *, attempts: int = 0, fresh: bool = False
+    ) -> list[Outcome]:
+        """The outcome of each command of *group*, decided in order and appended together
+        (*attempts* already made; *fresh*: read the stored state first)."""
+        deadline: float | None = None  # set at the first conflict
+        answered: list[Outcome] = []
+        while True:
+            rest = group[len(answered) :]
+            known = await self._known(stream, fresh=fresh)
+            if isinstance(known, Failure):
+                return answered + [Failure(known.failure())] * len(rest)
+            cached, base = known.unwrap()
+            planned = self._plan(stream, base, rest)
+            if planned is None:  # more events than one append takes: one command at a time
+                return answered + [await self._alone(stream, ticket) for ticket in rest]
+            items, events = planned
+            if not events:
+                if cached and not all(_recognised(t, base) for t in rest):
+                    fresh = True  # decisions without events are checked on the stored state
+                    continue
+                outcomes = [_resolved(item, ()) for item in items]
+                self._settle(stream, base, rest, outcomes, base.version, base.state)
+                return answered + outcomes
+            attempts += 1
+            try:
+                positions, error = await self._append(stream, base.version, items, events)
+            except ReusedEventIds:
+                if len(rest) > 1:  # a retried command outside what the group saw: alone
+                    return answered + [await self._alone(stream, ticket) for ticket in rest]
+                raise
+            if positions:  # the commands up to the last one stored are answered
+                done = len(rest) if error is None else _answered(items, len(positions))
+                outcomes = [_resolved(item, positions) for item in items[:done]]
+                state = _last_state(items[:done], base.state)
+                version = base.version + len(positions)
+                self._settle(stream, base, rest[:done], outcomes, version, state)
+                await self._maybe_snapshot(stream, base.version, version, state)
+                answered += outcomes
+                if error is None:
+                    return answered
+                if isinstance(error, WrongExpectedVersion):
+                    fresh = False  # go on from there: a real conflict shows at the next append
+                    continue
+                rest = group[len(answered) :]
             if not isinstance(error, WrongExpectedVersion):
-                return Failure(error)
-            conflict = error
-            optimistic = False
-            if not cached and attempt < self.max_attempts:  # a real race: let the winner finish
-                await anyio.sleep(random.uniform(0, 0.002 * attempt))
-        assert conflict is not None
-        return Failure(ConcurrencyExhausted(stream, self.max_attempts, conflict))
+                if len(rest) > 1 and isinstance(error, EventTooLarge | AppendTooLarge):
+                    # refused before it was stored: each command on its own, the culprit fails
+                    return answered + [await self._alone(stream, ticket) for ticket in rest]
+                # the store failed (the append may or may not be stored): never decided again
+                # here, so a command without an id is never applied twice
+                return answered + [Failure(error)] * len(rest) if error is not None else answered
+            fresh = True
+            out_of_attempts = self.max_attempts is not None and attempts >= self.max_attempts
+            now = anyio.current_time()
+            if deadline is None:
+                deadline = now + self.retry_budget
+            if out_of_attempts or now >= deadline:
+                return answered + [
+                    item
+                    if _recognised(ticket, base) and not isinstance(item, _Pending)
+                    else Failure(ConcurrencyExhausted(stream, attempts, error))
+                    for ticket, item in zip(rest, items, strict=True)
+                ]
+            if not cached:  # a real race with another process: let the winner finish
+                pause = random.uniform(0, min(0.05, 0.001 * 2**attempts))
+                await anyio.sleep(min(pause, max(0.0, deadline - now)))
 
-    async def _decision(
-        self, stream: StreamId, command: C, *, optimistic: bool
-    ) -> Result[tuple[int, S, Sequence[Any], bool], CommandError]:
-        """``(version, state, payloads, cached)``: what to append, decided on which state.
+    async def _alone(self, stream: StreamId, ticket: _Ticket) -> Outcome:
+        """The outcome of *ticket* decided and appended by itself (a group of one)."""
+        return (await self._run_group(stream, [ticket]))[0]
 
-        With *optimistic* and a cached state, a decision with events is made on the cache alone
-        (``cached`` is then true: the append checks it). Anything else is decided on the state
-        as currently stored: a rejection or an empty decision on a cached state is made again
-        after reading the newer events.
+    async def _append(
+        self,
+        stream: StreamId,
+        version: int,
+        items: list[Outcome | _Pending],
+        events: tuple[NewEvent[Any], ...],
+    ) -> tuple[tuple[int, ...], AppendError | None]:
+        """Append a group's *events* after *version*: the positions of those stored (a
+        prefix) and the failure that stopped the rest.
+
+        One command with one event is one append. Several commands of one event each are a
+        chain when the store can (each event its own append, sent without waiting, each
+        checked by the server); otherwise all events are one atomic append.
         """
-        if optimistic:
-            hit = self._cache.get(stream)
-            if hit is not None:
-                version, state = hit
-                if not self.decider.is_terminal(state):
-                    decided = self.decider.decide(command, state)
-                    if isinstance(decided, Success) and decided.unwrap():
-                        return Success((version, state, decided.unwrap(), True))
-        loaded = await self.load(stream)
-        if isinstance(loaded, Failure):
-            return Failure(loaded.failure())
-        version, state = loaded.unwrap()
-        if self.decider.is_terminal(state):
-            return Failure(_TERMINAL)
-        return self.decider.decide(command, state).map(
-            lambda payloads: (version, state, payloads, False)
-        )
+        store = self.store
+        if (
+            len(events) > 1
+            and all(len(i.events) == 1 for i in items if isinstance(i, _Pending))
+            and isinstance(store, ChainedAppends)
+        ):
+            results, error = await store.append_chain(stream, events, expected=Exactly(version))
+            return tuple(r.position for r in results), error
+        appended = await store.append(stream, list(events), expected=Exactly(version))
+        if isinstance(appended, Failure):
+            return (), appended.failure()
+        result, count = appended.unwrap(), len(events)
+        if result.version != version + count:  # these ids were stored before (a retry the
+            # handler did not know): nothing was appended now; read the stream, decide again
+            return (), WrongExpectedVersion(stream, Exactly(version), result.version)
+        last = result.position
+        # one atomic append stores its events at consecutive positions
+        return tuple(last - (count - 1 - i) for i in range(count)), None
+
+    def _plan(
+        self, stream: StreamId, base: _Known[S], group: list[_Ticket]
+    ) -> tuple[list[Outcome | _Pending], tuple[NewEvent[Any], ...]] | None:
+        """Each command of *group* decided on the state the one before produced, and the
+        events to append (``None``: more than one append takes)."""
+        version, state = base.version, base.state
+        remembered = base.commands
+        seen: dict[str, tuple[str, Outcome | _Pending]] = {}  # command ids of this group
+        items: list[Outcome | _Pending] = []
+        events: list[NewEvent[Any]] = []
+        for ticket in group:
+            item: Outcome | _Pending
+            earlier: tuple[str, Outcome | _Pending] | None = None
+            if ticket.command_id is not None:
+                done = remembered.get(ticket.command_id)
+                earlier = (done.digest, done.outcome) if done else seen.get(ticket.command_id)
+            if earlier is not None:  # a retry: the original answer, or a reused id
+                digest, original = earlier
+                reused = Failure(CommandIdReused(stream, ticket.command_id or ""))
+                items.append(original if digest == ticket.digest else reused)
+                continue
+            if self.decider.is_terminal(state):
+                item = Failure(_TERMINAL)
+            else:
+                decided = self.decider.decide(ticket.command, state)
+                if isinstance(decided, Failure):
+                    item = Failure(decided.failure())
+                elif not decided.unwrap():
+                    item = Success(Handled(stream, (), version, None, state))
+                else:
+                    stamped = _stamp(stream, decided.unwrap(), ticket)
+                    if len(events) + len(stamped) > self.max_group_events and len(group) > 1:
+                        return None
+                    events.extend(stamped)
+                    state = state_of(self.decider, (e.payload for e in stamped), state)
+                    version += len(stamped)
+                    item = _Pending(stream, stamped, version, len(events) - 1, state)
+            items.append(item)
+            if ticket.command_id is not None:
+                seen[ticket.command_id] = (ticket.digest, item)
+        return items, tuple(events)
+
+    def _settle(
+        self,
+        stream: StreamId,
+        base: _Known[S],
+        group: list[_Ticket],
+        outcomes: list[Outcome],
+        version: int,
+        state: S,
+    ) -> None:
+        """Remember the state after a confirmed group and the outcomes of its command ids."""
+        commands = base.commands  # the base is replaced by the known state after the group
+        for ticket, outcome in zip(group, outcomes, strict=True):
+            if ticket.command_id is not None and ticket.command_id not in commands:
+                commands[ticket.command_id] = _Done(ticket.digest, outcome)
+        self._remember(stream, _Known(version, state, commands))
+
+    async def _known(
+        self, stream: StreamId, *, fresh: bool
+    ) -> Result[tuple[bool, _Known[S]], StoreError]:
+        """``(cached, known)``: the cached state (unless *fresh*), or the state as stored."""
+        hit = self._cache.get(stream)
+        if hit is not None and not fresh:
+            return Success((True, hit))
+        loaded = await self._load(stream)
+        return loaded.map(lambda known: (False, known))
 
     async def load(self, stream: StreamId) -> Result[tuple[int, S], StoreError]:
         """The current ``(version, state)`` of *stream* (version 0 and the initial state if new)."""
+        loaded = await self._load(stream)
+        return loaded.map(lambda known: (known.version, known.state))
+
+    async def _load(self, stream: StreamId) -> Result[_Known[S], StoreError]:
         cached = self._cache.get(stream)
         if cached is not None:
-            version, state = cached
-            newer = await self.store.read(stream, from_version=version + 1)
-            return newer.map(lambda events: self._advance(stream, version, state, events))
+            newer = await self.store.read(stream, from_version=cached.version + 1)
+            return newer.map(lambda events: self._advance(stream, cached, events))
         if self.snapshots is not None:
             loaded = await self.snapshots.load_snapshot(stream)
             if isinstance(loaded, Success):
                 snap = loaded.unwrap()
                 if snap.snapshot is None:  # no snapshot yet: the events are the whole stream
-                    return Success(self._advance(stream, 0, self.decider.initial, snap.events))
-                start = self._thaw(snap.snapshot.state)
-                if start is not None:
-                    return Success(
-                        self._advance(stream, snap.snapshot.version, start[0], snap.events)
-                    )
+                    start = _Known(0, self.decider.initial, {})
+                    return Success(self._advance(stream, start, snap.events))
+                thawed = self._thaw(snap.snapshot.state)
+                if thawed is not None:
+                    start = _Known(snap.snapshot.version, thawed[0], {})
+                    return Success(self._advance(stream, start, snap.events))
         everything = await self.store.read(stream)
-        return everything.map(lambda events: self._advance(stream, 0, self.decider.initial, events))
+        return everything.map(
+            lambda events: self._advance(stream, _Known(0, self.decider.initial, {}), events)
+        )
 
     def _advance(
-        self, stream: StreamId, version: int, state: S, events: Sequence[EventEnvelope[Any]]
-    ) -> tuple[int, S]:
-        if events:
-            state = state_of(self.decider, (e.payload for e in events), state)
-            version = events[-1].version
-        self._remember(stream, version, state)
-        return version, state
+        self, stream: StreamId, known: _Known[S], events: Sequence[EventEnvelope[Any]]
+    ) -> _Known[S]:
+        """*known* after *events*, with the command ids they carry."""
+        if not events:
+            self._remember(stream, known)
+            return known
+        commands = known.commands  # *known* is replaced by the state after *events*
+        state = known.state
+        run: list[EventEnvelope[Any]] = []
+        for index, event in enumerate(events, start=1):
+            state = self.decider.evolve(state, event.payload)
+            command_id = event.metadata.get(COMMAND_ID)
+            if command_id is None:
+                continue
+            run.append(event)
+            following = events[index].metadata.get(COMMAND_ID) if index < len(events) else None
+            if following != command_id:
+                handled = Handled(
+                    stream,
+                    tuple(_as_new(e) for e in run),
+                    event.version,
+                    event.position,
+                    state,
+                )
+                digest = event.metadata.get(COMMAND_DIGEST, "")
+                commands.pop(command_id, None)
+                commands[command_id] = _Done(digest, Success(handled))
+                run = []
+        advanced = _Known(events[-1].version, state, commands)
+        self._remember(stream, advanced)
+        return advanced
 
-    def _remember(self, stream: StreamId, version: int, state: S) -> None:
-        if self._cache_size == 0 or version == 0:
+    def _remember(self, stream: StreamId, known: _Known[S]) -> None:
+        if self._cache_size == 0 or known.version == 0:
             return
-        self._cache[stream] = (version, state)
+        commands = known.commands
+        while len(commands) > _REMEMBERED_COMMANDS:  # the oldest first
+            del commands[next(iter(commands))]
+        self._cache[stream] = known
         self._cache.move_to_end(stream)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -276,12 +736,80 @@ class CommandHandler(Generic[C, E, S]):
             return None
 
 
-def _stamp(payload: Any, correlation: str, causation: str) -> NewEvent[Any]:
-    if isinstance(payload, NewEvent):
-        return attrs.evolve(
-            payload,
-            event_id=payload.event_id or uuid7(),
-            correlation_id=payload.correlation_id or correlation,
-            causation_id=payload.causation_id or causation,
+def _last_state(items: list[Outcome | _Pending], state: Any) -> Any:
+    """The state after the last accepted command of a group (*state* if none)."""
+    for item in reversed(items):
+        if isinstance(item, _Pending):
+            return item.state
+    return state
+
+
+def _recognised(ticket: _Ticket, known: _Known[Any]) -> bool:
+    """Whether *ticket* is a retry of a command *known* remembers."""
+    return ticket.command_id is not None and ticket.command_id in known.commands
+
+
+def _resolved(item: Outcome | _Pending, positions: Sequence[int]) -> Outcome:
+    """The outcome of *item* once the events of its group are stored at *positions*."""
+    if isinstance(item, _Pending):
+        return Success(
+            Handled(item.stream, item.events, item.version, positions[item.last], item.state)
         )
-    return NewEvent(payload, event_id=uuid7(), correlation_id=correlation, causation_id=causation)
+    return item
+
+
+def _answered(items: list[Outcome | _Pending], stored: int) -> int:
+    """How many of *items* are answered when only the first *stored* events were stored."""
+    for index, item in enumerate(items):
+        if isinstance(item, _Pending) and item.last == stored - 1:
+            return index + 1
+    raise AssertionError(f"no command ends at event {stored}")  # pragma: no cover
+
+
+def _as_new(envelope: EventEnvelope[Any]) -> NewEvent[Any]:
+    return NewEvent(
+        envelope.payload,
+        event_id=envelope.event_id,
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.causation_id,
+        metadata=envelope.metadata,
+    )
+
+
+def _stamp(stream: StreamId, payloads: Sequence[Any], ticket: _Ticket) -> tuple[NewEvent[Any], ...]:
+    """*payloads* as events with ids, correlation and causation (and the command id)."""
+    stamped: list[NewEvent[Any]] = []
+    command_id = ticket.command_id
+    for index, payload in enumerate(payloads):
+        event_id = None if command_id is None else command_event_id(stream, command_id, index)
+        if not isinstance(payload, NewEvent):
+            metadata = (
+                None
+                if command_id is None
+                else {COMMAND_ID: command_id, COMMAND_DIGEST: ticket.digest}
+            )
+            stamped.append(
+                NewEvent(
+                    payload,
+                    event_id=event_id or uuid7(),
+                    correlation_id=ticket.correlation,
+                    causation_id=ticket.causation,
+                    metadata=metadata or {},
+                )
+            )
+            continue
+        metadata_map = payload.metadata
+        if command_id is not None:
+            metadata_map = metadata_map.update(
+                {COMMAND_ID: command_id, COMMAND_DIGEST: ticket.digest}
+            )
+        stamped.append(
+            attrs.evolve(
+                payload,
+                event_id=event_id or payload.event_id or uuid7(),
+                correlation_id=payload.correlation_id or ticket.correlation,
+                causation_id=payload.causation_id or ticket.causation,
+                metadata=metadata_map,
+            )
+        )
+    return tuple(stamped)

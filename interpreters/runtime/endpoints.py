@@ -9,9 +9,11 @@ Command endpoint (``<subject>``, default ``<name>.command``)::
 
     request  {"stream": "order.o-1",
               "command": {"type": "PlaceOrder", "order_id": "o-1", ...},
-              "correlation_id": "optional", "causation_id": "optional"}
+              "correlation_id": "optional", "causation_id": "optional",
+              "command_id": "optional: makes the command idempotent"}
     success  {"ok": true, "stream": "order.o-1", "version": 1, "position": 7,
-              "correlation_id": "...", "events": [{"event_id": "...", "type": "OrderPlaced"}]}
+              "correlation_id": "...", "command_id": "... or null",
+              "events": [{"event_id": "...", "type": "OrderPlaced"}]}
 
 Query endpoint (``<subject>``, default ``<name>.query``)::
 
@@ -20,18 +22,45 @@ Query endpoint (``<subject>``, default ``<name>.query``)::
     request  {"collection": "orders"}                 the whole collection
     success  {"ok": true, "rows": {"o-1": {...}, ...}}
 
+A command service is bound to one ``category`` (its endpoint's metadata says which, in
+``$SRV.INFO``): a request whose ``"stream"`` is of another category, or (with ``entity_of``)
+whose command names another entity than the stream, is refused with ``invalid_stream`` before
+anything is loaded or written.
+
 Every failure replies ``{"ok": false, "error": {"code": ..., "message": ..., "details": {...}}}``
-and sets the micro-service error headers (``Nats-Service-Error``, ``Nats-Service-Error-Code``).
-Codes: ``bad_json``, ``bad_request`` (wrong shape), ``invalid_stream``, ``unknown_command``,
-``invalid_command`` (missing, unknown or mistyped fields), ``rejected`` (the decider said no;
-``details`` has the rejection's ``code``), ``conflict`` (retries exhausted), ``store_error``,
-``unknown_collection``, ``read_model_error``, ``internal``.
+and sets the micro-service error headers: ``Nats-Service-Error`` (the message) and
+``Nats-Service-Error-Code`` (a numeric status, :data:`SERVICE_ERROR_STATUS`); cim's own code
+is the ``"code"`` of the body. The micro-service statistics (``$SRV.STATS``) count every
+request, every error reply (with ``last_error``) and the time from receipt to reply.
+
+======================  ======  ==================================================================
+cim code                status  meaning
+======================  ======  ==================================================================
+``bad_json``            400     the request is not JSON
+``bad_request``         400     wrong shape (missing or mistyped ``stream``, ``command``, ...)
+``invalid_stream``      400     not a stream id, another category, or another entity
+``invalid_command``     400     missing, unknown or mistyped command fields
+``unknown_command``     404     no command of that ``type``
+``unknown_collection``  404     no queryable collection of that name
+``conflict``            409     other writers kept winning for the whole retry budget
+``command_id_reused``   409     the ``command_id`` names a different command
+``rejected``            422     the decider said no (``details`` has the rejection's ``code``)
+``internal``            500     a bug in the service (logged)
+``overloaded``          503     too many commands wait for that stream
+``store_error``         503     the event store failed
+``read_model_error``    503     the read model failed
+======================  ======  ==================================================================
+
+A retry with the same ``command_id`` is answered with the original reply, so ``conflict``,
+``overloaded``, ``store_error``, ``internal`` and a timeout can be retried safely
+(:func:`~interpreters.runtime.command_client.request_command` does).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Mapping
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Protocol
 
 import anyio
@@ -45,9 +74,14 @@ from nats.micro.request import Request
 from pyrsistent import PMap, pmap
 from returns.result import Failure, Result, Success
 
-from cim import EventTypes, StreamId, make_payload_converter
+from cim import EventTypes, StreamId, id_text, make_payload_converter, validate_token
 from cim.decider import Rejection
-from interpreters.runtime.commands import CommandHandler, ConcurrencyExhausted
+from interpreters.runtime.commands import (
+    CommandHandler,
+    CommandIdReused,
+    ConcurrencyExhausted,
+    Overloaded,
+)
 from interpreters.runtime.read_model import Row
 from interpreters.runtime.service import HealthStatus
 
@@ -57,6 +91,7 @@ __all__ = (
     "CommandTypes",
     "QueryService",
     "ReadModelQueries",
+    "SERVICE_ERROR_STATUS",
 )
 
 _log = logging.getLogger("cim.endpoints")
@@ -66,9 +101,33 @@ def _details(details: Mapping[str, Any]) -> PMap[str, Any]:
     return pmap(details)
 
 
+SERVICE_ERROR_STATUS: PMap[str, int] = pmap(
+    {
+        "bad_json": 400,
+        "bad_request": 400,
+        "invalid_stream": 400,
+        "invalid_command": 400,
+        "unknown_command": 404,
+        "unknown_collection": 404,
+        "conflict": 409,
+        "command_id_reused": 409,
+        "rejected": 422,
+        "internal": 500,
+        "overloaded": 503,
+        "store_error": 503,
+        "read_model_error": 503,
+    }
+)
+"""The numeric ``Nats-Service-Error-Code`` of each cim error code (any other code: 500)."""
+
+
 @frozen
 class BadRequest:
-    """Why a request cannot be served: a machine ``code``, a human ``message``, ``details``."""
+    """Why a request cannot be served: a machine ``code``, a human ``message``, ``details``.
+
+    >>> BadRequest("rejected", "already shipped").status
+    422
+    """
 
     code: str
     message: str
@@ -76,6 +135,11 @@ class BadRequest:
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+    @property
+    def status(self) -> int:
+        """The numeric micro-service error code (:data:`SERVICE_ERROR_STATUS`)."""
+        return SERVICE_ERROR_STATUS.get(self.code, 500)
 
     def to_json(self) -> bytes:
         """The error reply body."""
@@ -164,8 +228,10 @@ class _MicroService:
         version: str,
         description: str,
         max_concurrent: int,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         self._nc = nc
+        self._metadata = dict(metadata or {})
         self._name = name
         self._endpoint = endpoint
         self.subject = subject
@@ -175,6 +241,7 @@ class _MicroService:
         self._stopped = anyio.Event()
         self._tg: TaskGroup | None = None
         self._micro: Any = None
+        self._stats: Any = None
 
     @property
     def name(self) -> str:
@@ -199,8 +266,12 @@ class _MicroService:
             )
             try:
                 await self._micro.add_endpoint(
-                    name=self._endpoint, subject=self.subject, handler=self._accept
+                    name=self._endpoint,
+                    subject=self.subject,
+                    handler=self._accept,
+                    metadata=self._metadata or None,
                 )
+                (self._stats,) = self._micro._endpoints
                 await self._nc.flush()
                 task_status.started()
                 await self._stopped.wait()
@@ -208,6 +279,7 @@ class _MicroService:
                 with anyio.CancelScope(shield=True):
                     await self._micro.stop()
                 self._micro = None
+                self._stats = None
         self._tg = None
 
     async def stop(self) -> None:
@@ -223,11 +295,14 @@ class _MicroService:
         return HealthStatus.healthy()
 
     async def _accept(self, request: Request) -> None:
+        # nats.micro runs this callback once per request, one at a time, and counts the request
+        # and the time the callback takes; serving happens concurrently in the task group, so
+        # _serve adds the rest of the processing time and the errors to the same statistics.
         if self._tg is None:  # pragma: no cover - the endpoint only exists while running
             return
-        self._tg.start_soon(self._serve, request)
+        self._tg.start_soon(self._serve, request, self._stats, time.perf_counter_ns())
 
-    async def _serve(self, request: Request) -> None:
+    async def _serve(self, request: Request, stats: Any, received: int) -> None:
         async with self._limiter:
             try:
                 reply = await self._reply(request.data)
@@ -239,12 +314,24 @@ class _MicroService:
                     await request.respond(reply.unwrap())
                 else:
                     error = reply.failure()
-                    await request.respond_error(error.code, error.message, data=error.to_json())
+                    await request.respond_error(
+                        str(error.status), error.message, data=error.to_json()
+                    )
             except Exception as exc:  # the requester may be gone; nothing else to do
                 _log.warning("could not reply on %s: %s", self.subject, exc)
+            _record(stats, reply, time.perf_counter_ns() - received)
 
     async def _reply(self, data: bytes) -> Result[bytes, BadRequest]:
         raise NotImplementedError  # pragma: no cover
+
+
+def _record(stats: Any, reply: Result[bytes, BadRequest], elapsed_ns: int) -> None:
+    """Add one served request's outcome to nats.micro's endpoint statistics."""
+    if isinstance(reply, Failure):
+        stats._num_errors += 1
+        stats._last_error = str(reply.failure())
+    stats._processing_time += elapsed_ns
+    stats._average_processing_time = stats._processing_time // max(stats._num_requests, 1)
 
 
 def _parse(data: bytes) -> Result[dict[str, Any], BadRequest]:
@@ -264,10 +351,24 @@ def _optional_text(body: dict[str, Any], name: str) -> Result[str | None, BadReq
     return Failure(BadRequest("bad_request", f'"{name}" must be a non-empty string'))
 
 
-class CommandService(_MicroService):
-    """Serve *handler*'s commands (decoded with *commands*) on ``<subject>``.
+def _command_id(value: str | None) -> Result[str | None, BadRequest]:
+    if value is None:
+        return Success(None)
+    try:
+        return Success(id_text("command_id", value))
+    except ValueError as exc:
+        return Failure(BadRequest("bad_request", str(exc)))
 
-    *event_types* names the events in replies (default: their class names).
+
+class CommandService(_MicroService):
+    """Serve *handler*'s commands (decoded with *commands*) for streams of *category* on
+    ``<subject>``.
+
+    A request for a stream of another category is refused with ``invalid_stream`` and written
+    nowhere. *entity_of*, when given, returns the entity id a command names (or ``None`` when
+    it names none, e.g. ``lambda c: getattr(c, "order_id", None)``): a command naming another
+    entity than the stream's is refused the same way. *event_types* names the events in
+    replies (default: their class names).
     """
 
     def __init__(
@@ -276,21 +377,27 @@ class CommandService(_MicroService):
         handler: CommandHandler[Any, Any, Any],
         commands: CommandTypes,
         *,
+        category: str,
+        entity_of: Callable[[Any], str | None] | None = None,
         name: str = "cim-commands",
         subject: str | None = None,
         version: str = "1.0.0",
         event_types: EventTypes | None = None,
         max_concurrent: int = 64,
     ) -> None:
+        category = validate_token("category", category)
         super().__init__(
             nc,
             name=name,
             endpoint="command",
             subject=subject or f"{name}.command",
             version=version,
-            description=f"commands: {', '.join(commands.names)}",
+            description=f"commands for {category}: {', '.join(commands.names)}",
             max_concurrent=max_concurrent,
+            metadata={"category": category},
         )
+        self.category = category
+        self.entity_of = entity_of
         self.handler = handler
         self.commands = commands
         self.event_types = event_types
@@ -306,19 +413,38 @@ class CommandService(_MicroService):
             stream = StreamId.parse(body["stream"])
         except (TypeError, ValueError) as exc:
             return Failure(BadRequest("invalid_stream", str(exc)))
+        if stream.category != self.category:
+            return Failure(
+                BadRequest(
+                    "invalid_stream",
+                    f"this service serves category {self.category!r}, not {stream.category!r}",
+                    {"category": self.category},
+                )
+            )
         if "command" not in body:
             return Failure(BadRequest("bad_request", 'missing "command"'))
         command = self.commands.decode(body["command"])
         correlation = _optional_text(body, "correlation_id")
         causation = _optional_text(body, "causation_id")
-        for checked in (command, correlation, causation):
+        command_id = _optional_text(body, "command_id").bind(_command_id)
+        for checked in (command, correlation, causation, command_id):
             if isinstance(checked, Failure):
                 return Failure(checked.failure())
+        named = None if self.entity_of is None else self.entity_of(command.unwrap())
+        if named is not None and named != stream.entity_id:
+            return Failure(
+                BadRequest(
+                    "invalid_stream",
+                    f"the command is for entity {named!r}, the stream {str(stream)!r} is not",
+                    {"entity_id": named},
+                )
+            )
         handled = await self.handler.handle(
             stream,
             command.unwrap(),
             correlation_id=correlation.unwrap(),
             causation_id=causation.unwrap(),
+            command_id=command_id.unwrap(),
         )
         if isinstance(handled, Failure):
             return Failure(_command_error(handled.failure()))
@@ -331,6 +457,7 @@ class CommandService(_MicroService):
                     "version": done.version,
                     "position": done.position,
                     "correlation_id": done.events[0].correlation_id if done.events else None,
+                    "command_id": command_id.unwrap(),
                     "events": [
                         {"event_id": str(e.event_id), "type": self._type_name(e.payload)}
                         for e in done.events
@@ -351,6 +478,12 @@ def _command_error(error: object) -> BadRequest:
         return BadRequest("rejected", error.reason, details)
     if isinstance(error, ConcurrencyExhausted):
         return BadRequest("conflict", str(error), {"attempts": error.attempts})
+    if isinstance(error, Overloaded):
+        return BadRequest(
+            "overloaded", str(error), {"stream": str(error.stream), "limit": error.limit}
+        )
+    if isinstance(error, CommandIdReused):
+        return BadRequest("command_id_reused", str(error), {"command_id": error.command_id})
     return BadRequest("store_error", str(error), {"type": type(error).__name__})
 
 

@@ -13,12 +13,14 @@ from interpreters.stores.memory import (
     InMemoryEventStore,
 )
 from interpreters.stores.protocol import (
+    ChainedAppends,
     EventStore,
     Loaded,
     ReusedEventIds,
     Snapshot,
     SnapshotStore,
     check_append,
+    check_chain,
     check_from,
     encoded_size,
     snapshot_size,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = (
+    "ChainedAppends",
     "EventStore",
     "ForeignMessage",
     "InMemoryEventStore",
@@ -49,6 +52,7 @@ __all__ = (
     "StoreAccessDenied",
     "StoreSettings",
     "check_append",
+    "check_chain",
     "check_from",
     "encoded_size",
     "snapshot_size",

@@ -39,6 +39,7 @@ from cim import (
     EventEnvelope,
     EventTooLarge,
     EventTypes,
+    Exactly,
     ExpectedVersion,
     JsonCodec,
     NewEvent,
@@ -53,6 +54,7 @@ from interpreters.stores.protocol import (
     ReusedEventIds,
     Snapshot,
     check_append,
+    check_chain,
     check_from,
     encoded_size,
     snapshot_size,
@@ -110,6 +112,24 @@ class InMemoryEventStore:
         """
         self._closed = True
         self._appended.set()
+
+    async def append_chain(
+        self, stream: StreamId, events: Sequence[NewEvent[Any]], *, expected: Exactly
+    ) -> tuple[tuple[AppendResult, ...], AppendError | None]:
+        """Append each of *events* as its own append after the one before (see
+        :class:`~interpreters.stores.protocol.ChainedAppends`)."""
+        check_chain(stream, events, expected)
+        if not events:
+            return (), EmptyAppend(stream)
+        stored: list[AppendResult] = []
+        for event in events:
+            appended = await self.append(
+                stream, [event], expected=Exactly(expected.version + len(stored))
+            )
+            if isinstance(appended, Failure):
+                return tuple(stored), appended.failure()
+            stored.append(appended.unwrap())
+        return tuple(stored), None
 
     async def append(
         self,

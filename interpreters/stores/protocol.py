@@ -36,11 +36,13 @@ from cim import (
 
 __all__ = (
     "EventStore",
+    "ChainedAppends",
     "Loaded",
     "ReusedEventIds",
     "Snapshot",
     "SnapshotStore",
     "check_append",
+    "check_chain",
     "check_from",
     "encoded_size",
     "snapshot_size",
@@ -156,6 +158,37 @@ class EventStore(Protocol):
     ) -> Result[tuple[EventEnvelope[Any], ...], StoreError]:
         """Every event carrying *correlation_id*, in global order."""
         ...
+
+
+@runtime_checkable
+class ChainedAppends(Protocol):
+    """A store that can append several events one after another without waiting in between.
+
+    ``append_chain(stream, events, expected=Exactly(v))`` appends each event as its own append:
+    event ``i`` is stored only right after event ``i - 1`` (at version ``v + i + 1``), so the
+    stored events are always a prefix of *events*. It answers the results of that prefix and
+    the failure that stopped the rest (``None`` when all are stored): a
+    :class:`~cim.WrongExpectedVersion` when another writer came first (or, for JetStream, when
+    another stream's append came in between: then the ``actual`` version may equal the
+    expected one), or why the store could not append. The JetStream store sends the whole
+    chain in one pipeline, each message checked by the server; unlike ``append``, a chain is
+    not recognised again by its event ids. :class:`~interpreters.runtime.CommandHandler` uses
+    it for hot streams.
+    """
+
+    async def append_chain(
+        self, stream: StreamId, events: Sequence[NewEvent[Any]], *, expected: Exactly
+    ) -> tuple[tuple[AppendResult, ...], AppendError | None]:
+        """Append each of *events* after the one before, starting at version *expected*."""
+        ...
+
+
+def check_chain(stream: StreamId, events: Sequence[NewEvent[Any]], expected: object) -> None:
+    """Raise ``TypeError`` for arguments ``append_chain`` cannot take (as :func:`check_append`;
+    *expected* must be ``Exactly(n)``)."""
+    check_append(stream, events, expected)
+    if not isinstance(expected, Exactly):
+        raise TypeError(f"a chain starts at an exact version: Exactly(n), got {shown(expected)}")
 
 
 @frozen

@@ -264,7 +264,11 @@ async def check_command_requests(url: str, requests: list[bytes]) -> None:
         await nats.connect(url) as client,
     ):
         service = CommandService(
-            store.nc, CommandHandler(account, store), CommandTypes(COMMANDS), name="bank-bad"
+            store.nc,
+            CommandHandler(account, store),
+            CommandTypes(COMMANDS),
+            category="account",
+            name="bank-bad",
         )
         async with anyio.create_task_group() as group:
             await group.start(service.start)

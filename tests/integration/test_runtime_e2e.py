@@ -36,7 +36,12 @@ from cim.projection import fold
 from interpreters.runtime.checkpoints import KvCheckpoints
 from interpreters.runtime.commands import CommandHandler
 from interpreters.runtime.dead_letters import KvDeadLetters
-from interpreters.runtime.endpoints import CommandService, CommandTypes, QueryService
+from interpreters.runtime.endpoints import (
+    SERVICE_ERROR_STATUS,
+    CommandService,
+    CommandTypes,
+    QueryService,
+)
 from interpreters.runtime.executors import EffectError, Executor, InMemoryReadModel
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.read_model import KvReadModel, thaw
@@ -152,6 +157,7 @@ async def test_commands_over_nats_reach_the_store_and_the_read_model(
         deployment.nc,
         handler,
         COMMANDS,
+        category="order",
         name="orders",
         subject=f"svc.{deployment.tag}.orders.command",
     )
@@ -219,7 +225,9 @@ async def test_bad_requests_get_error_replies_and_the_service_keeps_serving(
 ) -> None:
     """Bad JSON, unknown types, missing fields and rejections answer with codes; serving goes on."""
     handler = CommandHandler(order, deployment.store)
-    service = CommandService(deployment.nc, handler, COMMANDS, subject=f"svc.{deployment.tag}.cmd")
+    service = CommandService(
+        deployment.nc, handler, COMMANDS, category="order", subject=f"svc.{deployment.tag}.cmd"
+    )
     queries = QueryService(
         deployment.nc, deployment.read_model, [ORDERS], subject=f"svc.{deployment.tag}.q"
     )
@@ -248,7 +256,7 @@ async def test_bad_requests_get_error_replies_and_the_service_keeps_serving(
             assert decoded["ok"] is False, body
             assert decoded["error"]["code"] == code, (body, decoded)
             assert decoded["error"]["message"]
-            assert reply.headers["Nats-Service-Error-Code"] == code
+            assert reply.headers["Nats-Service-Error-Code"] == str(SERVICE_ERROR_STATUS[code])
         rejected = orjson.loads(
             (await nc.request(service.subject, orjson.dumps(cases[-1][0]), timeout=5)).data
         )
@@ -280,7 +288,11 @@ async def test_services_answer_srv_ping_info_and_stats(deployment: Deployment) -
     """The micro-service control subjects answer, so `nats micro ls` finds the services."""
     name = unique("svc")
     service = CommandService(
-        deployment.nc, CommandHandler(order, deployment.store), COMMANDS, name=name
+        deployment.nc,
+        CommandHandler(order, deployment.store),
+        COMMANDS,
+        category="order",
+        name=name,
     )
     async with anyio.create_task_group() as tg:
         await tg.start(service.start)
@@ -288,6 +300,7 @@ async def test_services_answer_srv_ping_info_and_stats(deployment: Deployment) -
         assert (ping["name"], ping["id"]) == (name, service.service_id)
         info = await request(deployment.nc, f"$SRV.INFO.{name}", b"")
         assert [e["subject"] for e in info["endpoints"]] == [f"{name}.command"]
+        assert info["endpoints"][0]["metadata"] == {"category": "order"}
         await request(deployment.nc, service.subject, b"garbage")
         stats = await request(deployment.nc, f"$SRV.STATS.{name}", b"")
         assert stats["endpoints"][0]["num_requests"] == 1

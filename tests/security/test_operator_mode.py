@@ -174,6 +174,7 @@ async def test_the_order_flow_runs_end_to_end_with_per_role_creds(provisioned: C
             command_nc,
             CommandHandler(order, command_store),
             COMMANDS,
+            category="order",
             name="orders",
             subject=COMMANDS_SUBJECT,
         )

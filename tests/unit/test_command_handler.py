@@ -130,9 +130,13 @@ async def test_a_lost_race_is_retried_against_the_new_state() -> None:
 
 @pytest.mark.anyio
 async def test_too_many_conflicts_give_up_with_concurrency_exhausted() -> None:
-    """When every attempt loses, the failure names the attempts and the last conflict."""
+    """When every attempt loses, the failure names the attempts and the last conflict.
+
+    (``max_attempts`` is no longer 3 by default: the retry budget in seconds governs; the cap
+    is asked for here to keep the old, exact assertions.)"""
     store = CompetingStore(types=bank_types)
-    handler = await opened(store)
+    handler: CommandHandler[Any, Any, Account] = CommandHandler(account, store, max_attempts=3)
+    assert isinstance(await handler.handle(ACC, OpenAccount("acc-1", "Ada")), Success)
     store.competing = 3
     result = await handler.handle(ACC, Deposit(100))
     assert isinstance(result, Failure)
@@ -141,6 +145,21 @@ async def test_too_many_conflicts_give_up_with_concurrency_exhausted() -> None:
     assert exhausted.attempts == 3
     assert exhausted.last.actual == 4
     assert "after 3 conflicting attempts" in str(exhausted)
+
+
+@pytest.mark.anyio
+async def test_conflicts_are_retried_within_the_time_budget_then_given_up() -> None:
+    """Without max_attempts, a handler retries past 3 conflicts and stops when the budget ends."""
+    store = CompetingStore(types=bank_types)
+    handler = await opened(store)
+    store.competing = 6
+    assert (await handler.handle(ACC, Deposit(100))).unwrap().state.balance == 106
+    quick: CommandHandler[Any, Any, Account] = CommandHandler(account, store, retry_budget=0.05)
+    store.competing = 10**6
+    result = await quick.handle(ACC, Deposit(100))
+    assert isinstance(result, Failure)
+    assert isinstance(result.failure(), ConcurrencyExhausted)
+    assert result.failure().attempts > 3
 
 
 @pytest.mark.anyio
@@ -190,6 +209,12 @@ def test_bad_settings_are_refused() -> None:
     store = InMemoryEventStore(types=bank_types)
     with pytest.raises(ValueError, match="max_attempts"):
         CommandHandler(account, store, max_attempts=0)
+    with pytest.raises(ValueError, match="retry_budget"):
+        CommandHandler(account, store, retry_budget=-1)
+    with pytest.raises(ValueError, match="queue_limit"):
+        CommandHandler(account, store, queue_limit=0)
+    with pytest.raises(ValueError, match="max_group"):
+        CommandHandler(account, store, max_group=0)
     with pytest.raises(ValueError, match="snapshot store"):
         CommandHandler(account, store, snapshot_every=10)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable
 from typing import Any
 
 from attrs import define, field
@@ -99,6 +100,16 @@ class AckInbox:
 
         *headers* is a dict or, when :attr:`direct`, a ready header block.
         """
+        return await (await self.send(subject, body, headers, wait))
+
+    async def send(
+        self, subject: str, body: bytes, headers: dict[str, str] | bytes, wait: float
+    ) -> Awaitable[Msg]:
+        """Publish with a reply token now; the reply (within *wait* seconds) when awaited.
+
+        Requests sent one after another leave in that order, without waiting for replies in
+        between (a pipeline). Await every returned reply: that also releases its token.
+        """
         if self._sub is None:
             raise NoReply("the store is closed")
         self._counter += 1
@@ -114,6 +125,13 @@ class AckInbox:
         expiring.append(token)
         try:
             await self._writer.publish(subject, self._prefix + token, headers, body)
+        except BaseException:
+            del self._waiting[token]
+            raise
+        return self._reply(token, future)
+
+    async def _reply(self, token: str, future: asyncio.Future[Msg]) -> Msg:
+        try:
             return await future
         finally:
             del self._waiting[token]

@@ -12,9 +12,9 @@ whether these very events are already stored (an earlier attempt landed) before 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import orjson
@@ -55,6 +55,8 @@ from interpreters.stores.protocol import ReusedEventIds, encoded_size
 __all__ = ("Appends",)
 
 WRONG_LAST_SEQUENCE = 10071
+WRONG_LAST_MSG_ID = 10070
+EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
 BATCH_DUPLICATE_ID = 10201
 _ANY_VERSION_ATTEMPTS = 100
 _RETRY_LOOKBACK = 1_000  # events before the tip searched for a batch retried without expectation
@@ -139,6 +141,103 @@ class Appends:
                 return await self._conflict(stream, expected, tip, ids)
             raise OperationFailed(api_failure(subject, error))
         return Failure(StoreUnavailable(f"{subject}: too much contention, gave up appending"))
+
+    async def chain(
+        self, stream: StreamId, subject: str, events: Sequence[NewEvent[Any]], expected: Exactly
+    ) -> tuple[tuple[AppendResult, ...], AppendError | None]:
+        """Append each of *events* as its own append after the one before, in one pipeline.
+
+        The first message carries ``Nats-Expected-Last-Subject-Sequence`` (the stream's tip);
+        each next one ``Nats-Expected-Last-Msg-Id`` naming the message before it (a fresh
+        ``Nats-Msg-Id`` per message, so a duplicate id never skips the check), so the server
+        stores it only right after that one: the stored events are a prefix, at consecutive
+        positions. They are sent without waiting for acks. Raises :class:`OperationFailed`
+        when the tip cannot be read.
+        """
+        core = self.core
+        tip = await self.reads.tip(subject, stream, fresh=False)
+        if tip.version != expected.version:
+            tip = await self.reads.tip(subject, stream, fresh=True)
+            if tip.version != expected.version:
+                return (), WrongExpectedVersion(stream, expected, tip.version)
+        settings = core.settings
+        recorded_at, new_id = settings.clock(), settings.new_id
+        encode, limit = core.codec.encode_new, core.max_event_bytes
+        failure: AppendError | None = None
+        messages: list[tuple[dict[str, str] | bytes, bytes, UUID]] = []
+        direct = core.acks.direct  # ready header blocks, as for a one-event append
+        previous = ""
+        for index, event in enumerate(events):
+            event_id = event.event_id or new_id()
+            headers, body = encode(
+                event,
+                stream=stream,
+                version=tip.version + index + 1,
+                event_id=event_id,
+                recorded_at=recorded_at,
+            )
+            if settings.signer is not None:
+                headers.update(settings.signer.signature_headers(headers, body))
+            message_id = uuid7().hex
+            check = (
+                f"{EXPECTED_LAST_MSG_ID}: {previous}\r\n"
+                if index
+                else f"{EXPECTED_LAST_SUBJECT_SEQUENCE}: {tip.sequence}\r\n"
+            )
+            previous = message_id
+            block = event_header_block(headers, f"{MSG_ID}: {message_id}\r\n{check}")
+            size = len(block) + len(body)
+            if size > limit:
+                failure = EventTooLarge(event_id, size, limit)
+                break
+            if not direct:
+                headers[MSG_ID] = message_id
+                name, value = check[:-2].split(": ", 1)
+                headers[name] = value
+            messages.append((block if direct else headers, body, event_id))
+        replies: list[Awaitable[Msg]] = []
+        try:
+            for ready, body, _ in messages:
+                replies.append(await core.acks.send(subject, body, ready, settings.request_timeout))
+        except (Denied, NoResponders, *SERVER_ERRORS) as error:
+            failure = StoreUnavailable(f"{subject}: {error!r}")
+        acks: list[dict[str, Any] | Exception] = []
+        for reply in replies:
+            try:
+                acks.append(orjson.loads((await reply).data))
+            except Exception as error:  # each reply is awaited, whatever the ones before said
+                acks.append(error)
+        stored = [i for i, ack in enumerate(acks) if isinstance(ack, dict) and "error" not in ack]
+        results: tuple[AppendResult, ...] = ()
+        if stored:
+            last = stored[-1]
+            sequence = int(cast(dict[str, Any], acks[last])["seq"])
+            results = tuple(
+                AppendResult(tip.version + i + 1, sequence - (last - i)) for i in range(last + 1)
+            )
+            core.tips.remember(subject, Tip(sequence, results[-1].version, messages[last][2]))
+        if len(results) < len(acks):
+            at = Exactly(tip.version + len(results))
+            failure = await self._chain_failure(stream, subject, acks[len(results)], at)
+        return results, failure
+
+    async def _chain_failure(
+        self, stream: StreamId, subject: str, ack: dict[str, Any] | Exception, expected: Exactly
+    ) -> AppendError:
+        """Why the message acked with *ack* (the first not stored of a chain) was refused."""
+        if isinstance(ack, NoReply):
+            return StoreUnavailable(
+                f"no ack for {subject!r} ({ack}): the append may or may not be stored"
+            )
+        if isinstance(ack, Denied):
+            return PermissionDenied("publish", subject, str(ack))
+        if isinstance(ack, Exception):
+            return StoreUnavailable(f"{subject}: {ack!r}")
+        error = ack.get("error") or {}
+        if error.get("err_code") in (WRONG_LAST_SEQUENCE, WRONG_LAST_MSG_ID):
+            tip = await self.reads.tip(subject, stream, fresh=True)
+            return WrongExpectedVersion(stream, expected, tip.version)
+        return api_failure(subject, error)
 
     def _encode_frame(
         self,

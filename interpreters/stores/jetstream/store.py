@@ -53,6 +53,7 @@ from cim import (
     EmptyAppend,
     EventEnvelope,
     EventTypes,
+    Exactly,
     ExpectedVersion,
     JsonCodec,
     NewEvent,
@@ -80,7 +81,7 @@ from interpreters.stores.jetstream._reads import Reads
 from interpreters.stores.jetstream._snapshots import Snapshots
 from interpreters.stores.jetstream.foreign import ForeignMessage
 from interpreters.stores.jetstream.settings import StoreOptions, StoreSettings
-from interpreters.stores.protocol import Loaded, Snapshot, check_append
+from interpreters.stores.protocol import Loaded, Snapshot, check_append, check_chain
 
 __all__ = ("IncompatibleStream", "JetStreamEventStore", "OverlappingSubjects", "StoreAccessDenied")
 
@@ -358,6 +359,26 @@ class JetStreamEventStore:
         except OperationFailed as failure:
             core.tips.forget(subject)
             return Failure(failure.error)
+
+    async def append_chain(
+        self, stream: StreamId, events: Sequence[NewEvent[Any]], *, expected: Exactly
+    ) -> tuple[tuple[AppendResult, ...], AppendError | None]:
+        """Append each of *events* as its own append after the one before, in one pipeline
+        (see :class:`~interpreters.stores.protocol.ChainedAppends`): each message is checked by
+        the server (the first against the stream's tip, each next one against the message
+        before it), so the stored events are a prefix of *events* at consecutive positions."""
+        check_chain(stream, events, expected)
+        core = self._core
+        if core.closed:
+            return (), CLOSED
+        if not events:
+            return (), EmptyAppend(stream)
+        subject = core.subject(stream)
+        try:
+            return await self._appends.chain(stream, subject, events, expected)
+        except OperationFailed as failure:
+            core.tips.forget(subject)
+            return (), failure.error
 
     async def read(
         self, stream: StreamId, *, from_version: int = 1
