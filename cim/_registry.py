@@ -88,6 +88,47 @@ class EventTypes:
         entry = EventType(cls, name, version, pmap(chain))
         return EventTypes(self._by_name.set(name, entry), self._by_class.set(cls, entry))
 
+    def merge(self, other: EventTypes) -> EventTypes:
+        """A registry knowing every type of this one and of *other* (also ``self | other``).
+
+        A type registered in both the same way (class, name, version, upcasters) is kept once.
+        One name for two classes, one class under two names, or one type at two versions or
+        with different upcasters is a clash: ``ValueError`` names it, and nothing is merged.
+
+        >>> from attrs import frozen
+        >>> @frozen
+        ... class Placed:
+        ...     order_id: str
+        >>> @frozen
+        ... class Paid:
+        ...     invoice_id: str
+        >>> orders, billing = EventTypes().register(Placed), EventTypes().register(Paid)
+        >>> [t.name for t in orders | billing]
+        ['Paid', 'Placed']
+        >>> @frozen
+        ... class OtherPlaced:
+        ...     order_id: str
+        >>> orders | EventTypes().register(OtherPlaced, name="Placed")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: cannot merge event types: 'Placed' names ...Placed in one registry and ...
+        """
+        if not isinstance(other, EventTypes):
+            raise TypeError(f"can only merge an EventTypes registry, got {type(other).__name__}")
+        by_name, by_class = self._by_name, self._by_class
+        for entry in other._by_name.values():
+            mine = by_name.get(entry.name)
+            if mine is None:
+                mine = by_class.get(entry.cls)
+            if mine is not None and mine != entry:
+                raise ValueError(f"cannot merge event types: {_clash(mine, entry)}")
+            by_name, by_class = by_name.set(entry.name, entry), by_class.set(entry.cls, entry)
+        return EventTypes(by_name, by_class)
+
+    def __or__(self, other: object) -> EventTypes:
+        if not isinstance(other, EventTypes):
+            return NotImplemented
+        return self.merge(other)
+
     def upcaster(self, name: str, from_version: int, fn: Upcaster) -> EventTypes:
         """Return a registry with one more upcaster for *name*, from *from_version* to the next.
 
@@ -159,6 +200,22 @@ class EventTypes:
             causation_id=event.causation_id,
             metadata=event.metadata,
         )
+
+
+def _clash(mine: EventType, theirs: EventType) -> str:
+    if mine.name != theirs.name:
+        return (
+            f"{mine.cls.__qualname__} is registered as {mine.name!r} in one registry "
+            f"and as {theirs.name!r} in the other"
+        )
+    if mine.cls is not theirs.cls:
+        return (
+            f"{mine.name!r} names {mine.cls.__module__}.{mine.cls.__qualname__} in one registry "
+            f"and {theirs.cls.__module__}.{theirs.cls.__qualname__} in the other"
+        )
+    if mine.version != theirs.version:
+        return f"{mine.name!r} is at schema version {mine.version} in one registry and {theirs.version} in the other"
+    return f"{mine.name!r} has different upcasters in the two registries"
 
 
 def _check_chain(name: str, version: int, chain: Mapping[int, Upcaster]) -> None:

@@ -76,6 +76,9 @@ if TYPE_CHECKING:
         RoutingExecutor,
         UnhandledEffect,
     )
+    from interpreters.runtime.namespace import (
+        Namespace,
+    )
     from interpreters.runtime.nats_executor import (
         NatsExecutor,
     )
@@ -92,15 +95,22 @@ if TYPE_CHECKING:
         CheckpointFailed,
         EffectsFailed,
         EventScopedExecutor,
+        NotDeadLettered,
         PoisonEvent,
         PoisonPolicy,
         ProjectionRunner,
+        RedriveError,
         ResettableExecutor,
         RunnerError,
         RunnerStopped,
         SkipToDeadLetters,
         StopOnPoison,
         StoreFailed,
+    )
+    from interpreters.runtime.runner_service import (
+        RunnerService,
+        runner_statuses,
+        runner_subject,
     )
     from interpreters.runtime.service import (
         HealthState,
@@ -184,9 +194,11 @@ __all__ = (
     "KvReadModel",
     "Loaded",
     "LoggingExecutor",
+    "Namespace",
     "NatsCluster",
     "NatsExecutor",
     "NatsServer",
+    "NotDeadLettered",
     "NullExecutor",
     "OperatorSetup",
     "OverlappingSubjects",
@@ -199,12 +211,14 @@ __all__ = (
     "ReadModelError",
     "ReadModelQueries",
     "ReadModelUnavailable",
+    "RedriveError",
     "ResettableExecutor",
     "ReusedEventIds",
     "RolePermissions",
     "RoutingExecutor",
     "Row",
     "RunnerError",
+    "RunnerService",
     "RunnerStopped",
     "ServerStartError",
     "Service",
@@ -222,12 +236,20 @@ __all__ = (
     "TrustedSigners",
     "UnhandledEffect",
     "connect",
+    "runner_statuses",
+    "runner_subject",
     "request_command",
 )
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "RunnerService": "interpreters.runtime.runner_service",
+        "runner_statuses": "interpreters.runtime.runner_service",
+        "runner_subject": "interpreters.runtime.runner_service",
+        "NotDeadLettered": "interpreters.runtime.runner",
+        "RedriveError": "interpreters.runtime.runner",
+        "Namespace": "interpreters.runtime.namespace",
         "EventStore": "interpreters.stores.protocol",
         "Loaded": "interpreters.stores.protocol",
         "ReusedEventIds": "interpreters.stores.protocol",

@@ -483,6 +483,55 @@ class EventStoreContract:
         with anyio.fail_after(_WAIT):
             assert await _collect(store.read_all(from_position=positions[-1] + 1)) == []
 
+    async def test_read_all_and_subscribe_filter_by_category(self, store: EventStore) -> None:
+        """Given categories, read_all and subscribe yield only those categories' events, in
+        global order (the backlog, then live events), and never another category's."""
+        tag = uuid4().hex[:8]
+        wanted, other, third = f"in{tag}", f"out{tag}", f"also{tag}"
+        appended: list[tuple[str, int]] = []
+        first = None
+        for round_ in range(2):
+            for index, category in enumerate((wanted, other, third)):
+                amount = round_ * 10 + index
+                result = _ok(await store.append(_stream(category), _deposits(amount)))
+                first = first or result.position
+                appended.append((category, amount))
+        assert first is not None
+        chosen = {wanted, third}
+        expected = [(c, a) for c, a in appended if c in chosen]
+        with anyio.fail_after(_WAIT):
+            found = await _collect(store.read_all(from_position=first, categories=chosen))
+        assert [(e.stream.category, e.payload.amount) for e in found] == expected
+        assert [e.position for e in found] == sorted(e.position for e in found)
+        with anyio.fail_after(_WAIT):
+            only_other = await _collect(store.read_all(from_position=first, categories=[other]))
+            none = await _collect(store.read_all(from_position=first, categories=[]))
+        assert [e.payload.amount for e in only_other] == [1, 11]
+        assert none == []  # no category: nothing
+        seen: list[EventEnvelope[Any]] = []
+        live = anyio.Event()
+
+        async def follow() -> None:
+            subscription = store.subscribe(from_position=first, categories=[wanted])
+            async with contextlib.aclosing(subscription) as events:
+                async for result in events:
+                    seen.append(_ok(result))
+                    if len(seen) == 3:
+                        live.set()
+
+        with anyio.fail_after(_WAIT):
+            async with anyio.create_task_group() as group:
+                group.start_soon(follow)
+                _ok(await store.append(_stream(other), _deposits(98)))
+                _ok(await store.append(_stream(wanted), _deposits(99)))
+                await live.wait()
+                group.cancel_scope.cancel()
+        assert [(e.stream.category, e.payload.amount) for e in seen] == [
+            (wanted, 0),
+            (wanted, 10),
+            (wanted, 99),
+        ]
+
     async def test_subscribe_backlog_then_live_until_cancelled(self, store: EventStore) -> None:
         """subscribe yields the backlog, then live events in order, and stops when cancelled."""
         stream = _stream()

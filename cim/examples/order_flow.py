@@ -45,7 +45,7 @@ from cim.examples.orders import (
     order_fsm,
 )
 from cim.fsm import rejection_of
-from cim.projection import Projection
+from cim.projection import Consumes, Projection
 
 # ------------------------------------------------------------------ commands
 
@@ -206,6 +206,8 @@ order: Decider[OrderCommand, OrderEvent, Order] = Decider(Order(), decide, evolv
 
 # ------------------------------------------------------------------ read model
 
+ORDER_CATEGORY = "order"
+"""The stream category of orders: one stream ``order.<order_id>`` per order."""
 ORDERS = "orders"
 """Read-model collection: one row per order (customer, total_cents, status, reason)."""
 ORDER_STATS = "order_stats"
@@ -249,12 +251,14 @@ def summary_step(
 
 
 order_summaries: Projection[PMap[str, str], OrderEvent] = Projection(
-    "order_summaries", pmap(), summary_step
+    "order_summaries", pmap(), summary_step, consumes=Consumes(categories=[ORDER_CATEGORY])
 )
-"""Keeps ``orders`` and ``order_stats`` up to date (its state: each order's status)."""
+"""Keeps ``orders`` and ``order_stats`` up to date (its state: each order's status); it consumes
+the ``order`` category only, so other apps' events on the same stream never reach it."""
 
 __all__ = (
     "ORDERS",
+    "ORDER_CATEGORY",
     "ORDER_STATS",
     "Order",
     "OrderCancelled",

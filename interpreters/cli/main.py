@@ -8,7 +8,9 @@ or ``nats://127.0.0.1:4222``), ``--creds``, ``--tls-ca``/``--tls-cert``/``--tls-
 
 This module holds the app and the commands that run things (``demo``, ``server``, ``check``,
 ``fsm diagram``); :mod:`interpreters.cli.store_commands` the ones that look at a store
-(``streams``, ``read``, ``tail``); :mod:`interpreters.cli.shared` the options each command shares,
+(``streams``, ``read``, ``tail``); :mod:`interpreters.cli.dead_letters` the ``dead-letters``
+group (``list``, ``show``, ``redrive``) and :mod:`interpreters.cli.runners` ``runners``, which
+look at projection runners; :mod:`interpreters.cli.shared` the options each command shares,
 written once, and the output helpers.
 """
 
@@ -24,7 +26,7 @@ from typing import Annotated, Protocol, runtime_checkable
 import typer
 from rich.markup import escape
 
-from interpreters.cli import store_commands, verify
+from interpreters.cli import dead_letters, runners, store_commands, verify
 from interpreters.cli.loading import load_reference, shadowing
 from interpreters.cli.shared import (
     CHECK_FAILED,
@@ -181,6 +183,8 @@ app.command()(store_commands.streams)
 app.command()(store_commands.read)
 app.command()(store_commands.tail)
 app.command()(verify.verify)
+app.add_typer(dead_letters.dead_letters_app, name="dead-letters")
+app.command()(runners.runners)
 
 
 # ---------------------------------------------------------------- a user's code

@@ -7,8 +7,10 @@ What runs (``docs/quickstart.md`` walks through the output):
 2. the order event types (:data:`~cim.examples.order_flow.order_flow_types`) in a
    :class:`~interpreters.stores.jetstream.JetStreamEventStore`;
 3. under one :class:`~interpreters.runtime.service.Supervisor`: the ``order_summaries`` projection runner
-   (read model in JetStream KV), the command endpoint ``orders.command`` and the query endpoint
-   ``order-queries.query`` (NATS micro-services);
+   (read model, checkpoints and dead letters in JetStream KV, in the ``CIM_EVENTS`` namespace; a
+   micro-service with status and re-drive at ``cim.runner.CIM_EVENTS.order_summaries``), the
+   command endpoint ``orders.command`` and the query endpoint ``order-queries.query`` (NATS
+   micro-services);
 4. commands sent as NATS requests: four orders through place, submit, confirm, ship, deliver and
    cancel, two commands the order state machine refuses, and a race between the shop confirming
    and the customer cancelling the same order, which JetStream detects and the command handler

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 from typing import Any
 
 import anyio
@@ -78,16 +78,16 @@ class HoldOnce:
         return self.inner.iter_stream(stream, from_version=from_version)
 
     def read_all(
-        self, *, from_position: int = 1
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
         """The inner store's read_all."""
-        return self.inner.read_all(from_position=from_position)
+        return self.inner.read_all(from_position=from_position, categories=categories)
 
     def subscribe(
-        self, *, from_position: int = 1
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
         """The inner store's subscribe."""
-        return self.inner.subscribe(from_position=from_position)
+        return self.inner.subscribe(from_position=from_position, categories=categories)
 
     async def version(self, stream: StreamId) -> Result[int, StoreError]:
         """The inner store's version."""

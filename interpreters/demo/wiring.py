@@ -38,8 +38,10 @@ from interpreters.runtime.commands import CommandHandler
 from interpreters.runtime.dead_letters import InMemoryDeadLetters, KvDeadLetters
 from interpreters.runtime.endpoints import CommandService, QueryService
 from interpreters.runtime.executors import InMemoryReadModel
+from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.runner import ProjectionRunner, SkipToDeadLetters
+from interpreters.runtime.runner_service import RunnerService
 from interpreters.runtime.service import Service, ServiceFailed, Shutdown, Supervisor
 from interpreters.stores.jetstream import JetStreamEventStore
 from interpreters.stores.memory import InMemoryEventStore
@@ -153,14 +155,15 @@ async def run_jetstream(
             names = ", ".join(t.name for t in order_flow_types)
             console.print(f"[green]✓[/green] event types registered: {names}")
         race = HoldOnce(store)
-        executor = NatsExecutor(nc, js, store=store)
+        namespace = Namespace.of(store)  # runtime state kept in CIM_EVENTS_* buckets
+        executor = NatsExecutor(nc, js, store=store)  # read models in the store's namespace
         runner = ProjectionRunner(
             order_summaries,
             store,
             executor,
-            await KvCheckpoints.open(js),
+            await KvCheckpoints.open(js, namespace),
             collections=[ORDERS, ORDER_STATS],
-            poison=SkipToDeadLetters(await KvDeadLetters.open(js)),
+            poison=SkipToDeadLetters(await KvDeadLetters.open(js, namespace)),
         )
         commands = CommandService(
             nc,
@@ -174,7 +177,8 @@ async def run_jetstream(
         queries = QueryService(nc, executor.read_model, [ORDERS, ORDER_STATS], name=QUERY_SERVICE)
         shop = LocalTransport(CommandHandler(order, store), InMemoryReadModel())  # commands only
         script = Script(NatsTransport(nc), race, report, console, tag, shop)
-        await _with_services(script, store, runner, [runner, commands, queries], orders)
+        discoverable = RunnerService(nc, runner, namespace=namespace)  # status, lag, redrive
+        await _with_services(script, store, runner, [discoverable, commands, queries], orders)
         await store.close()
         return report
     finally:

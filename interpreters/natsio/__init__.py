@@ -14,7 +14,9 @@ if TYPE_CHECKING:
         can_send_frames,
         consumer_name,
         error_callback,
+        record_served,
         send_frame,
+        service_endpoints,
         set_error_callback,
     )
     from interpreters.natsio.connection import (
@@ -83,7 +85,9 @@ __all__ = (
     "is_kv_key",
     "open_bucket",
     "open_or_create_bucket",
+    "record_served",
     "send_frame",
+    "service_endpoints",
     "set_error_callback",
     "stream_subject",
     "unavailable",
@@ -96,6 +100,8 @@ __getattr__, __dir__ = lazy_exports(
         "can_send_frames": "interpreters.natsio.client_internals",
         "consumer_name": "interpreters.natsio.client_internals",
         "error_callback": "interpreters.natsio.client_internals",
+        "record_served": "interpreters.natsio.client_internals",
+        "service_endpoints": "interpreters.natsio.client_internals",
         "send_frame": "interpreters.natsio.client_internals",
         "set_error_callback": "interpreters.natsio.client_internals",
         "SERVER_ERRORS": "interpreters.natsio.errors",

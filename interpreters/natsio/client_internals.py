@@ -11,7 +11,12 @@ nats-py (2.x) has no public way to do three things cim needs:
   only to the client's error callback, which nats-py keeps in ``_error_cb`` and lets no one
   wrap after connecting (:func:`error_callback`, :func:`set_error_callback`);
 * **name a subscription's consumer** to delete it (``JetStreamContext.PushSubscription``
-  keeps it in ``_consumer``): :func:`consumer_name`.
+  keeps it in ``_consumer``): :func:`consumer_name`;
+* **count what a micro-service endpoint served**: ``nats.micro`` counts a request's error and
+  time only for a handler that raises, inside its callback; cim answers error replies (and
+  serves requests concurrently, after the callback returns), so :func:`service_endpoints` finds
+  a service's endpoint records (``_endpoints``) and :func:`record_served` adds the outcome
+  (``_num_errors``, ``_last_error``, ``_processing_time``, ``_average_processing_time``).
 
 Each function checks that the member is there (:func:`can_send_frames` before
 :func:`send_frame`; the others answer ``None`` or do nothing), so a nats-py without them
@@ -38,7 +43,9 @@ __all__ = (
     "can_send_frames",
     "consumer_name",
     "error_callback",
+    "record_served",
     "send_frame",
+    "service_endpoints",
     "set_error_callback",
 )
 
@@ -101,3 +108,21 @@ def consumer_name(subscription: Any) -> str | None:
     """The name of the JetStream consumer behind a push *subscription* (``None``: unknown)."""
     name = getattr(subscription, "_consumer", None)
     return name if isinstance(name, str) else None
+
+
+def service_endpoints(service: Any) -> tuple[Any, ...]:
+    """The endpoint records of a ``nats.micro`` *service*, in the order they were added."""
+    return tuple(getattr(service, "_endpoints", None) or ())
+
+
+def record_served(endpoint: Any, *, error: str | None, elapsed_ns: int = 0) -> None:
+    """Add one served request's outcome to *endpoint*'s statistics (``$SRV.STATS``).
+
+    *error* (``None`` for a success) becomes ``last_error``; *elapsed_ns* is processing time
+    the endpoint did not see (time spent after its callback returned).
+    """
+    if error is not None:
+        endpoint._num_errors += 1
+        endpoint._last_error = error
+    endpoint._processing_time += elapsed_ns
+    endpoint._average_processing_time = endpoint._processing_time // max(endpoint._num_requests, 1)

@@ -55,6 +55,9 @@ if TYPE_CHECKING:
         RoutingExecutor,
         UnhandledEffect,
     )
+    from interpreters.runtime.namespace import (
+        Namespace,
+    )
     from interpreters.runtime.nats_executor import (
         MSG_ID,
         NatsExecutor,
@@ -75,15 +78,22 @@ if TYPE_CHECKING:
         CheckpointFailed,
         EffectsFailed,
         EventScopedExecutor,
+        NotDeadLettered,
         PoisonEvent,
         PoisonPolicy,
         ProjectionRunner,
+        RedriveError,
         ResettableExecutor,
         RunnerError,
         RunnerStopped,
         SkipToDeadLetters,
         StopOnPoison,
         StoreFailed,
+    )
+    from interpreters.runtime.runner_service import (
+        RunnerService,
+        runner_statuses,
+        runner_subject,
     )
     from interpreters.runtime.service import (
         HealthState,
@@ -133,7 +143,9 @@ __all__ = (
     "KvReadModel",
     "LoggingExecutor",
     "MSG_ID",
+    "Namespace",
     "NatsExecutor",
+    "NotDeadLettered",
     "NullExecutor",
     "Overloaded",
     "OwnedCommandService",
@@ -145,10 +157,12 @@ __all__ = (
     "ReadModelError",
     "ReadModelQueries",
     "ReadModelUnavailable",
+    "RedriveError",
     "ResettableExecutor",
     "RoutingExecutor",
     "Row",
     "RunnerError",
+    "RunnerService",
     "RunnerStopped",
     "Service",
     "ServiceFailed",
@@ -163,6 +177,8 @@ __all__ = (
     "decode_reply",
     "derived_event_id",
     "message_id",
+    "runner_statuses",
+    "runner_subject",
     "partition_of",
     "request_command",
     "thaw",
@@ -171,6 +187,12 @@ __all__ = (
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "RunnerService": "interpreters.runtime.runner_service",
+        "runner_statuses": "interpreters.runtime.runner_service",
+        "runner_subject": "interpreters.runtime.runner_service",
+        "NotDeadLettered": "interpreters.runtime.runner",
+        "RedriveError": "interpreters.runtime.runner",
+        "Namespace": "interpreters.runtime.namespace",
         "CommandError": "interpreters.runtime.commands",
         "CommandHandler": "interpreters.runtime.commands",
         "ConcurrencyExhausted": "interpreters.runtime.commands",

@@ -27,9 +27,9 @@ from returns.result import Failure, Result, Success
 
 from interpreters.natsio.describe import describe
 from interpreters.natsio.kv import is_kv_key, open_or_create_bucket
+from interpreters.runtime.namespace import Namespace
 
 __all__ = (
-    "DEFAULT_BUCKET",
     "CheckpointConflict",
     "CheckpointError",
     "CheckpointStore",
@@ -37,8 +37,6 @@ __all__ = (
     "InMemoryCheckpoints",
     "KvCheckpoints",
 )
-
-DEFAULT_BUCKET = "cim_checkpoints"
 
 
 @frozen
@@ -120,17 +118,21 @@ class KvCheckpoints:
     """
 
     kv: Any
+    bucket: str
+    """The KV bucket's name (``<namespace>_checkpoints`` when opened with a namespace)."""
     _revisions: dict[str, int] = field(factory=dict, init=False)
 
     @classmethod
-    async def open(
-        cls, js: Any, bucket: str = DEFAULT_BUCKET, *, replicas: int = 1
-    ) -> KvCheckpoints:
-        """Open (creating if needed, with *replicas*) the KV *bucket* through JetStream *js*.
+    async def open(cls, js: Any, bucket: Namespace | str, *, replicas: int = 1) -> KvCheckpoints:
+        """Open (creating if needed, with *replicas*) the checkpoints of *bucket* through *js*.
 
+        *bucket* is an app's :class:`~interpreters.runtime.namespace.Namespace` (its
+        ``<name>_checkpoints`` bucket: ``KvCheckpoints.open(js, Namespace.of(store))``) or a
+        bucket name (e.g. ``"cim_checkpoints"``, the bucket shared before namespaces).
         In a cluster, give the event stream's replica count so checkpoints survive a node loss.
         """
-        return cls(await open_or_create_bucket(js, bucket, replicas=replicas))
+        name = bucket.checkpoints_bucket if isinstance(bucket, Namespace) else bucket
+        return cls(await open_or_create_bucket(js, name, replicas=replicas), name)
 
     async def load(self, name: str) -> Result[int, CheckpointError]:
         """The last processed position of projection *name* (0 if none)."""

@@ -45,6 +45,14 @@
 >>> anyio.run(main)
 2 5
 3 3 True
+
+Why this module is longer than ~500 lines: the per-stream writer (queues, groups, chains),
+command-id recognition and conflict retries all act on one piece of state, a stream's queue and
+its known version, under one invariant (each command gets exactly one outcome, decided on the
+state its events follow); split across modules, that invariant would have no single place to
+be read and checked. The parts with no share in it (``command_event_id``, the error values,
+the client in :mod:`~interpreters.runtime.command_client`, routing in
+:mod:`~interpreters.runtime.ownership`) live apart.
 """
 
 from __future__ import annotations

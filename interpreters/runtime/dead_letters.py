@@ -11,15 +11,16 @@ import re
 from typing import Any, Protocol, runtime_checkable
 
 import nats.errors
+import nats.js.errors
 import orjson
 from attrs import asdict, define, field, frozen
 from returns.result import Failure, Result, Success
 
 from interpreters.natsio.describe import describe
 from interpreters.natsio.kv import bucket_keys, open_or_create_bucket
+from interpreters.runtime.namespace import Namespace
 
 __all__ = (
-    "DEFAULT_BUCKET",
     "DeadLetter",
     "DeadLetterUnavailable",
     "DeadLetters",
@@ -27,7 +28,6 @@ __all__ = (
     "KvDeadLetters",
 )
 
-DEFAULT_BUCKET = "cim_dead_letters"
 _KEY_PART = re.compile(r"^[-_=a-zA-Z0-9]+$")
 
 
@@ -71,6 +71,10 @@ class DeadLetters(Protocol):
         """Every letter of *projection*, by position."""
         ...
 
+    async def remove(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
+        """Forget *letter* (after a successful re-drive); forgetting a missing one is fine."""
+        ...
+
 
 @define
 class InMemoryDeadLetters:
@@ -90,6 +94,11 @@ class InMemoryDeadLetters:
         mine = [v for (name, _), v in self._letters.items() if name == projection]
         return Success(tuple(sorted(mine, key=lambda letter: letter.position)))
 
+    async def remove(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
+        """Forget *letter*."""
+        self._letters.pop((letter.projection, letter.position), None)
+        return Success(None)
+
 
 @define
 class KvDeadLetters:
@@ -100,14 +109,16 @@ class KvDeadLetters:
     kv: Any
 
     @classmethod
-    async def open(
-        cls, js: Any, bucket: str = DEFAULT_BUCKET, *, replicas: int = 1
-    ) -> KvDeadLetters:
-        """Open (creating if needed, with *replicas*) the KV *bucket* through JetStream *js*.
+    async def open(cls, js: Any, bucket: Namespace | str, *, replicas: int = 1) -> KvDeadLetters:
+        """Open (creating if needed, with *replicas*) the dead letters of *bucket* through *js*.
 
+        *bucket* is an app's :class:`~interpreters.runtime.namespace.Namespace` (its
+        ``<name>_dead_letters`` bucket: ``KvDeadLetters.open(js, Namespace.of(store))``) or a
+        bucket name (e.g. ``"cim_dead_letters"``, the bucket shared before namespaces).
         In a cluster, give the event stream's replica count so dead letters survive a node loss.
         """
-        return cls(js, bucket, await open_or_create_bucket(js, bucket, replicas=replicas))
+        name = bucket.dead_letters_bucket if isinstance(bucket, Namespace) else bucket
+        return cls(js, name, await open_or_create_bucket(js, name, replicas=replicas))
 
     async def record(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
         """Keep *letter* under ``<projection>.<position>``."""
@@ -125,13 +136,35 @@ class KvDeadLetters:
         self, projection: str
     ) -> Result[tuple[DeadLetter, ...], DeadLetterUnavailable]:
         """Every letter of *projection*, by position."""
+        return await self._listed(projection)
+
+    async def all_letters(self) -> Result[tuple[DeadLetter, ...], DeadLetterUnavailable]:
+        """Every letter in the bucket, by projection, then position."""
+        return await self._listed(None)
+
+    async def _listed(
+        self, projection: str | None
+    ) -> Result[tuple[DeadLetter, ...], DeadLetterUnavailable]:
         found: list[DeadLetter] = []
         try:
             for key in await bucket_keys(self.js, self.bucket):
-                if key.rpartition(".")[0] == projection:
-                    entry = await self.kv.get(key)
+                if projection is None or key.rpartition(".")[0] == projection:
+                    try:
+                        entry = await self.kv.get(key)
+                    except nats.js.errors.KeyNotFoundError:
+                        continue  # removed (re-driven)
                     found.append(DeadLetter(**orjson.loads(entry.value)))
         except (nats.errors.Error, TimeoutError) as exc:
-            probe = DeadLetter(projection, 0, "listing")
+            probe = DeadLetter(projection or "*", 0, "listing")
             return Failure(DeadLetterUnavailable(probe, describe(exc)))
-        return Success(tuple(sorted(found, key=lambda letter: letter.position)))
+        return Success(
+            tuple(sorted(found, key=lambda letter: (letter.projection, letter.position)))
+        )
+
+    async def remove(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
+        """Forget *letter* (its key is purged, so listing no longer shows it)."""
+        try:
+            await self.kv.purge(f"{letter.projection}.{letter.position}")
+        except (nats.errors.Error, TimeoutError) as exc:
+            return Failure(DeadLetterUnavailable(letter, describe(exc)))
+        return Success(None)

@@ -54,6 +54,10 @@ cim code                status  meaning
 A retry with the same ``command_id`` is answered with the original reply, so ``conflict``,
 ``overloaded``, ``store_error``, ``internal`` and a timeout can be retried safely
 (:func:`~interpreters.runtime.command_client.request_command` does).
+
+Why this module is a little over ~500 lines: the command and query services share the
+micro-service base (registration, concurrent serving, statistics, the error table) and are
+small beside it; routing across instances is :mod:`~interpreters.runtime.ownership`.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ from returns.result import Failure, Result, Success
 
 from cim import EventTypes, StreamId, id_text, make_payload_converter, validate_token
 from cim.decider import Rejection
+from interpreters.natsio.client_internals import record_served, service_endpoints
 from interpreters.runtime.commands import (
     CommandHandler,
     CommandIdReused,
@@ -271,7 +276,7 @@ class _MicroService:
                     handler=self._accept,
                     metadata=self._metadata or None,
                 )
-                (self._stats,) = self._micro._endpoints
+                (self._stats,) = service_endpoints(self._micro)
                 await self._nc.flush()
                 task_status.started()
                 await self._stopped.wait()
@@ -319,19 +324,11 @@ class _MicroService:
                     )
             except Exception as exc:  # the requester may be gone; nothing else to do
                 _log.warning("could not reply on %s: %s", self.subject, exc)
-            _record(stats, reply, time.perf_counter_ns() - received)
+            outcome = None if isinstance(reply, Success) else str(reply.failure())
+            record_served(stats, error=outcome, elapsed_ns=time.perf_counter_ns() - received)
 
     async def _reply(self, data: bytes) -> Result[bytes, BadRequest]:
         raise NotImplementedError  # pragma: no cover
-
-
-def _record(stats: Any, reply: Result[bytes, BadRequest], elapsed_ns: int) -> None:
-    """Add one served request's outcome to nats.micro's endpoint statistics."""
-    if isinstance(reply, Failure):
-        stats._num_errors += 1
-        stats._last_error = str(reply.failure())
-    stats._processing_time += elapsed_ns
-    stats._average_processing_time = stats._processing_time // max(stats._num_requests, 1)
 
 
 def _parse(data: bytes) -> Result[dict[str, Any], BadRequest]:

@@ -48,6 +48,7 @@ from cim.effects import (
 )
 from interpreters.natsio.subjects import MSG_ID
 from interpreters.runtime.executors import EffectError, EffectFailed, Executor, UnhandledEffect
+from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.read_model import KvReadModel, thaw
 from interpreters.stores.protocol import EventStore
 
@@ -83,20 +84,31 @@ def derived_event_id(cause: EventEnvelope[Any], index: int) -> UUID:
     return UUID(bytes=bytes(raw))
 
 
+def _read_model_of(executor: NatsExecutor) -> KvReadModel:
+    if executor.store is None:
+        return KvReadModel(executor.js)
+    try:
+        namespace = Namespace.of(executor.store)
+    except TypeError:  # a store that keeps no state on the server (in memory)
+        return KvReadModel(executor.js)
+    return KvReadModel.in_namespace(executor.js, namespace)
+
+
 @define
 class NatsExecutor:
     """Run effects on the NATS connection *nc* (JetStream context *js*).
 
     *store* is where ``EmitEvent`` appends (without one, ``EmitEvent`` is unhandled).
-    *read_model* defaults to a :class:`~interpreters.runtime.read_model.KvReadModel` on *js*.
+    *read_model* defaults to a :class:`~interpreters.runtime.read_model.KvReadModel` on *js* in
+    the store's namespace (collection ``c`` in bucket ``<namespace>_rm_c``, see
+    :mod:`interpreters.runtime.namespace`); with no store, or a store without a namespace,
+    collections are buckets of their own name.
     """
 
     nc: Any
     js: Any
     store: EventStore | None = None
-    read_model: KvReadModel = field(
-        default=Factory(lambda self: KvReadModel(self.js), takes_self=True)
-    )
+    read_model: KvReadModel = field(default=Factory(_read_model_of, takes_self=True))
     logger: logging.Logger = field(factory=lambda: logging.getLogger("cim.effects"))
     _captured: dict[str, bool] = field(factory=dict, init=False)
 

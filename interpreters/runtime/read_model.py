@@ -26,6 +26,7 @@ from returns.result import Failure, Result, Success
 from cim.effects import DatabaseDelete, DatabaseEffect, DatabaseUpdate, DatabaseWrite
 from interpreters.natsio.describe import describe
 from interpreters.natsio.kv import bucket_keys, is_kv_key, open_bucket, open_or_create_bucket
+from interpreters.runtime.namespace import Namespace
 
 __all__ = (
     "Applied",
@@ -93,8 +94,9 @@ def thaw(value: Any) -> Any:
 class KvReadModel:
     """Read-model rows in JetStream KV: buckets are created on demand.
 
-    A collection is the bucket ``<prefix><collection>`` (*prefix* is empty by default; set it to
-    keep several deployments or test runs apart on one server).
+    A collection is the bucket ``<prefix><collection>``. :meth:`in_namespace` sets the prefix of
+    an app's namespace (``<namespace>_rm_``), so apps sharing a server keep their rows apart; the
+    prefix is empty by default (the bucket names used before namespaces).
     """
 
     js: Any
@@ -102,6 +104,11 @@ class KvReadModel:
     replicas: int = 1
     """Replica count of the buckets this read model creates (the event stream's, in a cluster)."""
     _buckets: dict[str, Any] = field(factory=dict, init=False)
+
+    @classmethod
+    def in_namespace(cls, js: Any, namespace: Namespace, *, replicas: int = 1) -> KvReadModel:
+        """The read model of the app with *namespace*: collection ``c`` in ``<namespace>_rm_c``."""
+        return cls(js, prefix=namespace.read_model_prefix, replicas=replicas)
 
     async def apply(
         self, effect: DatabaseEffect, *, applied: Applied | None = None

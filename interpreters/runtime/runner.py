@@ -15,36 +15,57 @@ Why a replay cannot change the read model:
   "set", "merge constants" or "remove"), so even a plain in-memory read model ends up the same.
 
 The projection's own state is not stored: on start the runner folds the events up to the
-checkpoint through ``step`` again, discarding their effects (pass ``stateless=True`` when
+checkpoint (but the dead-lettered ones) through ``step`` again, discarding their effects (pass ``stateless=True`` when
 ``step`` ignores its state, to skip that). ``step`` must be pure for this to hold (the
 projection laws in :mod:`laws` check it).
+
+What the runner reads is what the projection declares (``projection.consumes``, a
+:class:`~cim.projection.Consumes`): only its categories, selected by the store (server-side
+subject filters on JetStream), so other categories never reach ``step``; of those, only its event
+types (filtered here; skipped events still move the checkpoint); and ``step`` receives payloads
+(the default) or, with ``envelopes=True``, whole envelopes (stream, version, position, ids),
+exactly as :func:`cim.projection.fold_stored` folds them.
 
 Poison events (undecodable messages, or a ``step`` that raises) follow the runner's policy:
 :class:`StopOnPoison` (the default) stops with a :class:`PoisonEvent` error and leaves the
 checkpoint before it; :class:`SkipToDeadLetters` records a
-:class:`~interpreters.runtime.dead_letters.DeadLetter` with the reason and goes on. Nothing is dropped
-silently.
+:class:`~interpreters.runtime.dead_letters.DeadLetter` with the reason, logs a WARNING (logger
+``cim.runner``, fields ``projection``, ``position``, ``reason``) and goes on; the runner's health
+is degraded while more than ``tolerate`` dead letters of the projection are kept. Nothing is
+dropped silently. :meth:`ProjectionRunner.redrive` runs a dead-lettered event through ``step`` and
+the executor again (after a fix) and forgets the letter when that succeeds.
 
 Several runners run concurrently as services under one
 :class:`~interpreters.runtime.service.Supervisor` (one task group).
+
+Why this module is longer than ~500 lines: catch-up, the live switch-over, checkpoints, the
+poison policy and re-drive all move one position under one invariant (a position is
+checkpointed only after its effects ran, or it was dead-lettered); they are kept together so
+that invariant can be read in one place. Serving a runner over NATS is
+:mod:`~interpreters.runtime.runner_service`, namespaces :mod:`~interpreters.runtime.namespace`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Collection, Iterable
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import anyio
 from anyio.abc import TaskStatus
-from attrs import frozen
+from attrs import evolve, field, frozen
 from returns.result import Failure, Result, Success
 
-from cim import CorruptEvent, EventEnvelope, StoreError
+from cim import CorruptEvent, EventEnvelope, StoreError, StoreUnavailable
 from cim.effects import Effect
 from cim.projection import Projection
 from interpreters.runtime.checkpoints import CheckpointError, CheckpointStore
-from interpreters.runtime.dead_letters import DeadLetter, DeadLetters, DeadLetterUnavailable
+from interpreters.runtime.dead_letters import (
+    DeadLetter,
+    DeadLetters,
+    DeadLetterUnavailable,
+)
 from interpreters.runtime.executors import EffectError, Executor
 from interpreters.runtime.service import HealthStatus
 from interpreters.stores.protocol import EventStore
@@ -53,9 +74,11 @@ __all__ = (
     "CheckpointFailed",
     "EffectsFailed",
     "EventScopedExecutor",
+    "NotDeadLettered",
     "PoisonEvent",
     "PoisonPolicy",
     "ProjectionRunner",
+    "RedriveError",
     "ResettableExecutor",
     "RunnerError",
     "RunnerStopped",
@@ -66,6 +89,8 @@ __all__ = (
 
 S = TypeVar("S")
 E = TypeVar("E")
+
+_log = logging.getLogger("cim.runner")
 
 
 # ------------------------------------------------------------------ errors
@@ -120,6 +145,20 @@ class StoreFailed:
 RunnerError = PoisonEvent | EffectsFailed | CheckpointFailed | StoreFailed | DeadLetterUnavailable
 
 
+@frozen
+class NotDeadLettered:
+    """:meth:`ProjectionRunner.redrive` was asked for a position with no dead letter."""
+
+    projection: str
+    position: int
+
+    def __str__(self) -> str:
+        return f"{self.projection} has no dead letter at position {self.position}"
+
+
+RedriveError = NotDeadLettered | RunnerError
+
+
 class RunnerStopped(Exception):
     """Raised by :meth:`ProjectionRunner.start` (the service form) when the runner fails.
 
@@ -139,11 +178,21 @@ class StopOnPoison:
     """Stop the runner with :class:`PoisonEvent` (the checkpoint stays before the event)."""
 
 
+def _check_tolerate(_: object, __: object, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"tolerate must be an int >= 0, got {value!r}")
+
+
 @frozen
 class SkipToDeadLetters:
-    """Record the event in *letters* with the reason, then skip it."""
+    """Record the event in *letters* with the reason (and a WARNING log), then skip it.
+
+    The runner's health is degraded while more than *tolerate* dead letters of its projection
+    are kept (default 0: any dead letter degrades it until it is re-driven or removed).
+    """
 
     letters: DeadLetters
+    tolerate: int = field(default=0, validator=_check_tolerate)
 
 
 PoisonPolicy = StopOnPoison | SkipToDeadLetters
@@ -229,6 +278,10 @@ class ProjectionRunner(Generic[S, E]):
         self._restored = False
         self._scope: anyio.CancelScope | None = None
         self._failure: RunnerError | None = None
+        # a re-drive pauses the event loop between two events (cheaper than a lock per event)
+        self._paused: anyio.Event | None = None
+        self._processing = False
+        self._between: anyio.Event | None = None
 
     @property
     def name(self) -> str:
@@ -245,12 +298,22 @@ class ProjectionRunner(Generic[S, E]):
         """The global position of the last processed event (0 if none)."""
         return self._position
 
+    @property
+    def checkpoint(self) -> int:
+        """The position last saved as the checkpoint (at most :attr:`position`)."""
+        return self._saved
+
+    @property
+    def dead_letters(self) -> DeadLetters | None:
+        """Where this runner records dead letters (``None`` with :class:`StopOnPoison`)."""
+        return self.poison.letters if isinstance(self.poison, SkipToDeadLetters) else None
+
     async def catch_up(self) -> Result[int, RunnerError]:
         """Process every event stored now after the checkpoint; the last position processed."""
         restored = await self._restore()
         if isinstance(restored, Failure):
             return restored
-        async with _closing(self.store.read_all(from_position=self._position + 1)) as events:
+        async with _closing(self._read_all(self._position + 1)) as events:
             done = await self._consume(events)
         if isinstance(done, Failure):
             return done
@@ -268,7 +331,10 @@ class ProjectionRunner(Generic[S, E]):
             task_status.started()
             return restored
         task_status.started()
-        async with _closing(self.store.subscribe(from_position=self._position + 1)) as events:
+        categories = self.projection.consumes.categories
+        from_position = self._position + 1
+        subscription = self.store.subscribe(from_position=from_position, categories=categories)
+        async with _closing(subscription) as events:
             return await self._consume(events)
 
     async def rebuild(self) -> Result[int, RunnerError]:
@@ -310,12 +376,70 @@ class ProjectionRunner(Generic[S, E]):
             self._scope.cancel()
 
     async def health_check(self) -> HealthStatus:
-        """Healthy while running; unhealthy with the reason after a failure."""
+        """Healthy while running; degraded while more dead letters are kept than the policy
+        tolerates; unhealthy with the reason after a failure, or when not running."""
         if self._failure is not None:
             return HealthStatus.unhealthy(str(self._failure))
         if self._scope is None:
             return HealthStatus.unhealthy("not running")
+        if isinstance(self.poison, SkipToDeadLetters):
+            listed = await self.poison.letters.letters(self.name)
+            if isinstance(listed, Failure):
+                return HealthStatus.degraded(f"cannot list dead letters: {listed.failure()}")
+            kept = len(listed.unwrap())
+            if kept > self.poison.tolerate:
+                return HealthStatus.degraded(
+                    f"at position {self._position}; {kept} dead letter(s), "
+                    f"{self.poison.tolerate} tolerated (see cim dead-letters)"
+                )
         return HealthStatus.healthy(f"at position {self._position}")
+
+    async def redrive(self, position: int) -> Result[None, RedriveError]:
+        """Run the dead-lettered event at *position* through ``step`` and the executor again.
+
+        Use it after fixing what made the event fail (a bug in ``step``, an unreachable read
+        model). The event is applied to the projection's current state (the runner moved on
+        past it); its effects carry the event as their cause, so read-model rows that later
+        events already changed keep the later values. On success the letter is removed; if
+        the event fails again, the letter is kept with the new reason and the failure returned.
+        An event of a type the projection no longer consumes is not processed; its letter is
+        removed. Safe while the runner runs (events are processed one at a time).
+        """
+        letters = self.dead_letters
+        if letters is None:
+            return Failure(NotDeadLettered(self.name, position))
+        listed = await letters.letters(self.name)
+        if isinstance(listed, Failure):
+            return Failure(listed.failure())
+        letter = next((x for x in listed.unwrap() if x.position == position), None)
+        if letter is None:
+            return Failure(NotDeadLettered(self.name, position))
+        async with self._exclusively():
+            restored = await self._restore()
+            if isinstance(restored, Failure):
+                return Failure(restored.failure())
+            found = await self._event_at(position)
+            if isinstance(found, Failure):
+                error = found.failure()
+                if isinstance(error, CorruptEvent):
+                    again = evolve(letter, reason=str(error.error))
+                    return await self._failed_again(letters, again)
+                return Failure(StoreFailed(self.name, error))
+            envelope = found.unwrap()
+            if not self.projection.consumes.sees(envelope):
+                return await letters.remove(letter)  # the projection no longer consumes it
+            try:
+                state, effects = self.projection.step(
+                    self._state, self.projection.consumes.input(envelope)
+                )
+            except Exception as exc:
+                again = evolve(letter, reason=f"step raised {type(exc).__name__}: {exc}")
+                return await self._failed_again(letters, again)
+            executed = await self._execute(envelope, effects)
+            if isinstance(executed, Failure):
+                return Failure(EffectsFailed(self.name, position, executed.failure()))
+            self._state = state
+        return await letters.remove(letter)
 
     # ---------------------------------------------------------- internals
 
@@ -327,8 +451,13 @@ class ProjectionRunner(Generic[S, E]):
             return Failure(CheckpointFailed(self.name, loaded.failure()))
         checkpoint = loaded.unwrap()
         state = self.projection.initial
+        consumes = self.projection.consumes
         if checkpoint > 0 and not self.stateless:
-            async with _closing(self.store.read_all()) as events:
+            skipped = await self._dead_lettered()
+            if isinstance(skipped, Failure):
+                return Failure(skipped.failure())
+            set_aside = skipped.unwrap()
+            async with _closing(self._read_all(1)) as events:
                 async for item in events:
                     if isinstance(item, Failure):
                         error = item.failure()
@@ -338,19 +467,82 @@ class ProjectionRunner(Generic[S, E]):
                     envelope = item.unwrap()
                     if envelope.position > checkpoint:
                         break
+                    if not consumes.sees(envelope) or envelope.position in set_aside:
+                        continue  # not consumed, or dead-lettered (until re-driven)
                     try:
-                        state, _ = self.projection.step(state, envelope.payload)
+                        state, _ = self.projection.step(state, consumes.input(envelope))
                     except Exception:  # processed by the poison policy before the checkpoint
                         continue
         self._state, self._position, self._saved = state, checkpoint, checkpoint
         self._restored = True
         return Success(None)
 
+    @contextlib.asynccontextmanager
+    async def _exclusively(self) -> AsyncIterator[None]:
+        """Run the body while no event is being processed (the loop waits meanwhile)."""
+        while self._paused is not None:  # another re-drive
+            await self._paused.wait()
+        paused = self._paused = anyio.Event()
+        try:
+            while self._processing:
+                between = self._between = anyio.Event()
+                await between.wait()
+            yield
+        finally:
+            self._paused = self._between = None
+            paused.set()
+
+    async def _dead_lettered(self) -> Result[frozenset[int], DeadLetterUnavailable]:
+        letters = self.dead_letters
+        if letters is None:
+            return Success(frozenset())
+        listed = await letters.letters(self.name)
+        return listed.map(lambda found: frozenset(letter.position for letter in found))
+
+    def _read_all(
+        self, from_position: int
+    ) -> AsyncIterator[Result[EventEnvelope[Any], StoreError]]:
+        categories = self.projection.consumes.categories
+        return self.store.read_all(from_position=from_position, categories=categories)
+
+    async def _event_at(self, position: int) -> Result[EventEnvelope[Any], StoreError]:
+        async with _closing(self._read_all(position)) as events:
+            async for item in events:
+                if isinstance(item, Failure):
+                    error = item.failure()
+                    if isinstance(error, CorruptEvent) and error.position != position:
+                        break
+                    return item
+                if item.unwrap().position == position:
+                    return item
+                break
+        return Failure(
+            StoreUnavailable(
+                f"no event at position {position} in the categories {self.name} consumes"
+            )
+        )
+
+    async def _failed_again(
+        self, letters: DeadLetters, letter: DeadLetter
+    ) -> Result[None, RedriveError]:
+        recorded = await letters.record(letter)
+        if isinstance(recorded, Failure):
+            return Failure(recorded.failure())
+        return Failure(PoisonEvent(self.name, letter.position, letter.reason))
+
     async def _consume(
         self, events: AsyncIterator[Result[EventEnvelope[Any], StoreError]]
     ) -> Result[None, RunnerError]:
         async for item in events:
-            processed = await self._process(item)
+            while self._paused is not None:
+                await self._paused.wait()
+            self._processing = True
+            try:
+                processed = await self._process(item)
+            finally:
+                self._processing = False
+                if self._between is not None:
+                    self._between.set()
             if isinstance(processed, Failure):
                 return processed
         return Success(None)
@@ -368,8 +560,13 @@ class ProjectionRunner(Generic[S, E]):
         envelope = item.unwrap()
         if envelope.position <= self._position:
             return Success(None)  # already processed (a redelivery)
+        consumes = self.projection.consumes
+        filtered = consumes.categories is not None or consumes.event_types is not None
+        if filtered and not consumes.sees(envelope):
+            return await self._advance(envelope.position)
+        event: Any = envelope if consumes.envelopes else envelope.payload
         try:
-            state, effects = self.projection.step(self._state, envelope.payload)
+            state, effects = self.projection.step(self._state, event)
         except Exception as exc:
             letter = DeadLetter(
                 self.name,
@@ -401,6 +598,19 @@ class ProjectionRunner(Generic[S, E]):
         recorded = await self.poison.letters.record(letter)
         if isinstance(recorded, Failure):
             return Failure(recorded.failure())
+        _log.warning(
+            "%s dead-lettered the event at position %d: %s",
+            letter.projection,
+            letter.position,
+            letter.reason,
+            extra={
+                "projection": letter.projection,
+                "position": letter.position,
+                "reason": letter.reason,
+                "event_type": letter.event_type,
+                "event_id": letter.event_id,
+            },
+        )
         return await self._advance(letter.position)
 
     async def _advance(self, position: int) -> Result[None, RunnerError]:

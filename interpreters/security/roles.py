@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from attrs import frozen
@@ -106,17 +107,27 @@ class Deployment:
 
     ``stream`` and ``subject_prefix`` are the event store's; ``correlation_bucket`` and
     ``snapshot_bucket`` its KV buckets (default ``<stream>_correlation``/``_snapshots``);
-    ``checkpoint_bucket`` and ``dead_letter_bucket`` the runtime's; ``read_model_prefix`` the
-    prefix of read-model bucket names (a collection ``c`` is bucket ``<prefix>c``).
+    ``namespace`` the runtime's (default: the stream name, as ``Namespace.of_stream``), which
+    names the checkpoint and dead-letter buckets (``<namespace>_checkpoints``,
+    ``<namespace>_dead_letters``) and the read-model bucket prefix (``<namespace>_rm_``: a
+    collection ``c`` is bucket ``<prefix>c``); each can be given instead (for example the
+    buckets shared before namespaces: ``checkpoint_bucket="cim_checkpoints"``,
+    ``dead_letter_bucket="cim_dead_letters"``, ``read_model_prefix=""``).
+
+    >>> Deployment().checkpoints
+    'CIM_EVENTS_checkpoints'
+    >>> Deployment(namespace="shop").models
+    'shop_rm_'
     """
 
     stream: str = "CIM_EVENTS"
     subject_prefix: str = "events"
     correlation_bucket: str | None = None
     snapshot_bucket: str | None = None
-    checkpoint_bucket: str = "cim_checkpoints"
-    dead_letter_bucket: str = "cim_dead_letters"
-    read_model_prefix: str = ""
+    namespace: str | None = None
+    checkpoint_bucket: str | None = None
+    dead_letter_bucket: str | None = None
+    read_model_prefix: str | None = None
 
     @property
     def buckets(self) -> tuple[str, str]:
@@ -125,6 +136,28 @@ class Deployment:
             self.correlation_bucket or f"{self.stream}_correlation",
             self.snapshot_bucket or f"{self.stream}_snapshots",
         )
+
+    @property
+    def runtime_namespace(self) -> str:
+        """The runtime's namespace: ``namespace``, else the stream name made bucket-safe."""
+        return self.namespace or re.sub(r"[^A-Za-z0-9_-]", "_", self.stream)
+
+    @property
+    def checkpoints(self) -> str:
+        """The checkpoint bucket."""
+        return self.checkpoint_bucket or f"{self.runtime_namespace}_checkpoints"
+
+    @property
+    def dead_letters(self) -> str:
+        """The dead-letter bucket."""
+        return self.dead_letter_bucket or f"{self.runtime_namespace}_dead_letters"
+
+    @property
+    def models(self) -> str:
+        """The prefix of read-model bucket names."""
+        if self.read_model_prefix is not None:
+            return self.read_model_prefix
+        return f"{self.runtime_namespace}_rm_"
 
     def _reader(self) -> tuple[str, ...]:
         """Read the event stream (and look at the store's buckets, which opening it checks)."""
@@ -167,9 +200,9 @@ class Deployment:
         """Read the events; write only read-model *collections*, checkpoint key *name*, and dead
         letters of *name*; never append."""
         writes = [
-            *(s for c in collections for s in self._bucket(self.read_model_prefix + c)),
-            *self._bucket(self.checkpoint_bucket, name),
-            *self._bucket(self.dead_letter_bucket, f"{name}.>"),
+            *(s for c in collections for s in self._bucket(self.models + c)),
+            *self._bucket(self.checkpoints, name),
+            *self._bucket(self.dead_letters, f"{name}.>"),
         ]
         return self._role([*self._reader(), *writes], [f"{self.subject_prefix}.>"])
 
@@ -178,7 +211,7 @@ class Deployment:
     ) -> RolePermissions:
         """Read the read-model *collections*; write nothing; serve requests on the *endpoints*
         subjects (a ``QueryService``), if any."""
-        reads = [s for c in collections for s in _read_stream(f"KV_{self.read_model_prefix}{c}")]
+        reads = [s for c in collections for s in _read_stream(f"KV_{self.models}{c}")]
         return self._role(
             ["$JS.API.INFO", *reads], [f"{self.subject_prefix}.>", "$KV.>"], endpoints
         )

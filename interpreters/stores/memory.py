@@ -19,7 +19,7 @@ AppendResult(version=1, position=1)
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -54,6 +54,7 @@ from interpreters.stores.protocol import (
     ReusedEventIds,
     Snapshot,
     check_append,
+    check_categories,
     check_chain,
     check_from,
     encoded_size,
@@ -228,26 +229,34 @@ class InMemoryEventStore:
             version += 1
 
     async def read_all(
-        self, *, from_position: int = 1
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
-        """Every stored event from *from_position* on, in global order; ends at the current end."""
+        """Every stored event from *from_position* on (of *categories* only, if given), in
+        global order; ends at the current end."""
         check_from("from_position", from_position)
+        wanted = check_categories(categories)
         end = len(self._log)
         for position in range(from_position, end + 1):
             await anyio.lowlevel.checkpoint()
-            yield Success(self._log[position - 1])
+            envelope = self._log[position - 1]
+            if wanted is None or envelope.stream.category in wanted:
+                yield Success(envelope)
 
     async def subscribe(
-        self, *, from_position: int = 1
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
-        """Every event from *from_position*: the backlog, then live events until cancelled."""
+        """Every event from *from_position* (of *categories* only, if given): the backlog,
+        then live events until cancelled."""
         check_from("from_position", from_position)
+        wanted = check_categories(categories)
         position = from_position
         while True:
             appended = self._appended
             while position <= len(self._log):
                 await anyio.lowlevel.checkpoint()
-                yield Success(self._log[position - 1])
+                envelope = self._log[position - 1]
+                if wanted is None or envelope.stream.category in wanted:
+                    yield Success(envelope)
                 position += 1
             if self._closed:
                 yield Failure(StoreUnavailable("the store is closed"))

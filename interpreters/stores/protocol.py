@@ -11,7 +11,7 @@ task that iterates also releases them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -32,6 +32,7 @@ from cim import (
     StreamExists,
     StreamId,
     shown,
+    validate_token,
 )
 
 __all__ = (
@@ -42,6 +43,7 @@ __all__ = (
     "Snapshot",
     "SnapshotStore",
     "check_append",
+    "check_categories",
     "check_chain",
     "check_from",
     "encoded_size",
@@ -112,7 +114,10 @@ class EventStore(Protocol):
     * Arguments of the wrong kind (a ``str`` for the stream, a bare ``NewEvent`` or payloads for
       *events*, an ``int`` for *expected*) raise ``TypeError`` (:func:`check_append`).
     * versions in a stream run 1..n without gaps; positions are global and increasing.
-    * ``read_all`` and ``subscribe`` yield envelopes in global position order.
+    * ``read_all`` and ``subscribe`` yield envelopes in global position order; given
+      *categories* (a collection of category names; ``None``: all), only events of streams in
+      those categories, selected by the store (a JetStream store filters by subject on the
+      server), so other categories never reach the reader.
     """
 
     async def append(
@@ -138,15 +143,17 @@ class EventStore(Protocol):
         ...
 
     def read_all(
-        self, *, from_position: int = 1
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
-        """Every stored event from *from_position* on, in global order; ends at the current end."""
+        """Every stored event from *from_position* on (of *categories* only, if given), in
+        global order; ends at the current end."""
         ...
 
     def subscribe(
-        self, *, from_position: int = 1
+        self, *, from_position: int = 1, categories: Collection[str] | None = None
     ) -> AsyncGenerator[Result[EventEnvelope[Any], StoreError], None]:
-        """Every event from *from_position*: the backlog, then live events until cancelled."""
+        """Every event from *from_position* (of *categories* only, if given): the backlog,
+        then live events until cancelled."""
         ...
 
     async def version(self, stream: StreamId) -> Result[int, StoreError]:
@@ -272,6 +279,32 @@ def check_from(name: str, value: object) -> None:
     position to start from)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be an int >= 1, got {shown(value)}")
+
+
+def check_categories(categories: object) -> frozenset[str] | None:
+    """The category names of a ``categories=`` argument (``None``: every category).
+
+    Raise ``TypeError`` for a bare string or anything but a collection of category names, and
+    ``ValueError`` for a name that is not a subject token. An empty collection selects nothing.
+
+    >>> sorted(check_categories(["order", "invoice"]))
+    ['invoice', 'order']
+    >>> check_categories("order")
+    Traceback (most recent call last):
+    TypeError: categories must be a collection of category names or None, got str 'order' (wrap one: ['order'])
+    """
+    if categories is None:
+        return None
+    if isinstance(categories, str | bytes) or not isinstance(categories, Collection):
+        hint = f" (wrap one: [{categories!r}])" if isinstance(categories, str) else ""
+        raise TypeError(
+            "categories must be a collection of category names or None, "
+            f"got {type(categories).__name__} {shown(categories)}{hint}"
+        )
+    names = frozenset(categories)
+    for name in names:
+        validate_token("category", name)
+    return names
 
 
 def _check_stream(stream: object) -> None:

@@ -13,6 +13,7 @@ import anyio
 from returns.result import Success
 
 from interpreters.runtime.checkpoints import KvCheckpoints
+from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.runner import ProjectionRunner
 from interpreters.stores.jetstream import JetStreamEventStore
@@ -25,7 +26,7 @@ async def catch_up(url: str, stream: str, prefix: str, checkpoint_every: int) ->
         url, types=TYPES, stream=stream, subject_prefix=prefix
     ) as store:
         js = store.nc.jetstream()
-        checkpoints = await KvCheckpoints.open(js)
+        checkpoints = await KvCheckpoints.open(js, Namespace.of(store))
         executor = NatsExecutor(store.nc, js)
         runner = ProjectionRunner(
             tick_counts, store, executor, checkpoints, checkpoint_every=checkpoint_every

@@ -21,6 +21,7 @@ from returns.result import Failure
 
 from interpreters.natsio import ConnectOptions
 from interpreters.runtime.checkpoints import KvCheckpoints
+from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.read_model import KvReadModel
 from interpreters.runtime.runner import ProjectionRunner
@@ -77,7 +78,9 @@ async def test_leader_killed_under_load_loses_nothing(figures: Record) -> None:
             runner_failures: list[str] = []
             killed: dict[str, Any] = {}
 
-            checkpoints = await KvCheckpoints.open(runner_js, replicas=3)
+            checkpoints = await KvCheckpoints.open(
+                runner_js, Namespace.of(runner_store), replicas=3
+            )
 
             async def follow() -> None:
                 while True:

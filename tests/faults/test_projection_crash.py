@@ -26,6 +26,7 @@ import pytest
 from nats.js.api import StreamConfig
 
 from interpreters.runtime.checkpoints import KvCheckpoints
+from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.read_model import KvReadModel
 from interpreters.server import NatsServer
 from interpreters.stores.jetstream import JetStreamEventStore
@@ -78,7 +79,7 @@ async def test_runner_killed_mid_catch_up_ends_with_the_fold(
     ):
         js = store.nc.jetstream()
         await js.add_stream(StreamConfig(name="TICKED", subjects=["ticked.>"]))
-        checkpoints = await KvCheckpoints.open(js)
+        checkpoints = await KvCheckpoints.open(js, Namespace.of(store))
         written = 0
         for round_number in range(KILLS):
             events = EVENTS_FIRST if round_number == 0 else EVENTS_BETWEEN_KILLS

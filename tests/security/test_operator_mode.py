@@ -44,6 +44,7 @@ from interpreters.runtime.commands import CommandHandler
 from interpreters.runtime.dead_letters import KvDeadLetters
 from interpreters.runtime.endpoints import CommandService, CommandTypes, QueryService
 from interpreters.runtime.executors import InMemoryReadModel
+from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.read_model import KvReadModel
 from interpreters.runtime.runner import ProjectionRunner, SkipToDeadLetters
@@ -67,6 +68,7 @@ COMMANDS_SUBJECT = "svc.orders.command"
 QUERIES_SUBJECT = "svc.orders.query"
 ROLES = Deployment()
 SUMMARIES = "order_summaries"
+NAMESPACE = Namespace.of_stream("CIM_EVENTS")  # the runtime's buckets: CIM_EVENTS_checkpoints, ...
 COMMANDS = CommandTypes([PlaceOrder, Submit, Confirm, Ship, Deliver, Cancel])
 
 
@@ -143,9 +145,9 @@ async def provisioned(cluster: Cluster) -> Cluster:
         pass
     nc = await cluster.client("admin")
     js = nc.jetstream()
-    await KvCheckpoints.open(js)
-    for bucket in (ORDERS, ORDER_STATS, "other_table"):
-        await js.create_key_value(bucket=bucket)
+    await KvCheckpoints.open(js, NAMESPACE)
+    for collection in (ORDERS, ORDER_STATS, "other_table"):
+        await js.create_key_value(bucket=NAMESPACE.read_model_prefix + collection)
     await nc.close()
     return cluster
 
@@ -182,13 +184,17 @@ async def test_the_order_flow_runs_end_to_end_with_per_role_creds(provisioned: C
         runner = ProjectionRunner(
             order_summaries,
             projection_store,
-            NatsExecutor(projection_nc, projection_js, read_model=KvReadModel(projection_js)),
-            await KvCheckpoints.open(projection_js),
+            NatsExecutor(
+                projection_nc,
+                projection_js,
+                read_model=KvReadModel.in_namespace(projection_js, NAMESPACE),
+            ),
+            await KvCheckpoints.open(projection_js, NAMESPACE),
             collections=[ORDERS, ORDER_STATS],
         )
         queries = QueryService(
             query_nc,
-            KvReadModel(query_nc.jetstream()),
+            KvReadModel.in_namespace(query_nc.jetstream(), NAMESPACE),
             [ORDERS, ORDER_STATS],
             name="orders-queries",
             subject=QUERIES_SUBJECT,
@@ -250,14 +256,18 @@ async def test_a_projection_user_cannot_append_or_write_another_projections_keys
     violations: list[str] = []
     nc = await cluster.watched_client("projection", violations)
     js = nc.jetstream(timeout=2)
-    own = await js.key_value(ORDERS)
+    own = await js.key_value(NAMESPACE.read_model_prefix + ORDERS)
     assert await own.put("probe", b"{}") > 0
-    refused = ("$KV.other_table.k", "$KV.cim_checkpoints.other", "events.order.o-9")
+    refused = (
+        f"$KV.{NAMESPACE.read_model_prefix}other_table.k",
+        f"$KV.{NAMESPACE.checkpoints_bucket}.other",
+        "events.order.o-9",
+    )
     for subject in refused:
         with pytest.raises(nats.errors.Error):  # refused: no ack comes back
             await js.publish(subject, b"{}", timeout=0.3)
     assert [v.split('"')[1] for v in violations] == [s.lower() for s in refused]
-    mine = await js.key_value("cim_checkpoints")
+    mine = await js.key_value(NAMESPACE.checkpoints_bucket)
     assert await mine.put(SUMMARIES, b'{"position": 0}') > 0
     await nc.close()
 
@@ -399,7 +409,7 @@ async def test_an_event_injected_without_the_signing_key_is_dead_lettered_and_fl
 
     trusted = TrustedSigners.of([cluster.signer.public_key])
     projection_nc = await cluster.client("projection")
-    letters = await KvDeadLetters.open(projection_nc.jetstream())
+    letters = await KvDeadLetters.open(projection_nc.jetstream(), NAMESPACE)
     async with cluster.store("projection", trusted_signers=trusted) as projection_store:
         runner = ProjectionRunner(
             order_summaries,
@@ -482,8 +492,11 @@ async def test_command_and_query_services_stay_in_their_lanes(provisioned: Clust
     violations: list[str] = []
     nc = await cluster.watched_client("query", violations)
     js = nc.jetstream(timeout=2)
-    for subject in (f"$KV.{ORDERS}.o-1", "events.order.o-1"):
+    for subject in (f"$KV.{NAMESPACE.read_model_prefix}{ORDERS}.o-1", "events.order.o-1"):
         with pytest.raises(nats.errors.Error):
             await js.publish(subject, b"{}", timeout=0.3)
     await nc.close()
-    assert [v.split('"')[1] for v in violations] == ["$kv.orders.o-1", "events.order.o-1"]
+    assert [v.split('"')[1] for v in violations] == [
+        f"$kv.{NAMESPACE.read_model_prefix.lower()}orders.o-1",
+        "events.order.o-1",
+    ]

@@ -144,6 +144,23 @@ class _TrustsAnySnapshot(InMemoryEventStore):
         return read.map(lambda events: Loaded(snapshot, events))
 
 
+class _IgnoresCategories(InMemoryEventStore):
+    """Planted bug: categories= is accepted and ignored (every category is yielded)."""
+
+    def read_all(self, *, from_position: int = 1, categories: Any = None) -> Any:
+        return super().read_all(from_position=from_position)
+
+    def subscribe(self, *, from_position: int = 1, categories: Any = None) -> Any:
+        return super().subscribe(from_position=from_position)
+
+
+class _FiltersOnlyReads(InMemoryEventStore):
+    """Planted bug: read_all filters by category, subscribe does not."""
+
+    def subscribe(self, *, from_position: int = 1, categories: Any = None) -> Any:
+        return super().subscribe(from_position=from_position)
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("broken", "test"),
@@ -156,6 +173,8 @@ class _TrustsAnySnapshot(InMemoryEventStore):
         (_RetryOnlyAtTheTip, "test_retry_after_others_appended_answers_the_original"),
         (_AcceptsReusedIds, "test_event_id_of_another_event_is_refused"),
         (_TrustsAnySnapshot, "test_snapshot_beyond_the_stream_is_ignored"),
+        (_IgnoresCategories, "test_read_all_and_subscribe_filter_by_category"),
+        (_FiltersOnlyReads, "test_read_all_and_subscribe_filter_by_category"),
     ],
 )
 async def test_contract_rejects_planted_broken_stores(
@@ -165,3 +184,17 @@ async def test_contract_rejects_planted_broken_stores(
     contract = EventStoreContract()
     with pytest.raises((AssertionError, pytest.fail.Exception)):
         await getattr(contract, test)(broken(types=contract_types()))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("categories", "error"),
+    [("order", TypeError), (["a.b"], ValueError), ([1], TypeError)],
+)
+async def test_bad_categories_are_programmer_errors(categories: Any, error: type) -> None:
+    """A bare string, a bad token or a non-string for categories= raises at once."""
+    store = InMemoryEventStore(types=contract_types())
+    with pytest.raises(error):
+        await anext(store.read_all(categories=categories))
+    with pytest.raises(error):
+        await anext(store.subscribe(categories=categories))

@@ -93,3 +93,41 @@ def test_bad_versions_and_names_are_refused() -> None:
         EventTypes().register(Placed, version=0)
     with pytest.raises(ValueError, match="name"):
         EventTypes().register(Placed, name=" ")
+
+
+def test_merge_combines_two_registries() -> None:
+    """merge (and |) knows every type of both; types registered the same way are kept once."""
+    orders = EventTypes().register(Placed, version=3, upcasters={1: v1_to_v2, 2: v2_to_v3})
+    others = EventTypes().register(Other)
+    merged = orders | others
+    assert [t.name for t in merged] == ["Other", "Placed"]
+    assert merged.by_name("Placed") == orders.by_name("Placed")
+    assert orders.merge(merged) == merged
+    assert len(orders) == 1  # unchanged
+
+
+@pytest.mark.parametrize(
+    ("theirs", "message"),
+    [
+        (lambda: EventTypes().register(Other, name="Placed"), r"'Placed' names .*Placed .*Other"),
+        (lambda: EventTypes().register(Placed, name="Ordered"), r"as 'Placed' in one .* 'Ordered'"),
+        (lambda: EventTypes().register(Placed, version=2, upcasters={1: v1_to_v2}), "version"),
+        (
+            lambda: EventTypes().register(Placed, version=3, upcasters={1: v1_to_v2, 2: v1_to_v2}),
+            "upcasters",
+        ),
+    ],
+)
+def test_merge_refuses_clashes(theirs: Any, message: str) -> None:
+    """One name for two classes, one class under two names, two versions or chains: refused."""
+    orders = EventTypes().register(Placed, version=3, upcasters={1: v1_to_v2, 2: v2_to_v3})
+    with pytest.raises(ValueError, match=message):
+        orders.merge(theirs())
+
+
+def test_merge_takes_only_registries() -> None:
+    """Merging something else is a TypeError (and | answers NotImplemented)."""
+    with pytest.raises(TypeError, match="EventTypes registry"):
+        EventTypes().merge([Placed])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        EventTypes() | [Placed]

@@ -107,9 +107,12 @@ def test_roles_are_least_privilege() -> None:
     assert not any(s.startswith("ev.") and s != "ev.order.>" for s in command.publish_allow)
     projection = roles.projection("summaries", ["orders"])
     assert not any(s.startswith("ev.") for s in projection.publish_allow)
-    assert "$KV.orders.>" in projection.publish_allow
-    assert "$KV.cim_checkpoints.summaries" in projection.publish_allow
-    assert "$KV.cim_checkpoints.>" not in projection.publish_allow
+    assert "$KV.S_rm_orders.>" in projection.publish_allow
+    assert "$KV.S_checkpoints.summaries" in projection.publish_allow
+    assert "$KV.S_checkpoints.>" not in projection.publish_allow
+    assert "$KV.S_dead_letters.summaries.>" in projection.publish_allow
+    legacy = Deployment(checkpoint_bucket="cim_checkpoints", read_model_prefix="")
+    assert "$KV.orders.>" in legacy.projection("summaries", ["orders"]).publish_allow
     for role in (command, projection, roles.query_service(["orders"]), roles.auditor()):
         assert set(ADMIN_ONLY) <= set(role.publish_deny)
     assert not any(s.startswith("$KV.") for s in roles.auditor().publish_allow)

@@ -31,7 +31,6 @@ from cim import (
     PermissionDenied,
     StoreError,
     StreamId,
-    validate_token,
 )
 from interpreters.natsio.subjects import category_subjects
 from interpreters.stores.jetstream._core import CLOSED, StoreCore
@@ -45,7 +44,7 @@ from interpreters.stores.jetstream._ordered_reader import (
 from interpreters.stores.jetstream._provision import StoreAccessDenied
 from interpreters.stores.jetstream._tips import EMPTY, Tip
 from interpreters.stores.jetstream.foreign import ForeignMessage, check_message
-from interpreters.stores.protocol import check_from
+from interpreters.stores.protocol import check_categories, check_from
 
 __all__ = ("Reads", "batches_of")
 
@@ -194,18 +193,11 @@ class Reads:
 
     def _subjects(self, categories: Collection[str] | None) -> tuple[str, ...]:
         """The subjects a read of *categories* (``None``: all) asks the server for."""
-        if categories is None:
+        names = check_categories(categories)
+        if names is None:
             return (self.core.all_subjects,)
-        if isinstance(categories, str | bytes) or not isinstance(categories, Collection):
-            raise TypeError(
-                "categories must be a collection of category names such as ['order'] "
-                f"(or None for all), got {type(categories).__name__}"
-            )
         prefix = self.core.settings.subject_prefix
-        return tuple(
-            category_subjects(prefix, validate_token("category", category))
-            for category in sorted(set(categories))
-        )
+        return tuple(category_subjects(prefix, category) for category in sorted(names))
 
     async def read_all(
         self, *, from_position: int = 1, categories: Collection[str] | None = None
