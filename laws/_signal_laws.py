@@ -1,5 +1,8 @@
 """The signal laws: the algebra of ``cim.frp`` (functor, applicative, merge, hold, push/pull).
 
+Also the step-behaviour vocabulary: updates, values, calm, lifts of any arity, switching between
+events, ``hold_from`` and the recursive ``hold_loop``.
+
 :func:`check_signal_laws` checks the operations in a :class:`SignalOperations`; its defaults are
 ``cim.frp``'s, and replacing one (say, a faster ``merge``) checks that replacement instead.
 Behaviours are compared by sampling both at drawn times; events by their occurrences.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import reduce
-from itertools import zip_longest
+from itertools import pairwise, zip_longest
 from typing import Any
 
 from attrs import frozen
@@ -18,7 +21,22 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 from returns.result import Failure, Success
 
-from cim.frp import Accumulator, Behavior, DiscreteEvent, OutOfOrder, apply
+from cim.frp import (
+    Accumulator,
+    Behavior,
+    DiscreteEvent,
+    OutOfOrder,
+    StepFunction,
+    apply,
+    hold_loop,
+    lift2,
+    lift3,
+    lift_all,
+    switch_e,
+    switch_s,
+    updates,
+    values,
+)
 from laws._runner import check_law
 from laws.strategies import behaviors, discrete_events, signal_times
 
@@ -43,6 +61,18 @@ class SignalOperations:
     accum: Callable[[Event, Any, Step], Behavior[Any]] = DiscreteEvent.accum
     hold: Callable[[Event, Any], Behavior[Any]] = DiscreteEvent.hold
     accumulator: Callable[[Any, Step], Accumulator[Any, Any]] = Accumulator.start
+    lift3: Callable[..., Behavior[Any]] = lift3
+    lift_all: Callable[
+        [Callable[[tuple[Any, ...]], Any], Sequence[Behavior[Any]]], Behavior[Any]
+    ] = lift_all
+    updates: Callable[[Behavior[Any]], Event] = updates
+    values: Callable[[Behavior[Any], Any], Event] = values
+    event_calm: Callable[[Event], Event] = DiscreteEvent.calm
+    behavior_calm: Callable[[Behavior[Any]], Behavior[Any]] = Behavior.calm
+    switch_s: Callable[[Behavior[Event]], Event] = switch_s
+    switch_e: Callable[[Event, DiscreteEvent[Event]], Event] = switch_e
+    hold_from: Callable[[Event, Any, Any], Behavior[Any]] = DiscreteEvent.hold_from
+    hold_loop: Callable[[Any, Callable[[Behavior[Any]], Event]], Behavior[Any]] = hold_loop
 
 
 @frozen(repr=False)
@@ -292,6 +322,282 @@ def check_signal_laws(
         "push/pull agreement",
         st.tuples(events, ints, steps, samples, at),
         lambda e, initial, f, ts, late: _push_pull(ops, e, initial, f, ts, late),
+    )
+    _check_step_laws(ops, at, samples, law)
+
+
+def _check_step_laws(
+    ops: SignalOperations,
+    at: SearchStrategy[Any],
+    samples: SearchStrategy[list[Any]],
+    law: Callable[[str, SearchStrategy[Any], Callable[..., str | None]], None],
+) -> None:
+    """The laws of the step-behaviour vocabulary: updates, values, calm, lifts, switching, loops."""
+    ints = st.integers(-5, 5)
+    events = discrete_events(times=at)
+    steps = st.sampled_from(_STEPS)
+    stepwise = _step_behaviors(at)
+    inner_events = discrete_events(times=at, max_size=4)
+    ints_behaviors = behaviors(ints, times=at)
+    law(
+        "updates of hold: one per time, the last value",
+        st.tuples(events, ints),
+        lambda e, initial: _same_occurrences(
+            DiscreteEvent(_last_per_time(e)),
+            ops.updates(DiscreteEvent.hold(e, initial)),
+            "updates(e.hold(initial))",
+        ),
+    )
+    law(
+        "a step behaviour is the hold of its updates from its initial value",
+        st.tuples(stepwise, samples),
+        lambda b, ts: _held_updates(ops, b, ts),
+    )
+    law(
+        "updates agree with the pushed accum",
+        st.tuples(events, ints, steps),
+        lambda e, initial, f: _same_occurrences(
+            _pushed_per_time(ops.accumulator(initial, f), e),
+            ops.updates(ops.accum(e, initial, f)),
+            "updates(e.accum(initial, f)) vs the evaluator after each time",
+        ),
+    )
+    law(
+        "values: the value just after start, then later updates",
+        st.tuples(stepwise, at),
+        lambda b, start: _values_law(ops, b, start),
+    )
+    law(
+        "calm drops repeated values",
+        st.tuples(discrete_events(st.integers(0, 2), times=at)),
+        lambda e: _same_occurrences(
+            DiscreteEvent(
+                tuple(
+                    o
+                    for i, o in enumerate(e.occurrences)
+                    if i == 0 or e.occurrences[i - 1][1] != o[1]
+                )
+            ),
+            ops.event_calm(e),
+            "e.calm()",
+        ),
+    )
+    law(
+        "calm keeps a behaviour's values and drops its non-changes",
+        st.tuples(stepwise, samples),
+        lambda b, ts: _first_problem(
+            _same_samples(b, ops.behavior_calm(b), ts, "b.calm()"),
+            _same_occurrences(
+                DiscreteEvent(tuple((t, v) for t, v in ops.updates(b).occurrences if b.at(t) != v)),
+                ops.updates(ops.behavior_calm(b)),
+                "updates(b.calm())",
+            ),
+        ),
+    )
+    law(
+        "lift3 is pointwise",
+        st.tuples(ints_behaviors, ints_behaviors, ints_behaviors, samples),
+        lambda a, b, c, ts: _same_samples(
+            Behavior.from_function(lambda t: (a.at(t), b.at(t), c.at(t))),
+            ops.lift3(_TRIPLE, a, b, c),
+            ts,
+            "lift3((a, b, c), a, b, c)",
+        ),
+    )
+    law(
+        "lift_all is pointwise",
+        st.tuples(st.lists(ints_behaviors, max_size=4), samples),
+        lambda bs, ts: _same_samples(
+            Behavior.from_function(lambda t: tuple(b.at(t) for b in bs)),
+            ops.lift_all(_VALUES, bs),
+            ts,
+            "lift_all(values, bs)",
+        ),
+    )
+    law(
+        "switch follows the event current at each time",
+        st.tuples(inner_events, discrete_events(inner_events, times=at, max_size=4)),
+        lambda initial, changes: _first_problem(
+            _same_occurrences(
+                _switched(initial, changes),
+                ops.switch_s(DiscreteEvent.hold(changes, initial)),
+                "switch_s(changes.hold(initial))",
+            ),
+            _same_occurrences(
+                _switched(initial, changes),
+                ops.switch_e(initial, changes),
+                "switch_e(initial, changes)",
+            ),
+        ),
+    )
+    law(
+        "hold_from ignores occurrences before start",
+        st.tuples(events, at, ints, samples),
+        lambda e, start, initial, ts: _same_samples(
+            Behavior.from_function(
+                lambda t: _last_before(
+                    DiscreteEvent(tuple(o for o in e.occurrences if not o[0] < start)), t, initial
+                )
+            ),
+            ops.hold_from(e, start, initial),
+            ts,
+            f"e.hold_from({start!r}, initial)",
+        ),
+    )
+    law(
+        "hold_loop is the fixed point of its definition",
+        st.tuples(events, ints, st.sampled_from(_LOOPS), steps, samples),
+        lambda e, initial, loop, f, ts: _loop_law(ops, e, initial, loop, f, ts),
+    )
+    law(
+        "hold_loop of a snapshot is accum and the evaluator (one occurrence per time)",
+        st.tuples(events, ints, steps),
+        lambda e, initial, f: _loop_is_accum(ops, e, initial, f),
+    )
+
+
+_TRIPLE = _Named("(a, b, c)", lambda a, b, c: (a, b, c))
+_VALUES = _Named("values", lambda values: values)
+_LOOPS = (
+    _Named(
+        "e.snapshot(b, f(held, v))",
+        lambda e, f: lambda b: e.snapshot(b, lambda v, held: f(held, v)),
+    ),
+    _Named(
+        "e.gate(b > -3).snapshot(b, f(held, v))",
+        lambda e, f: (
+            lambda b: e.gate(b.map(lambda x: x > -3)).snapshot(b, lambda v, held: f(held, v))
+        ),
+    ),
+    _Named(
+        "e.snapshot(b, f(held, v)).merge(e)",
+        lambda e, f: lambda b: e.snapshot(b, lambda v, held: f(held, v)).merge(e),
+    ),
+)
+
+
+def _step_behaviors(at: SearchStrategy[Any]) -> SearchStrategy[Behavior[Any]]:
+    """Step behaviours of small ints: constants and holds, nested in map/lifts/calm/switch."""
+    ints = st.integers(-5, 5)
+    base = st.one_of(
+        ints.map(Behavior.constant), st.builds(DiscreteEvent.hold, discrete_events(times=at), ints)
+    )
+
+    def switched(children: SearchStrategy[Behavior[Any]]) -> SearchStrategy[Behavior[Any]]:
+        held = st.builds(
+            DiscreteEvent.hold, discrete_events(children, times=at, max_size=3), children
+        )
+        outer = st.one_of(
+            held,
+            children.map(Behavior.constant),
+            held.map(Behavior.calm),
+            held.map(lambda b: b.map(_IDENTITY)),
+            st.builds(lift2, st.just(_FIRST), held, held),
+        )
+        return outer.map(Behavior.switch)
+
+    def extend(children: SearchStrategy[Behavior[Any]]) -> SearchStrategy[Behavior[Any]]:
+        return st.one_of(
+            st.builds(Behavior.map, children, st.sampled_from(_UNARY)),
+            st.builds(lift2, st.sampled_from(_STEPS), children, children),
+            st.builds(lift3, st.just(_SUM3), children, children, children),
+            st.builds(lift_all, st.just(_Named("sum", sum)), st.lists(children, max_size=3)),
+            children.map(Behavior.calm),
+            switched(children),
+        )
+
+    nested = st.recursive(base, extend, max_leaves=6)
+    return st.deferred(lambda: nested)  # a short repr: the nested one is exponentially long
+
+
+_FIRST = _Named("first", lambda a, _: a)
+_SUM3 = _Named("a + b - c", lambda a, b, c: a + b - c)
+
+
+def _last_per_time(e: Event) -> tuple[Any, ...]:
+    occurrences = e.occurrences
+    return tuple(
+        o
+        for i, o in enumerate(occurrences)
+        if i + 1 == len(occurrences) or occurrences[i][0] < occurrences[i + 1][0]
+    )
+
+
+def _pushed_per_time(accumulator: Accumulator[Any, Any], e: Event) -> Event:
+    pushed: list[tuple[Any, Any]] = []
+    for t, v in e.occurrences:
+        accumulator = accumulator.push(t, v).unwrap()
+        pushed.append((t, accumulator.value))
+    return DiscreteEvent(_last_per_time(DiscreteEvent(tuple(pushed))))
+
+
+def _held_updates(ops: SignalOperations, b: Behavior[Any], samples: Sequence[Any]) -> str | None:
+    """At every sample, b is its last update strictly before, or (before any) its first value."""
+    changes = ops.updates(b).occurrences
+    times = [t for t, _ in changes]
+    if any(not before < after for before, after in pairwise(times)):
+        return f"update times are not increasing: {changes!r}"
+    steps = b.function
+    if not isinstance(steps, StepFunction):
+        return f"{b!r} is not a step behaviour"
+    first = steps.initial_value()
+    return _same_samples(
+        Behavior.from_function(lambda t: _last_before(DiscreteEvent(changes), t, first)),
+        b,
+        [*samples, *times],
+        f"the hold of updates {changes!r} from the initial value {first!r}",
+    )
+
+
+def _values_law(ops: SignalOperations, b: Behavior[Any], start: Any) -> str | None:
+    changes = ops.updates(b).occurrences
+    current = reduce(_latest, (v for t, v in changes if not start < t), b.at(start))
+    later = tuple((t, v) for t, v in changes if start < t)
+    return _same_occurrences(
+        DiscreteEvent(((start, current), *later)), ops.values(b, start), f"values(b, {start!r})"
+    )
+
+
+def _switched(initial: Event, changes: DiscreteEvent[Event]) -> Event:
+    """The occurrences (t, v) of the event current at t: the last change strictly before t."""
+    candidates = (initial, *(e for _, e in changes.occurrences))
+    return DiscreteEvent(
+        tuple(
+            (t, v)
+            for k, candidate in enumerate(candidates)
+            for t, v in candidate.occurrences
+            if sum(1 for s, _ in changes.occurrences if s < t) == k
+        )
+    )
+
+
+def _loop_law(
+    ops: SignalOperations, e: Event, initial: Any, loop: _Named, f: Step, samples: Sequence[Any]
+) -> str | None:
+    define = loop(e, f)
+    result = ops.hold_loop(initial, define)
+    return _same_samples(
+        DiscreteEvent.hold(define(result), initial),
+        result,
+        samples,
+        f"b = hold_loop({initial!r}, {loop!r}) vs hold(define(b))",
+    )
+
+
+def _loop_is_accum(ops: SignalOperations, e: Event, initial: Any, f: Step) -> str | None:
+    once = DiscreteEvent(_last_per_time(e))
+    result = ops.hold_loop(initial, _LOOPS[0](once, f))
+    return _first_problem(
+        _same_occurrences(
+            ops.updates(DiscreteEvent.accum(once, initial, f)),
+            ops.updates(result),
+            "updates of hold_loop(initial, e.snapshot(b, f)) vs of e.accum(initial, f)",
+        ),
+        _same_occurrences(
+            _pushed_per_time(ops.accumulator(initial, f), once),
+            ops.updates(result),
+            "updates of hold_loop(initial, e.snapshot(b, f)) vs the evaluator",
+        ),
     )
 
 

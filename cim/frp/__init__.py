@@ -15,10 +15,11 @@ Time is any totally ordered value (see :class:`Time`).
 """
 
 from cim.frp._accumulator import Accumulator, OutOfOrder
-from cim.frp._behavior import Behavior, apply, lift2
+from cim.frp._behavior import Behavior, StepFunction, apply, lift2, lift3, lift_all
 from cim.frp._discrete_event import DiscreteEvent, Occurrence
 from cim.frp._envelopes import TimeSource, events_from_envelopes, occurrence_from_envelope
 from cim.frp._signal import Signal
+from cim.frp._steps import hold_loop, switch_e, switch_s, updates, values
 from cim.frp._time import Time
 
 __all__ = (
@@ -28,10 +29,18 @@ __all__ = (
     "Occurrence",
     "OutOfOrder",
     "Signal",
+    "StepFunction",
     "Time",
     "TimeSource",
     "apply",
     "events_from_envelopes",
+    "hold_loop",
     "lift2",
+    "lift3",
+    "lift_all",
     "occurrence_from_envelope",
+    "switch_e",
+    "switch_s",
+    "updates",
+    "values",
 )

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 from itertools import accumulate, islice, pairwise
@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from attrs import field, frozen
 
-from cim.frp._behavior import Behavior
+from cim.frp._behavior import Behavior, distinct_times
 from cim.frp._signal import Signal
 from cim.frp._time import Time, check_time
 
@@ -162,6 +162,33 @@ class DiscreteEvent(Signal[T]):
         """
         return Behavior(_Step(initial, self.occurrences))
 
+    def hold_from(self, start: Time, initial: T) -> Behavior[T]:
+        """``hold`` as created at time *start*: occurrences before *start* are ignored.
+
+        This is Sodium's ``hold`` (and reactive-banana's ``stepper`` run in a ``Moment``) when it
+        is built at *start*, for example inside a ``switch``: it sees the occurrences at times
+        ``t >= start`` (those at *start* included, taking effect just after it), never earlier
+        ones. :meth:`hold` is the same with *start* before every occurrence.
+
+        >>> ticks = DiscreteEvent.from_pairs([(1, "a"), (5, "b")])
+        >>> late = ticks.hold_from(3, "-")
+        >>> late.at(4), late.at(6), ticks.hold("-").at(4)
+        ('-', 'b', 'a')
+        """
+        first = bisect_left(self.occurrences, start, key=_time_of)
+        return Behavior(_Step(initial, self.occurrences[first:]))
+
+    def calm(self) -> DiscreteEvent[T]:
+        """Drop each occurrence whose value equals the previous occurrence's (Sodium's ``calm``).
+
+        >>> DiscreteEvent.from_pairs([(1, "a"), (2, "a"), (3, "b"), (4, "a")]).calm().occurrences
+        ((1, 'a'), (3, 'b'), (4, 'a'))
+        """
+        occurrences = self.occurrences
+        return DiscreteEvent(
+            tuple(o for i, o in enumerate(occurrences) if i == 0 or occurrences[i - 1][1] != o[1])
+        )
+
     def snapshot(self, behavior: Behavior[B], f: Callable[[T, B], U]) -> DiscreteEvent[U]:
         """For each occurrence ``(t, v)``, an occurrence ``(t, f(v, behavior.at(t)))``."""
         return DiscreteEvent(tuple((t, f(v, behavior.at(t))) for t, v in self.occurrences))
@@ -228,3 +255,13 @@ class _Step(Generic[T]):
     def __call__(self, t: Time) -> T:
         before = bisect_left(self.occurrences, t, key=_time_of)
         return self.occurrences[before - 1][1] if before else self.initial
+
+    def initial_value(self) -> T:
+        return self.initial
+
+    def update_times(self) -> tuple[Time, ...]:
+        return distinct_times(t for t, _ in self.occurrences)
+
+    def after(self, t: Time) -> T:
+        until = bisect_right(self.occurrences, t, key=_time_of)
+        return self.occurrences[until - 1][1] if until else self.initial

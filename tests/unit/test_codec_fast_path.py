@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from returns.result import Success
 
 from cim import EventEnvelope, Header, JsonCodec, NewEvent, StreamId
-from cim._codec import _Invalid, _succeed, _uuid
+from cim._codec import _Invalid, _succeed, _success_factory, _uuid
 from cim.examples import bank
 from laws.strategies import envelopes, example_types
 from tests.unit._bank_strategies import bank_events
@@ -127,3 +127,14 @@ def test_decoded_envelopes_are_plain_successes() -> None:
     assert decoded == Success(envelope)
     assert decoded.unwrap() is decoded.unwrap() == envelope
     assert decoded.map(lambda e: e.version).unwrap() == envelope.version
+
+
+def test_the_success_factory_builds_the_quick_maker_each_time() -> None:
+    """_success_factory (run once at import) gives a maker, not Success, whose values are Successes."""
+    succeed = _success_factory()
+    value = _deposit()
+    assert succeed is not Success
+    made = succeed(value)
+    assert type(made) is Success
+    assert made == Success(value)
+    assert made.unwrap() is value

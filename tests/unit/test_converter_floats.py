@@ -54,8 +54,18 @@ class FloatOrText:
 
 
 TYPES = EventTypes().register(Measured).register(Floats).register(FloatOrText)
-CODEC = JsonCodec(TYPES)
-CONVERTER = make_payload_converter()
+
+
+def codec() -> JsonCodec:
+    """A codec built inside the test (so mutation testing sees the converter it builds)."""
+    return JsonCodec(TYPES)
+
+
+def converter() -> cattrs.Converter:
+    """A payload converter built inside the test."""
+    return make_payload_converter()
+
+
 MOMENT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
@@ -69,12 +79,12 @@ def encode(payload: Any) -> tuple[dict[str, str], bytes]:
         event_id=UUID(int=1),
         recorded_at=MOMENT,
     )
-    return CODEC.encode(envelope)
+    return codec().encode(envelope)
 
 
 def round_trip(payload: Any) -> Any:
     """*payload* after encoding and decoding through the codec."""
-    return CODEC.decode(*encode(payload)).unwrap().payload
+    return codec().decode(*encode(payload)).unwrap().payload
 
 
 def strict_json(body: bytes) -> Any:
@@ -122,7 +132,7 @@ def test_non_finite_floats_round_trip_through_the_codec(value: float, text: str)
     """NaN, inf and -inf are written as "NaN"/"Infinity"/"-Infinity" and read back as floats."""
     headers, body = encode(Measured(value))
     assert strict_json(body)["payload"] == {"value": text}
-    decoded = CODEC.decode(headers, body).unwrap().payload
+    decoded = codec().decode(headers, body).unwrap().payload
     assert isinstance(decoded, Measured)
     assert type(decoded.value) is float
     assert same(decoded.value, value)
@@ -134,7 +144,7 @@ def test_non_finite_floats_round_trip_in_every_nested_position(value: float) -> 
     payload = floats_payload(value)
     headers, body = encode(payload)
     strict_json(body)
-    decoded = CODEC.decode(headers, body).unwrap().payload
+    decoded = codec().decode(headers, body).unwrap().payload
     got, want = all_floats(decoded), all_floats(payload)
     assert len(got) == len(want) == 12
     assert all(same(a, b) for a, b in zip(got, want, strict=True)), (got, want)
@@ -147,7 +157,7 @@ def test_any_float_round_trips_as_strict_json(x: float) -> None:
     for payload in (Measured(x), floats_payload(x)):
         headers, body = encode(payload)
         strict_json(body)
-        decoded = CODEC.decode(headers, body).unwrap().payload
+        decoded = codec().decode(headers, body).unwrap().payload
         if isinstance(payload, Measured):
             assert same(decoded.value, x)
         else:
@@ -161,7 +171,7 @@ def test_finite_floats_are_written_as_before(x: float) -> None:
     """A finite float gives the very bytes cattrs' plain orjson converter gives (no change)."""
     plain = cattrs.preconf.orjson.make_converter()
     payload = floats_payload(x)
-    assert orjson.dumps(CONVERTER.unstructure(payload, Floats)) == orjson.dumps(
+    assert orjson.dumps(converter().unstructure(payload, Floats)) == orjson.dumps(
         plain.unstructure(payload, Floats)
     )
 
@@ -174,11 +184,11 @@ def test_anything_but_a_number_or_the_three_texts_is_refused(bad: object) -> Non
     """Other strings, booleans and null in a float field are a MalformedPayload, not a float."""
     headers, _ = encode(Measured(1.0))
     body = orjson.dumps({"payload": {"value": bad}, "metadata": {}})
-    failure = CODEC.decode(headers, body).failure()
+    failure = codec().decode(headers, body).failure()
     assert isinstance(failure, MalformedPayload)
     assert failure.event_type == "Measured"
     with pytest.raises((TypeError, ValueError), match=r"expected a number"):
-        CONVERTER.structure(bad, float)
+        converter().structure(bad, float)
 
 
 @pytest.mark.parametrize("bad", ["nan", "1.5", True])
@@ -195,20 +205,20 @@ def test_anything_but_a_number_or_the_three_texts_is_refused(bad: object) -> Non
 def test_bad_values_are_refused_in_nested_positions(bad: object, tp: Any, wrap: Any) -> None:
     """A list, dict, Optional or union position refuses a bad text or a bool like a plain one."""
     with pytest.raises((TypeError, ValueError, cattrs.BaseValidationError)):
-        CONVERTER.structure(wrap(bad), tp)
+        converter().structure(wrap(bad), tp)
 
 
 def test_numbers_are_read_as_before() -> None:
     """A JSON int in a float field becomes a float; int|float keeps ints as ints."""
     body = orjson.dumps({"payload": {"value": 3}, "metadata": {}})
     headers, _ = encode(Measured(1.0))
-    decoded = CODEC.decode(headers, body).unwrap().payload
+    decoded = codec().decode(headers, body).unwrap().payload
     assert decoded == Measured(3.0)
     assert type(decoded.value) is float
     number: Any = int | float
-    assert type(CONVERTER.structure(3, number)) is int
-    assert type(CONVERTER.structure(3.5, number)) is float
-    assert CONVERTER.structure(2**70, number) == 2**70
+    assert type(converter().structure(3, number)) is int
+    assert type(converter().structure(3.5, number)) is float
+    assert converter().structure(2**70, number) == 2**70
 
 
 def test_a_float_or_str_field_refuses_non_finite_floats_when_encoding() -> None:
@@ -219,7 +229,7 @@ def test_a_float_or_str_field_refuses_non_finite_floats_when_encoding() -> None:
     kept: tuple[float | str, ...] = (1.5, "NaN", "Infinity", "text")
     for kept_value in kept:
         payload = FloatOrText(kept_value)
-        assert CODEC.decode(*encode(payload)) == Success(
+        assert codec().decode(*encode(payload)) == Success(
             TYPES.envelope(
                 NewEvent(payload),
                 stream=StreamId("m", "m-1"),

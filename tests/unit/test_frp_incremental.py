@@ -161,3 +161,17 @@ def test_unknown_time_source_is_a_value_error() -> None:
     """A time source other than position/recorded_at is rejected by name."""
     with pytest.raises(ValueError, match="'version'"):
         events_from_envelopes(STORED, time="version")  # type: ignore[call-overload]
+
+
+def test_occurrence_from_envelope_picks_time_and_value() -> None:
+    """time= and value= choose the occurrence's parts for one envelope."""
+    stored = STORED[0]
+    assert occurrence_from_envelope(stored) == (3, Paid(30))
+    assert occurrence_from_envelope(stored, time="recorded_at", value=lambda e: e.version) == (
+        START + timedelta(minutes=1),
+        1,
+    )
+    with pytest.raises(
+        ValueError, match=r"^time must be 'position' or 'recorded_at', got 'version'$"
+    ):
+        occurrence_from_envelope(stored, time="version")  # type: ignore[call-overload]

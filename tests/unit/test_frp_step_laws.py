@@ -1,0 +1,158 @@
+"""The step-behaviour laws (updates, values, calm, lifts, switching, hold_from, hold_loop) reject planted bugs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from cim.frp import Behavior, DiscreteEvent, hold_loop, lift_all, switch_e, updates
+from laws import LawViolation, SignalOperations, check_signal_laws
+
+
+def rejected_by(operations: SignalOperations) -> LawViolation:
+    """The violation check_signal_laws raises for *operations* (fails the test if none)."""
+    with pytest.raises(LawViolation) as caught:
+        check_signal_laws(operations)
+    return caught.value
+
+
+def updates_per_occurrence(b: Behavior[Any]) -> DiscreteEvent[Any]:
+    """A broken updates: one update per held occurrence, not one per time."""
+    function = b.function
+    occurrences = getattr(function, "occurrences", None)
+    return DiscreteEvent(occurrences) if occurrences is not None else updates(b)
+
+
+def test_updates_law_rejects_one_update_per_simultaneous_occurrence() -> None:
+    """Simultaneous occurrences make one update; emitting each is caught."""
+    violation = rejected_by(SignalOperations(updates=updates_per_occurrence))
+    assert violation.law.startswith("updates")
+
+
+def test_updates_law_rejects_updates_that_miss_a_change() -> None:
+    """An update stream that drops its last update no longer holds to the behaviour."""
+    violation = rejected_by(
+        SignalOperations(updates=lambda b: DiscreteEvent(updates(b).occurrences[:-1]))
+    )
+    assert "updates" in violation.law or "hold of its updates" in violation.law
+
+
+def values_sampling_before(b: Behavior[Any], start: Any) -> DiscreteEvent[Any]:
+    """A broken values: the first value is the one strictly before start (misses an update at start)."""
+    later = tuple((t, v) for t, v in updates(b).occurrences if start < t)
+    return DiscreteEvent(((start, b.at(start)), *later))
+
+
+def test_values_law_rejects_a_first_value_that_misses_the_update_at_start() -> None:
+    """values folds an update at start into its first occurrence."""
+    violation = rejected_by(SignalOperations(values=values_sampling_before))
+    assert violation.law.startswith("values")
+
+
+def test_calm_law_rejects_an_event_calm_that_compares_with_the_first_value() -> None:
+    """calm compares each occurrence with the one before it, not with the first."""
+
+    def calm_against_first(e: DiscreteEvent[Any]) -> DiscreteEvent[Any]:
+        """Broken: drops every occurrence equal to the first one."""
+        occurrences = e.occurrences
+        return DiscreteEvent(
+            tuple(o for i, o in enumerate(occurrences) if i == 0 or o[1] != occurrences[0][1])
+        )
+
+    assert rejected_by(SignalOperations(event_calm=calm_against_first)).law == (
+        "calm drops repeated values"
+    )
+
+
+def test_calm_law_rejects_a_behavior_calm_that_keeps_non_changes() -> None:
+    """A behaviour's calm must leave out updates to an equal value."""
+    violation = rejected_by(SignalOperations(behavior_calm=lambda b: b))
+    assert violation.law == "calm keeps a behaviour's values and drops its non-changes"
+
+
+def test_lift_laws_reject_a_lift3_that_swaps_arguments() -> None:
+    """lift3 passes its behaviours' values in order."""
+
+    def swapped(f: Callable[..., Any], a: Any, b: Any, c: Any) -> Behavior[Any]:
+        """Broken: b and c change places."""
+        return Behavior.from_function(lambda t: f(a.at(t), c.at(t), b.at(t)))
+
+    assert rejected_by(SignalOperations(lift3=swapped)).law == "lift3 is pointwise"
+
+
+def test_lift_laws_reject_a_lift_all_that_drops_the_last_behavior() -> None:
+    """lift_all combines every behaviour it is given."""
+
+    def dropping_last(f: Callable[[tuple[Any, ...]], Any], bs: Sequence[Behavior[Any]]) -> Any:
+        """Broken: the last behaviour is left out."""
+        return lift_all(f, list(bs)[:-1])
+
+    assert rejected_by(SignalOperations(lift_all=dropping_last)).law == "lift_all is pointwise"
+
+
+def switch_at_the_occurrence(cell: Behavior[DiscreteEvent[Any]]) -> DiscreteEvent[Any]:
+    """A broken switch_s: the new event already counts at the time of the switch."""
+    times = updates(cell).occurrences
+    current = (cell.at(times[0][0]) if times else cell.at(0), *(e for _, e in times))
+    bounds = (None, *(t for t, _ in times), None)
+    return DiscreteEvent(
+        tuple(
+            (t, v)
+            for k, event in enumerate(current)
+            for t, v in event.occurrences
+            if (bounds[k] is None or not t < bounds[k])
+            and (bounds[k + 1] is None or t < bounds[k + 1])
+        )
+    )
+
+
+def test_switch_law_rejects_a_switch_that_takes_effect_at_the_switch_time() -> None:
+    """At a switch time the old event is still current."""
+    violation = rejected_by(SignalOperations(switch_s=switch_at_the_occurrence))
+    assert violation.law == "switch follows the event current at each time"
+    assert "switch_s" in violation.detail
+
+
+def switch_e_from_never(
+    initial: DiscreteEvent[Any], changes: DiscreteEvent[DiscreteEvent[Any]]
+) -> DiscreteEvent[Any]:
+    """A broken switch_e: nothing occurs before the first change (initial is ignored)."""
+    return switch_e(DiscreteEvent.never(), changes)
+
+
+def test_switch_law_rejects_a_switch_e_that_ignores_the_initial_event() -> None:
+    """switch_e follows its initial event until the first change."""
+    violation = rejected_by(SignalOperations(switch_e=switch_e_from_never))
+    assert violation.law == "switch follows the event current at each time"
+    assert "switch_e" in violation.detail
+
+
+def test_hold_from_law_rejects_a_hold_that_sees_earlier_occurrences() -> None:
+    """hold_from(start, ...) is not plain hold: occurrences before start are ignored."""
+    violation = rejected_by(SignalOperations(hold_from=lambda e, start, initial: e.hold(initial)))
+    assert violation.law == "hold_from ignores occurrences before start"
+
+
+def test_hold_loop_law_rejects_a_single_round_of_iteration() -> None:
+    """One round from constant(initial) is not the fixed point once occurrences build on each other."""
+
+    def one_round(initial: Any, define: Callable[[Behavior[Any]], DiscreteEvent[Any]]) -> Any:
+        """Broken: stops after the first round."""
+        return define(Behavior.constant(initial)).hold(initial)
+
+    violation = rejected_by(SignalOperations(hold_loop=one_round))
+    assert violation.law.startswith("hold_loop")
+
+
+def test_hold_loop_law_rejects_a_loop_that_sees_the_current_occurrence() -> None:
+    """A loop whose held value already counts the occurrence at t is not accum."""
+
+    def eager(initial: Any, define: Callable[[Behavior[Any]], DiscreteEvent[Any]]) -> Any:
+        """Broken: the fixed point's value at t includes the occurrences at t."""
+        held = hold_loop(initial, define)
+        return Behavior.from_function(lambda t: held.at(t + 1))
+
+    violation = rejected_by(SignalOperations(hold_loop=eager))
+    assert violation.law.startswith("hold_loop")
