@@ -7,6 +7,7 @@
                             executors, read models, supervised services, NATS endpoints
 ``interpreters.natsio``     NATS plumbing shared by stores, runtime and tools
 ``interpreters.server``     embedded ``nats-server`` launcher (single node or cluster)
+``interpreters.security``   operator-mode setups, least-privilege roles, signed events
 ``interpreters.cli``        the ``cim`` command line (and its inspection helpers)
 ``interpreters.demo``       ``cim demo``: the order lifecycle, an application of the above
 =========================== ===========================================================
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from interpreters.natsio.connection import (
         CannotConnect,
         ConnectOptions,
+        CredentialsRefused,
         connect,
     )
     from interpreters.runtime.checkpoints import (
@@ -128,6 +130,9 @@ if TYPE_CHECKING:
         Supervisor,
         SupervisorHealth,
     )
+    from interpreters.security.operator import OperatorSetup
+    from interpreters.security.roles import Deployment, RolePermissions
+    from interpreters.security.signing import EventSigner, TrustedSigners
     from interpreters.server.launcher import (
         NatsCluster,
         NatsServer,
@@ -170,13 +175,16 @@ __all__ = (
     "CommandTypes",
     "ConcurrencyExhausted",
     "ConnectOptions",
+    "CredentialsRefused",
     "DeadLetter",
     "DeadLetterUnavailable",
     "DeadLetters",
+    "Deployment",
     "EffectError",
     "EffectFailed",
     "EffectsFailed",
     "EventScopedExecutor",
+    "EventSigner",
     "EventStore",
     "Executor",
     "FilteringExecutor",
@@ -201,6 +209,7 @@ __all__ = (
     "NatsServer",
     "NotDeadLettered",
     "NullExecutor",
+    "OperatorSetup",
     "OverlappingSubjects",
     "Overloaded",
     "OwnedCommandService",
@@ -215,6 +224,7 @@ __all__ = (
     "RedriveError",
     "ResettableExecutor",
     "ReusedEventIds",
+    "RolePermissions",
     "RolloutError",
     "RolloutFailed",
     "RolloutStatus",
@@ -238,6 +248,7 @@ __all__ = (
     "StoreSettings",
     "Supervisor",
     "SupervisorHealth",
+    "TrustedSigners",
     "UnhandledEffect",
     "connect",
     "roll_out",
@@ -340,5 +351,11 @@ __getattr__, __dir__ = lazy_exports(
         "CannotConnect": "interpreters.natsio.connection",
         "ConnectOptions": "interpreters.natsio.connection",
         "connect": "interpreters.natsio.connection",
+        "CredentialsRefused": "interpreters.natsio.connection",
+        "OperatorSetup": "interpreters.security.operator",
+        "Deployment": "interpreters.security.roles",
+        "RolePermissions": "interpreters.security.roles",
+        "EventSigner": "interpreters.security.signing",
+        "TrustedSigners": "interpreters.security.signing",
     },
 )

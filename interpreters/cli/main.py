@@ -28,7 +28,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from cim.fsm import Fsm, fsm_diff
-from interpreters.cli import dead_letters, evolution_commands, runners, store_commands
+from interpreters.cli import dead_letters, evolution_commands, runners, store_commands, verify
 from interpreters.cli.loading import load_reference, shadowing
 from interpreters.cli.shared import (
     CHECK_FAILED,
@@ -151,10 +151,28 @@ def server(
             "--store-dir", help="Keep JetStream data here (default: a temp dir, removed)."
         ),
     ] = None,
+    operator: Annotated[
+        Path | None,
+        typer.Option(
+            "--operator",
+            help="Operator (JWT) mode: write a fresh operator's admin.creds, auditor.creds and "
+            "sys.creds to this directory and trust only them (full resolver).",
+        ),
+    ] = None,
 ) -> None:
     """Run a JetStream-enabled nats-server in the foreground on 127.0.0.1 (Ctrl-C stops it)."""
     chosen = free_port() if port == 0 else port
-    running = NatsServer(name="cim", port=chosen, store_dir=store_dir)
+    extra_config = ""
+    if operator is not None:
+        from interpreters.security import Deployment, OperatorSetup  # nats-jwt: only when asked
+
+        setup = OperatorSetup.create(operator)
+        roles = Deployment()
+        setup.issue("admin", roles.admin())
+        setup.issue("auditor", roles.auditor())
+        setup.system_user()
+        extra_config = setup.server_config("full")
+    running = NatsServer(name="cim", port=chosen, store_dir=store_dir, extra_config=extra_config)
     try:
         running.start()
     except (ServerStartError, FileNotFoundError, OSError) as exc:
@@ -167,8 +185,12 @@ def server(
         out.print(
             f"nats-server ready: {running.url}  (pid {running.pid}, data {store_dir or running.workdir})"
         )
+        login = f" --creds {operator / 'admin.creds'}" if operator is not None else ""
+        if operator is not None:
+            out.print(f"operator mode: admin.creds, auditor.creds and sys.creds in {operator}")
         out.print(
-            f"try: cim demo --nats-url {running.url}   then: cim streams --nats-url {running.url}"
+            f"try: cim demo --nats-url {running.url}{login}   "
+            f"then: cim streams --nats-url {running.url}{login}"
         )
         out.print("Ctrl-C stops it.")
         _wait_for_stop()
@@ -199,6 +221,7 @@ def _wait_for_stop() -> None:
 app.command()(store_commands.streams)
 app.command()(store_commands.read)
 app.command()(store_commands.tail)
+app.command()(verify.verify)
 app.add_typer(dead_letters.dead_letters_app, name="dead-letters")
 app.command()(runners.runners)
 

@@ -26,6 +26,7 @@ from rich.markup import escape
 from cim import EventTypes, StreamId
 from interpreters.cli.loading import load_reference
 from interpreters.natsio.connection import ConnectOptions, connect, default_url
+from interpreters.security.signing import TrustedSigners
 
 __all__ = (
     "CHECK_FAILED",
@@ -44,6 +45,7 @@ __all__ = (
     "out",
     "parse_stream",
     "print_json",
+    "trusted_signers",
     "unwrap",
     "with_credentials",
 )
@@ -156,6 +158,17 @@ def with_credentials(command: Callable[..., None]) -> Callable[..., None]:
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def trusted_signers(keys: list[str] | None) -> TrustedSigners | None:
+    """The ``--trust`` keys as :class:`~interpreters.security.TrustedSigners` (``None``: none
+    given); a malformed key is a usage error."""
+    if not keys:
+        return None
+    try:
+        return TrustedSigners.of(keys)
+    except ValueError as error:
+        fail(str(error))
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:

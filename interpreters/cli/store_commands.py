@@ -33,6 +33,7 @@ from interpreters.cli.shared import (
     out,
     parse_stream,
     print_json,
+    trusted_signers,
     unwrap,
     with_credentials,
 )
@@ -103,11 +104,19 @@ def read(
     ] = None,
     stream_name: StreamName = inspection.DEFAULT_STREAM,
     prefix: Prefix = None,
+    trust: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trust", help="Check signatures against this signer's public key (repeatable)."
+        ),
+    ] = None,
     as_json: JsonOutput = False,
 ) -> None:
-    """Print a stream's events, oldest first: decoded with --types, raw JSON otherwise."""
+    """Print a stream's events, oldest first: decoded with --types, raw JSON otherwise; with
+    --trust, each event's signature is checked (a "signature" field: "valid" or the problem)."""
     stream_id = parse_stream(stream)
     registry = load_types(types)
+    trusted = trusted_signers(trust)
     options = credentials.options(nats_url)
 
     async def work(client: Client) -> tuple[str, tuple[inspection.StoredMessage, ...]]:
@@ -122,7 +131,13 @@ def read(
         return chosen, tuple([await inspection.resolved(payloads, m) for m in found])
 
     chosen, messages = connected(options, work)
-    rows = [inspection.describe(m, registry, chosen) for m in messages]
+    rows = []
+    for message in messages:
+        row = inspection.describe(message, registry, chosen)
+        if trusted is not None:
+            problem = trusted.problem(message.headers, message.data, message.subject, chosen)
+            row["signature"] = "valid" if problem is None else problem
+        rows.append(row)
     if as_json:
         print_json(rows)
         return
@@ -131,6 +146,8 @@ def read(
         payload = json.dumps(row["payload"], default=str)
         if row["error"]:
             payload += f"  (not decoded: {row['error']})"
+        if row.get("signature", "valid") != "valid":
+            payload += f"  (NOT AUTHENTIC: {row['signature']})"
         table.add_row(
             str(row["version"]),
             str(row["position"]),

@@ -23,8 +23,11 @@ if TYPE_CHECKING:
         DEFAULT_URL,
         CannotConnect,
         ConnectOptions,
+        CredentialsRefused,
         connect,
+        connect_or_refused,
         default_url,
+        is_credentials_refusal,
     )
     from interpreters.natsio.describe import describe
     from interpreters.natsio.errors import (
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = (
     "CannotConnect",
     "ConnectOptions",
+    "CredentialsRefused",
     "DEFAULT_STREAM",
     "DEFAULT_SUBJECT_PREFIX",
     "DEFAULT_URL",
@@ -70,8 +74,10 @@ __all__ = (
     "can_send_frames",
     "category_subjects",
     "connect",
+    "connect_or_refused",
     "consumer_name",
     "default_url",
+    "is_credentials_refusal",
     "describe",
     "error_callback",
     "event_header_block",
@@ -113,6 +119,9 @@ __getattr__, __dir__ = lazy_exports(
         "CannotConnect": "interpreters.natsio.connection",
         "ConnectOptions": "interpreters.natsio.connection",
         "connect": "interpreters.natsio.connection",
+        "CredentialsRefused": "interpreters.natsio.connection",
+        "connect_or_refused": "interpreters.natsio.connection",
+        "is_credentials_refusal": "interpreters.natsio.connection",
         "default_url": "interpreters.natsio.connection",
         "describe": "interpreters.natsio.describe",
         "bucket_keys": "interpreters.natsio.kv",

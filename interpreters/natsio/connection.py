@@ -26,7 +26,16 @@ from attrs import field, frozen
 from nats.aio.client import Client
 from returns.result import Failure, Result, Success
 
-__all__ = ("DEFAULT_URL", "CannotConnect", "ConnectOptions", "connect", "default_url")
+__all__ = (
+    "DEFAULT_URL",
+    "CannotConnect",
+    "ConnectOptions",
+    "CredentialsRefused",
+    "connect",
+    "connect_or_refused",
+    "default_url",
+    "is_credentials_refusal",
+)
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 
@@ -184,3 +193,53 @@ def _reason(errors: list[BaseException], fallback: str) -> str:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class CredentialsRefused(PermissionError):
+    """The server refused the login (bad, expired or revoked credentials): retrying cannot help.
+
+    Raised by :func:`connect_or_refused` (and so by ``JetStreamEventStore.connect``) at the
+    first refusal, instead of retrying until the reconnect attempts run out.
+    """
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        self.detail = detail
+        super().__init__(f"{url}: the server refused our credentials ({detail})")
+
+
+def is_credentials_refusal(error: BaseException) -> bool:
+    """Whether *error* (from nats-py's error callback) is the server refusing the login.
+
+    >>> is_credentials_refusal(nats.errors.Error("nats: 'Authorization Violation'"))
+    True
+    >>> is_credentials_refusal(ConnectionRefusedError())
+    False
+    """
+    text = str(error).lower()
+    return "authorization violation" in text or "authentication" in text
+
+
+async def connect_or_refused(kwargs: Mapping[str, Any]) -> Client:
+    """``nats.connect(**kwargs)`` (the client keeps its reconnect settings), except that a
+    refused login raises :class:`CredentialsRefused` at once: nats-py would retry refused
+    credentials like an unreachable server, up to its reconnect attempts (minutes)."""
+    refusals: list[BaseException] = []
+    given = kwargs.get("error_cb")
+
+    async def on_error(error: Exception) -> None:
+        if not scope.cancel_called and is_credentials_refusal(error) and not client.is_connected:
+            refusals.append(error)
+            scope.cancel()
+        if given is not None:
+            await given(error)
+
+    client = Client()
+    with anyio.CancelScope() as scope:
+        await client.connect(**{**kwargs, "error_cb": on_error})
+        return client
+    with anyio.CancelScope(shield=True):
+        await client.close()
+    servers = kwargs.get("servers", "")
+    url = ",".join(servers) if isinstance(servers, list) else str(servers)
+    raise CredentialsRefused(url, str(refusals[0]))

@@ -36,6 +36,8 @@ __all__ = (
 
 LOOPBACK = "127.0.0.1"
 _READY_LINE = "Server is ready"
+_RELOADED_LINE = "Reloaded server configuration"
+_RELOAD_FAILED_LINE = "Failed to reload server configuration"
 _META_LEADER_LINE = "metadata leader"  # "Self is new ..." or "... new metadata leader: nX"
 
 
@@ -170,6 +172,27 @@ class NatsServer:
         if self.cluster_port is not None:
             self.wait_meta_leader()
         return self
+
+    def reload(self, extra_config: str | None = None) -> None:
+        """Rewrite the config (with *extra_config*, when given, replacing ``extra_config``) and
+        have the running server reload it (SIGHUP), waiting until it has: changed users,
+        permissions or operator-mode account JWTs (a revocation) apply to connected clients.
+        ``ServerStartError`` if the server rejects the new config or does not reload in time."""
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"nats-server {self.name} is not running")
+        if extra_config is not None:
+            self.extra_config = extra_config
+        before = self._count(_RELOADED_LINE), self._count(_RELOAD_FAILED_LINE)
+        (self.workdir / "nats.conf").write_text(self.config_text())
+        os.kill(self.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + self.start_timeout
+        while self._count(_RELOADED_LINE) <= before[0]:
+            failed = self._count(_RELOAD_FAILED_LINE) > before[1]
+            if failed or time.monotonic() > deadline or self.process.poll() is not None:
+                raise ServerStartError(
+                    f"nats-server {self.name} did not reload:\n{self._log_tail()}"
+                )
+            time.sleep(0.02)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Send *sig* (default SIGKILL, a crash) and reap the process; keeps the store."""

@@ -345,3 +345,24 @@ def test_every_connecting_command_passes_its_credential_options_on(command: list
     half_tls = cim(*command, *url, "--tls-cert", str(ROOT / "README.md"))
     assert half_tls.exit_code == 2
     assert "--tls-cert and --tls-key go together" in half_tls.output
+
+
+def test_server_in_operator_mode_writes_creds_that_the_demo_uses(tmp_path: Path) -> None:
+    """`cim server --operator DIR` trusts only the creds it writes: the demo runs with the admin's,
+    and a command without creds is refused."""
+    port = free_port()
+    url = f"nats://127.0.0.1:{port}"
+    process = cim_process("server", "--port", str(port), "--operator", str(tmp_path))
+    assert process.stdout is not None
+    assert url in process.stdout.readline()
+    try:
+        admin = str(tmp_path / "admin.creds")
+        assert (tmp_path / "auditor.creds").is_file()
+        demo = cim("demo", "--nats-url", url, "--creds", admin, "--json")
+        assert demo.exit_code == 0, demo.stderr
+        audited = cim("streams", "--nats-url", url, "--creds", str(tmp_path / "auditor.creds"))
+        assert audited.exit_code == 0, audited.stderr
+        assert "cannot connect" in one_line_error(cim("streams", "--nats-url", url))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)

@@ -11,7 +11,7 @@ from nats.js.api import StreamConfig
 from returns.result import Success
 
 from cim import JsonCodec, NewEvent, StreamId
-from interpreters.server import NatsCluster, NatsServer
+from interpreters.server import NatsCluster, NatsServer, ServerStartError
 from laws._examples import Inner
 from laws.strategies import example_types
 
@@ -93,3 +93,17 @@ def test_cluster_start_moves_off_a_port_taken_after_it_was_chosen() -> None:
             for server in cluster.servers:
                 assert server.process is not None
                 assert server.process.poll() is None
+
+
+async def test_reload_applies_new_permissions_and_reports_a_bad_config() -> None:
+    """A reload with a password user added lets that user in; a config the server cannot parse
+    is a ServerStartError naming the parse error, and the server keeps the old config."""
+    with NatsServer(name="reload") as server:
+        await (await nats.connect(server.url)).close()
+        server.reload('authorization { user: "ann", password: "s3cret" }')
+        with pytest.raises(nats.errors.Error):
+            await nats.connect(server.url, allow_reconnect=False, max_reconnect_attempts=0)
+        await (await nats.connect(server.url, user="ann", password="s3cret")).close()
+        with pytest.raises(ServerStartError, match="Parse error"):
+            server.reload("bogus {{{")
+        await (await nats.connect(server.url, user="ann", password="s3cret")).close()

@@ -193,6 +193,8 @@ class Appends:
             if core.payloads.oversized(body):  # the payload is stored before its event
                 extra, body = await core.payloads.offload(event_id, body)
                 headers.update(extra)
+            if settings.signer is not None:
+                headers.update(settings.signer.signature_headers(headers, body))
             message_id = uuid7().hex
             check = (
                 f"{EXPECTED_LAST_MSG_ID}: {previous}\r\n"
@@ -277,6 +279,9 @@ class Appends:
             headers.update(extra)
         elif self.core.payloads.oversized(body):
             return _Oversized(((event_id, body),))
+        signer = self.core.settings.signer
+        if signer is not None:
+            headers.update(signer.signature_headers(headers, body))
         block = event_header_block(
             headers,
             f"{MSG_ID}: {headers[_EVENT_ID]}\r\n"
@@ -300,6 +305,7 @@ class Appends:
         messages: _Messages = []
         encode, limit = self.core.codec.encode_new, self.core.max_event_bytes
         oversized, payloads = [], self.core.payloads
+        signer = self.core.settings.signer
         version = tip.version
         for event, event_id in zip(events, ids, strict=True):
             version += 1
@@ -312,6 +318,8 @@ class Appends:
             elif payloads.oversized(body):
                 oversized.append((event_id, body))
                 continue
+            if signer is not None:
+                headers.update(signer.signature_headers(headers, body))
             headers[MSG_ID] = headers[_EVENT_ID]
             size = encoded_size(headers, body)
             if size > limit:

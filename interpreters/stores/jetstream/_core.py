@@ -18,14 +18,16 @@ from cim import (
     CorruptEvent,
     EventEnvelope,
     Header,
+    InvalidHeader,
     JsonCodec,
     StoreError,
     StoreUnavailable,
     StreamId,
 )
 from interpreters.natsio.subjects import all_subjects, stream_subject
+from interpreters.security.signing import SIGNATURE, ReplayGuard
 from interpreters.stores.jetstream._acks import AckInbox
-from interpreters.stores.jetstream._direct_get import SEQUENCE, DirectReader
+from interpreters.stores.jetstream._direct_get import SEQUENCE, SUBJECT, DirectReader
 from interpreters.stores.jetstream._failure import OperationFailed, answered
 from interpreters.stores.jetstream._ordered_reader import OrderedReader
 from interpreters.stores.jetstream._provision import PermissionWatch
@@ -38,6 +40,7 @@ __all__ = ("CLOSED", "StoreCore", "referenced")
 
 CLOSED = StoreUnavailable("the store is closed (nothing was sent to the server)")
 _POSITION = Header.POSITION.value
+_EVENT_ID = Header.EVENT_ID.value
 
 
 @define(eq=False)
@@ -54,6 +57,7 @@ class StoreCore:
     consumers: list[OrderedReader] = field(factory=list)
     closed: bool = False
     reporter: Reporter = field(factory=Reporter)
+    replays: ReplayGuard = field(factory=ReplayGuard)
     all_subjects: str = field(init=False)
     payloads: PayloadObjects = field(init=False)
 
@@ -77,6 +81,15 @@ class StoreCore:
     def decode(self, msg: Msg, position: str) -> Result[EventEnvelope[Any], StoreError]:
         """The event in *msg*, stored at *position*, or why it cannot be read."""
         headers = msg.headers if msg.headers is not None else {}
+        trusted = self.settings.trusted_signers
+        if trusted is not None:  # authenticity before anything is decoded (docs/security.md)
+            subject = headers.get(SUBJECT) or msg.subject
+            problem = trusted.problem(headers, msg.data, subject, self.settings.subject_prefix)
+            if problem is None:
+                problem = self.replays.problem(headers.get(_EVENT_ID, ""), int(position))
+            if problem is not None:
+                invalid = InvalidHeader(SIGNATURE, headers.get(SIGNATURE, ""), problem)
+                return Failure(CorruptEvent(int(position), invalid))
         headers[_POSITION] = position
         decoded = self.codec.decode(headers, msg.data)
         if isinstance(decoded, Success):

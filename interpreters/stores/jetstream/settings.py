@@ -23,11 +23,13 @@ from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 from attrs import field, frozen
+from attrs.validators import instance_of, optional
 from nats.js import api
 from uuid_utils.compat import uuid7
 
 from cim import MAX_TOKEN_BYTES, validate_token
 from interpreters.natsio.subjects import DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX, all_subjects
+from interpreters.security.signing import EventSigner, TrustedSigners
 from interpreters.stores.jetstream._stream_config import StreamSettings
 from interpreters.stores.protocol import utc_now
 
@@ -92,6 +94,10 @@ class StoreSettings:
       is stored in the Object Store bucket :attr:`payload_bucket` and the event carries a
       reference and a SHA-256 digest (``None``, the default: never; events over the server's
       ``max_payload`` are then refused with :class:`~cim.EventTooLarge`).
+    * ``signer``: an :class:`~interpreters.security.EventSigner` that signs every appended
+      event; ``trusted_signers``: the :class:`~interpreters.security.TrustedSigners` whose
+      signatures every read checks (an event that fails is a :class:`~cim.CorruptEvent`; see
+      ``docs/security.md``).
     """
 
     stream: str = field(default=DEFAULT_STREAM, validator=_check_stream)
@@ -103,6 +109,10 @@ class StoreSettings:
     clock: Callable[[], datetime] = field(default=utc_now, eq=False)
     new_id: Callable[[], UUID] = field(default=uuid7, eq=False)
     payload_threshold: int | None = field(default=None, validator=_check_threshold)
+    signer: EventSigner | None = field(default=None, validator=optional(instance_of(EventSigner)))
+    trusted_signers: TrustedSigners | None = field(
+        default=None, validator=optional(instance_of(TrustedSigners))
+    )
 
     @property
     def correlation_bucket(self) -> str:
@@ -143,3 +153,5 @@ class StoreOptions(TypedDict, total=False):
     clock: Callable[[], datetime]
     new_id: Callable[[], UUID]
     payload_threshold: int | None
+    signer: EventSigner | None
+    trusted_signers: TrustedSigners | None

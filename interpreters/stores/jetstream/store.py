@@ -41,7 +41,6 @@ from typing import Any, Unpack
 from uuid import UUID
 
 import anyio
-import nats
 from attrs import define, evolve, field, fields
 from nats.aio.client import Client
 from returns.result import Failure, Result
@@ -61,7 +60,7 @@ from cim import (
     StoreError,
     StreamId,
 )
-from interpreters.natsio.connection import ConnectOptions
+from interpreters.natsio.connection import ConnectOptions, connect_or_refused
 from interpreters.natsio.errors import SERVER_ERRORS
 from interpreters.natsio.subjects import stream_subject
 from interpreters.stores.jetstream._acks import AckInbox
@@ -213,7 +212,7 @@ class JetStreamEventStore:
             raise ValueError(problem)
 
         async def opening() -> JetStreamEventStore:
-            nc = await nats.connect(**target.nats_kwargs())
+            nc = await connect_or_refused(target.nats_kwargs())  # refused login: at once
             try:
                 return await cls._open(nc, types, chosen, owns_client=True)
             except BaseException:
