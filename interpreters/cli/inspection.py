@@ -23,6 +23,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from returns.result import Failure, Result, Success
 
 from cim import EventTypes, Header, JsonCodec, StreamId
+from interpreters.natsio.describe import describe as describe_exception
 from interpreters.natsio.subjects import (
     DEFAULT_STREAM,
     DEFAULT_SUBJECT_PREFIX,
@@ -177,7 +178,7 @@ async def resolve_prefix(
     except nats.js.errors.NotFoundError:
         return Failure(NoEventStream(stream_name))
     except (nats.errors.Error, TimeoutError) as exc:
-        return Failure(InspectFailed(_describe(exc)))
+        return Failure(InspectFailed(describe_exception(exc)))
     subjects = list(info.config.subjects or ())
     if len(subjects) == 1 and subjects[0].endswith(".>") and len(subjects[0]) > 2:
         return Success(subjects[0][:-2])
@@ -198,7 +199,7 @@ async def event_streams(
     except nats.js.errors.NotFoundError:
         return Failure(NoEventStream(stream_name))
     except (nats.errors.Error, TimeoutError) as exc:
-        return Failure(InspectFailed(_describe(exc)))
+        return Failure(InspectFailed(describe_exception(exc)))
     subjects: dict[str, int] = info.state.subjects or {}
     start = len(prefix) + 1
     return Success(
@@ -244,7 +245,7 @@ async def read_stream(
             )
             sequence = raw.seq + 1
     except (nats.errors.Error, TimeoutError) as exc:
-        return Failure(InspectFailed(_describe(exc)))
+        return Failure(InspectFailed(describe_exception(exc)))
     if not found:
         return Failure(UnknownStream(str(stream)))
     return Success(tuple(found))
@@ -370,8 +371,3 @@ def _stream_missing(exc: nats.js.errors.NotFoundError) -> bool:
 
 def _int_or_none(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdigit() else None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

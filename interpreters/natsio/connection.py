@@ -26,6 +26,8 @@ from attrs import field, frozen
 from nats.aio.client import Client
 from returns.result import Failure, Result, Success
 
+from interpreters.natsio.describe import describe
+
 __all__ = (
     "DEFAULT_URL",
     "CannotConnect",
@@ -174,7 +176,7 @@ async def connect(options: ConnectOptions) -> Result[Client, CannotConnect]:
     except TimeoutError:
         return Failure(CannotConnect(options.url, _reason(errors, "timed out")))
     except (nats.errors.Error, OSError, ssl.SSLError) as exc:
-        return Failure(CannotConnect(options.url, _reason(errors, _describe(exc))))
+        return Failure(CannotConnect(options.url, _reason(errors, describe(exc))))
     return Success(client)
 
 
@@ -186,13 +188,8 @@ def _reason(errors: list[BaseException], fallback: str) -> str:
         if "authorization" in text.lower() or "authentication" in text.lower():
             return f"the server refused our credentials ({text})"
         if text:
-            return _describe(error)
+            return describe(error)
     return fallback
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class CredentialsRefused(PermissionError):
