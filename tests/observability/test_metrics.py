@@ -19,6 +19,7 @@ from interpreters.runtime.dead_letters import InMemoryDeadLetters
 from interpreters.runtime.executors import InMemoryReadModel
 from interpreters.runtime.runner import ProjectionRunner, SkipToDeadLetters
 from interpreters.stores.jetstream import JetStreamEventStore
+from interpreters.stores.memory import InMemoryEventStore
 from tests.observability.conftest import Telemetry
 
 
@@ -119,3 +120,15 @@ async def test_projection_counters_and_lag_equal_to_a_known_backlog(
     assert (lag.events, lag.seconds) == (0, 0.0)
     assert telemetry.points("cim.projection.lag")[projection] == 0
     assert telemetry.points("cim.projection.events")[projection] == 9
+
+
+@pytest.mark.anyio
+async def test_in_memory_store_tells_its_last_position_by_category() -> None:
+    """The in-memory store's last position, of all events and of one category."""
+    memory = InMemoryEventStore(types=bank_types)
+    assert (await memory.last_position()).unwrap() == 0
+    await memory.append(StreamId("account", "a-1"), [NewEvent(Deposited("a-1", 1))])
+    await memory.append(StreamId("other", "x-1"), [NewEvent(Deposited("x-1", 1))])
+    assert (await memory.last_position()).unwrap() == 2
+    assert (await memory.last_position(categories=["account"])).unwrap() == 1
+    assert (await memory.last_position(categories=["none"])).unwrap() == 0

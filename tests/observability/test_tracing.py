@@ -3,12 +3,15 @@ the published effect, across separate NATS connections."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import anyio
 import nats
+import orjson
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
@@ -28,6 +31,8 @@ from interpreters.runtime.read_model import KvReadModel
 from interpreters.runtime.runner import ProjectionRunner
 from interpreters.stores.jetstream import JetStreamEventStore
 from tests.observability.conftest import Telemetry
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def unique(prefix: str) -> str:
@@ -232,3 +237,50 @@ async def test_without_an_sdk_nothing_is_added(connections: list[Any]) -> None:
         await store.close()
     assert "traceparent" not in event.metadata
     assert "traceparent" not in (message.headers or {})
+
+
+@pytest.mark.anyio
+async def test_the_trace_crosses_the_process_boundary(
+    telemetry: Telemetry, connections: list[Any], nats_url: str
+) -> None:
+    """A client in this process and the service and runner in another: the other process's
+    spans continue this process's trace, under the client's span."""
+    client, watcher = connections[0], connections[3]
+    tag = unique("tp")
+    published = await watcher.subscribe(f"{tag}.opened")
+    await watcher.flush()
+    process = await anyio.open_process(
+        [sys.executable, "-m", "tests.observability._service_process", nats_url, tag],
+        cwd=ROOT,
+        stderr=None,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdin is not None
+        lines = process.stdout
+        with anyio.fail_after(60):
+            ready = await lines.receive()
+        assert ready.startswith(b"ready"), ready
+        command = {"type": "OpenAccount", "account_id": "a-1", "owner": "ada"}
+        (await request_command(client, f"bank-{tag}.command", "account.a-1", command)).unwrap()
+        message = await published.next_msg(timeout=10)
+        await process.stdin.send(b"stop\n")
+        output = b""
+        with anyio.fail_after(30):
+            async for chunk in lines:
+                output += chunk
+        await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    records = [orjson.loads(line) for line in output.splitlines() if line.startswith(b"{")]
+    by_name = {r["name"]: r for r in records if r["name"] != "cim.effect"}
+    effects = [r for r in records if r["name"] == "cim.effect"]
+    request = telemetry.span("cim.command.request")
+    assert {r["trace_id"] for r in records} == {f"{request.context.trace_id:032x}"}
+    assert by_name["cim.command.serve"]["parent_id"] == f"{request.context.span_id:016x}"
+    assert by_name["cim.project"]["parent_id"] == by_name["cim.handle"]["span_id"]
+    assert {e["parent_id"] for e in effects} == {by_name["cim.execute"]["span_id"]}
+    publish = next(e for e in effects if e["attributes"]["cim.effect.type"] == "Publish")
+    assert f"{span_id_in(message.headers):016x}" == publish["span_id"]
