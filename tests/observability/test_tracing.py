@@ -26,10 +26,12 @@ from interpreters.runtime.checkpoints import InMemoryCheckpoints
 from interpreters.runtime.command_client import request_command
 from interpreters.runtime.commands import CommandHandler
 from interpreters.runtime.endpoints import CommandService, CommandTypes
+from interpreters.runtime.executors import InMemoryReadModel
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.read_model import KvReadModel
 from interpreters.runtime.runner import ProjectionRunner
 from interpreters.stores.jetstream import JetStreamEventStore
+from interpreters.stores.memory import InMemoryEventStore
 from tests.observability.conftest import Telemetry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,3 +286,35 @@ async def test_the_trace_crosses_the_process_boundary(
     assert {e["parent_id"] for e in effects} == {by_name["cim.execute"]["span_id"]}
     publish = next(e for e in effects if e["attributes"]["cim.effect.type"] == "Publish")
     assert f"{span_id_in(message.headers):016x}" == publish["span_id"]
+
+
+@pytest.mark.anyio
+async def test_in_memory_the_trace_reaches_the_read_model_write(telemetry: Telemetry) -> None:
+    """With the in-memory store and read model, the command's trace reaches the row's write."""
+    store = InMemoryEventStore(types=bank_types)
+    handler = CommandHandler(account, store)
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("checkout") as root:
+        (await handler.handle(StreamId("account", "a-1"), OpenAccount("a-1", "ada"))).unwrap()
+    read_model = InMemoryReadModel()
+    projection = accounts_projection("mem")
+    rows_only: Projection[int, Any] = Projection(
+        projection.name, 0, lambda n, e: (n, projection.step(n, e)[1][:1])
+    ).consuming(categories=["account"])
+    runner = ProjectionRunner(rows_only, store, read_model, InMemoryCheckpoints())
+    assert (await runner.catch_up()).unwrap() == 1
+    assert read_model.get("accounts", "a-1") is not None
+    (write,) = telemetry.spans("cim.effect")
+    assert write.context.trace_id == root.get_span_context().trace_id
+    assert dict(write.attributes or {})["cim.collection"] == "accounts"
+    chain = [write]
+    by_id = {s.context.span_id: s for s in telemetry.spans()}
+    while chain[-1].parent is not None and chain[-1].parent.span_id in by_id:
+        chain.append(by_id[chain[-1].parent.span_id])
+    assert [s.name for s in chain] == [
+        "cim.effect",
+        "cim.execute",
+        "cim.project",
+        "cim.handle",
+        "checkout",
+    ]
