@@ -7,11 +7,13 @@ check. The names, units, attributes and meanings are listed in ``docs/observabil
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import NamedTuple, Protocol
 from weakref import WeakSet
 
 from opentelemetry import metrics
+from opentelemetry.environment_variables import OTEL_PYTHON_METER_PROVIDER
 from opentelemetry.metrics import (
     CallbackOptions,
     Counter,
@@ -19,6 +21,7 @@ from opentelemetry.metrics import (
     NoOpMeterProvider,
     Observation,
 )
+from opentelemetry.metrics import _internal as metrics_internal
 from opentelemetry.metrics._internal import _ProxyMeterProvider
 
 __all__ = ("Instruments", "ProjectionReading", "dead_lettered", "instruments", "watch")
@@ -158,11 +161,24 @@ def _made(provider: metrics.MeterProvider) -> Instruments:
 _cached: tuple[object, Instruments] | None = None
 
 
+_NO_SDK = (_ProxyMeterProvider, NoOpMeterProvider)
+# a provider named in the environment is loaded by the API's getter on first use
+_FROM_ENVIRONMENT = OTEL_PYTHON_METER_PROVIDER in os.environ
+
+
 def instruments() -> Instruments | None:
-    """cim's instruments, or ``None`` while no SDK meter provider is configured."""
+    """cim's instruments, or ``None`` while no SDK meter provider is configured.
+
+    It reads the API's global (set by ``metrics.set_meter_provider``) instead of calling
+    ``metrics.get_meter_provider()``, which looks the environment up on every call.
+    """
     global _cached
-    provider = metrics.get_meter_provider()
-    if isinstance(provider, _ProxyMeterProvider | NoOpMeterProvider):
+    provider = metrics_internal._METER_PROVIDER
+    if provider is None:
+        if not _FROM_ENVIRONMENT:
+            return None
+        provider = metrics.get_meter_provider()
+    if isinstance(provider, _NO_SDK):
         return None
     cached = _cached
     if cached is None or cached[0] is not provider:
