@@ -28,7 +28,14 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from cim.fsm import Fsm, fsm_diff
-from interpreters.cli import dead_letters, evolution_commands, runners, store_commands, verify
+from interpreters.cli import (
+    dead_letters,
+    evolution_commands,
+    runners,
+    status,
+    store_commands,
+    verify,
+)
 from interpreters.cli.loading import load_reference, shadowing
 from interpreters.cli.shared import (
     CHECK_FAILED,
@@ -224,6 +231,7 @@ app.command()(store_commands.tail)
 app.command()(verify.verify)
 app.add_typer(dead_letters.dead_letters_app, name="dead-letters")
 app.command()(runners.runners)
+app.command()(status.status)
 
 
 # ---------------------------------------------------------------- a user's code
