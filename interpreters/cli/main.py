@@ -10,8 +10,9 @@ This module holds the app and the commands that run things (``demo``, ``server``
 ``fsm diagram``); :mod:`interpreters.cli.store_commands` the ones that look at a store
 (``streams``, ``read``, ``tail``); :mod:`interpreters.cli.dead_letters` the ``dead-letters``
 group (``list``, ``show``, ``redrive``) and :mod:`interpreters.cli.runners` ``runners``, which
-look at projection runners; :mod:`interpreters.cli.shared` the options each command shares,
-written once, and the output helpers.
+look at projection runners; :mod:`interpreters.cli.status` ``status``, the whole system at a
+glance; :mod:`interpreters.cli.shared` the options each command shares, written once, and the
+output helpers; :mod:`interpreters.cli.progress` the progress bars of long reads.
 """
 
 from __future__ import annotations

@@ -251,7 +251,7 @@ def _projection_row(projection: ProjectionStatus, now: datetime) -> tuple[str, .
         projection.projection,
         str(projection.position),
         _or_dash(projection.lag),
-        "-" if behind is None else f"{behind:.1f}s",
+        "-" if behind is None else f"{behind:.2f}s",
         _or_dash(projection.checkpoint),
         _age(now, projection.checkpointed_at),
         _or_dash(projection.dead_letters),

@@ -16,8 +16,8 @@ projection-runner``. Endpoints, under ``cim.runner.<namespace>.<projection>``::
              reply    {"ok": true, "projection": "order_summaries", "position": 7}
 
 ``lag`` is the number of stored events the projection consumes (its categories) after its
-position, counted by the server (an ephemeral JetStream consumer's pending count; ``null`` when
-the store is not a JetStream store). ``redrive`` is
+position, counted by the server (an ephemeral JetStream consumer's pending count,
+:func:`events_after`; ``null`` when the store is not a JetStream store). ``redrive`` is
 :meth:`~interpreters.runtime.runner.ProjectionRunner.redrive` (what ``cim dead-letters redrive``
 sends). :func:`runner_statuses` finds every runner on a NATS system and asks each for its status
 (what ``cim runners`` prints). Failures reply ``{"ok": false, "error": {"code": ..., "message": ...}}`` with the

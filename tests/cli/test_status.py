@@ -384,3 +384,21 @@ def test_status_after_the_demo_then_a_backlog(tmp_path: Path) -> None:
         [projection] = json.loads(after.stdout)["projections"]
         assert (projection["checkpoint"], projection["lag"]) == (written, 4)
         assert projection["seconds_behind"] > 0
+
+
+def test_status_has_help_with_the_connection_options() -> None:
+    """`cim status --help` lists the shared connection options and its own."""
+    result = cim("status", "--help")
+    assert result.exit_code == 0, result.stdout
+    for option in ("--nats-url", "--creds", "--tls-ca", "--user", "--password", "--json"):
+        assert option in result.stdout, option
+    for option in ("--namespace", "--stream", "--watch", "--interval", "--wait"):
+        assert option in result.stdout, option
+
+
+def test_an_unreachable_server_is_a_one_line_error() -> None:
+    """No server at the URL: exit 2 with one line, no traceback."""
+    result = cim("status", "--nats-url", "nats://127.0.0.1:1")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: cannot connect")
