@@ -251,9 +251,15 @@ async def system_status(
         tg.start_soon(_append_stats, nc, wait, stats)
         try:
             described = await _streams(js)
-            for name, description in described:
-                if name == stream or (stream is None and description == EVENT_STORE_DESCRIPTION):
-                    stores.append(await _store(nc, js, name, max_streams))
+            candidates = [
+                name
+                for name, description in described
+                if name == stream or (stream is None and description == EVENT_STORE_DESCRIPTION)
+            ]
+            mine = None if wanted is None else _store_of(wanted, candidates)
+            chosen = candidates if wanted is None else [mine] if mine is not None else []
+            for name in chosen:
+                stores.append(await _store(nc, js, name, max_streams))
         except (nats.errors.Error, TimeoutError, _ApiError) as exc:
             problem.append(StatusUnavailable(describe(exc)))
     if problem:
@@ -261,20 +267,21 @@ async def system_status(
     names = [name for name, _ in described]
     by_runner = {(s["namespace"], s["projection"]): s for s in runners[0]}
     spaces = sorted(
-        {s.namespace for s in stores}
+        {Namespace.of_stream(name).name for name in candidates}
         | {_bucket_namespace(n, _CHECKPOINTS) for n in names if _is_bucket(n, _CHECKPOINTS)}
         | {_bucket_namespace(n, _DEAD_LETTERS) for n in names if _is_bucket(n, _DEAD_LETTERS)}
         | {space for space, _ in by_runner}
     )
     if wanted is not None and wanted not in spaces:
         return Failure(UnknownNamespace(wanted, tuple(spaces)))
-    chosen = [s for s in spaces if wanted is None or s == wanted]
+    read = {store.stream: store for store in stores}
     try:
         projections = [
             projection
-            for space in chosen
+            for space in spaces
+            if wanted is None or space == wanted
             for projection in await _projections(
-                js, Namespace(space), _store_of(space, stores), names, by_runner
+                js, Namespace(space), read.get(_store_of(space, list(read)) or ""), names, by_runner
             )
         ]
     except (nats.errors.Error, TimeoutError, _ApiError) as exc:
@@ -284,7 +291,7 @@ async def system_status(
         SystemStatus(
             taken_at=datetime.now(UTC),
             namespace=wanted,
-            stores=tuple(s for s in stores if wanted is None or _store_of(wanted, stores) is s),
+            stores=tuple(stores),
             projections=tuple(projections),
             services=tuple(s for s in services if wanted is None or s.namespace in (None, wanted)),
         )
@@ -430,12 +437,13 @@ def _bucket_namespace(stream: str, suffix: str) -> str:
     return stream[3 : -len(suffix)]
 
 
-def _store_of(space: str, stores: Sequence[EventStoreStatus]) -> EventStoreStatus | None:
-    """The store of namespace *space*: the one named after it, else the only one."""
-    named = [s for s in stores if s.namespace == space]
+def _store_of(space: str, streams: Sequence[str]) -> str | None:
+    """The store of namespace *space* among the stores on *streams*: the one named after it,
+    else the only one there is."""
+    named = [name for name in streams if Namespace.of_stream(name).name == space]
     if named:
         return named[0]
-    return stores[0] if len(stores) == 1 else None
+    return streams[0] if len(streams) == 1 else None
 
 
 async def _projections(

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -18,9 +18,11 @@ import anyio
 import nats
 import pytest
 from attrs import frozen
+from returns.result import Result, Success
 from typer.testing import CliRunner
 
 from cim import NewEvent, StreamId
+from cim.effects import Effect
 from cim.examples.order_flow import (
     ORDER_STATS,
     ORDERS,
@@ -37,6 +39,7 @@ from interpreters.runtime.command_client import request_command
 from interpreters.runtime.commands import CommandHandler
 from interpreters.runtime.dead_letters import KvDeadLetters
 from interpreters.runtime.endpoints import CommandService
+from interpreters.runtime.executors import EffectError
 from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.nats_executor import NatsExecutor
 from interpreters.runtime.runner import ProjectionRunner, SkipToDeadLetters
@@ -214,6 +217,57 @@ async def test_lag_reported_equals_the_known_backlog(nc: Any) -> None:
         ("order_summaries", 5, False)
     ]
     assert found.stores[0].last_position == 7
+
+
+class HeldAfter:
+    """An executor that runs the effects of the first *free* events and holds the rest until
+    released (a runner kept behind while it keeps answering its status)."""
+
+    def __init__(self, free: int) -> None:
+        self.free = free
+        self.seen = 0
+        self.released = anyio.Event()
+
+    async def execute(self, effects: Iterable[Effect]) -> Result[None, EffectError]:
+        """Count the event; wait for the release once past the free ones."""
+        self.seen += 1
+        if self.seen > self.free:
+            await self.released.wait()
+        return Success(None)
+
+
+async def test_a_running_runner_held_behind_reports_its_backlog(nc: Any) -> None:
+    """A live runner stuck after 2 events while 4 more arrive: status shows it healthy at
+    position 2 with lag 4 (its first held event is in flight), then lag 0 once released."""
+    app = await open_app(nc)
+    held = HeldAfter(free=2)
+    runner_kept_behind = ProjectionRunner(
+        order_summaries,
+        app.store,
+        held,
+        await KvCheckpoints.open(nc.jetstream(), app.namespace),
+    )
+    service = RunnerService(nc, runner_kept_behind, namespace=app.namespace)
+    async with anyio.create_task_group() as group:
+        await group.start(service.start)
+        for n in range(6):
+            await place_direct(app, f"h-{n}")
+        with anyio.fail_after(10):
+            while held.seen < 3:  # noqa: ASYNC110 - the executor is where it waits
+                await anyio.sleep(0.01)
+        behind = (await system_status(nc, namespace=app.namespace, wait=0.2)).unwrap()
+        held.released.set()
+        with anyio.fail_after(10):
+            while runner_kept_behind.position < 6:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+        caught_up = (await system_status(nc, namespace=app.namespace, wait=0.2)).unwrap()
+        await service.stop()
+    [projection] = behind.projections
+    assert (projection.health, projection.position, projection.checkpoint) == ("healthy", 2, 2)
+    assert projection.lag == 4
+    assert projection.seconds_behind is not None
+    [projection] = caught_up.projections
+    assert (projection.position, projection.checkpoint, projection.lag) == (6, 6, 0)
 
 
 async def place_direct(app: App, order_id: str) -> None:
