@@ -264,6 +264,8 @@ async def system_status(
             problem.append(StatusUnavailable(describe(exc)))
     if problem:
         return Failure(problem[0])
+    if stream is not None and not candidates:
+        return Failure(StatusUnavailable(f"the server has no JetStream stream {stream!r}"))
     names = [name for name, _ in described]
     by_runner = {(s["namespace"], s["projection"]): s for s in runners[0]}
     spaces = sorted(
@@ -371,11 +373,17 @@ async def _store(nc: Any, js: Any, name: str, max_streams: int) -> EventStoreSta
 
 
 async def _categories(nc: Any, js: Any, name: str, prefix: str) -> tuple[CategoryStatus, ...]:
-    info = await _api(nc, f"STREAM.INFO.{name}", {"subjects_filter": f"{prefix}.>"})
     grouped: dict[str, list[int]] = {}
-    start = len(prefix) + 1
-    for subject, count in (info.get("state", {}).get("subjects") or {}).items():
-        grouped.setdefault(subject[start:].partition(".")[0], []).append(int(count))
+    start, seen = len(prefix) + 1, 0
+    while True:  # the server lists up to 100,000 subjects per answer
+        request = {"subjects_filter": f"{prefix}.>", "offset": seen}
+        info = await _api(nc, f"STREAM.INFO.{name}", request)
+        subjects = info.get("state", {}).get("subjects") or {}
+        for subject, count in subjects.items():
+            grouped.setdefault(subject[start:].partition(".")[0], []).append(int(count))
+        seen += len(subjects)
+        if not subjects or seen >= int(info.get("total") or 0):
+            break
     found = []
     for category, counts in sorted(grouped.items()):
         newest = await _newest(js, name, [category_subjects(prefix, category)])

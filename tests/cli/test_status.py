@@ -306,6 +306,14 @@ def test_unknown_namespace_is_a_one_line_error(nats_url: str) -> None:
     assert line.startswith("error: nothing of namespace 'nope")
 
 
+def test_a_missing_stream_is_a_one_line_error(nats_url: str) -> None:
+    """--stream naming no JetStream stream: exit 2 and one line naming it."""
+    result = cim("status", "--nats-url", nats_url, "--stream", "NO_SUCH_STREAM")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    [line] = result.stderr.strip().splitlines()
+    assert "no JetStream stream 'NO_SUCH_STREAM'" in line
+
+
 @pytest.fixture
 def small_store(nats_url: str) -> str:
     """A fresh store (namespace = its stream's name) with one order, on the session server."""
