@@ -112,8 +112,8 @@ class ProjectionStatus:
     * ``position``: the runner's live position when its runner answers (it runs ahead of the
       checkpoint with ``checkpoint_every > 1``), else the checkpoint;
     * ``lag``: events stored after ``position`` (of the categories it consumes when its runner
-      says which, of every category otherwise), counted by the server; ``None``: its store is not
-      known;
+      says which, of every category otherwise), counted by the server; when its store is not
+      known, the lag its runner reports; ``None``: neither is known;
     * ``seconds_behind``: the time of the newest of those events minus the time of the event at
       ``position`` (of the first of them at position 0); 0 when ``lag`` is 0;
     * ``dead_letters``: letters kept in the namespace's dead-letter bucket (``None``: no bucket);
@@ -500,6 +500,8 @@ async def _projection(
         subjects = [category_subjects(prefix, c) for c in consumes] if consumes else [f"{prefix}.>"]
         lag = await events_after(js, store.stream, position, subjects)
         behind = await _seconds_behind(js, store.stream, position, subjects) if lag else 0.0
+    elif runner is not None and runner.get("lag") is not None:
+        lag = int(runner["lag"])  # its store is unknown here, but the runner counted its lag
     health = (runner or {}).get("health") or {}
     dead = (letters or {}).get(projection, 0) if letters is not None else None
     if runner is not None and runner.get("dead_letters") is not None:

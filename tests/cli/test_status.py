@@ -236,18 +236,24 @@ class HeldAfter:
         return Success(None)
 
 
-async def test_a_running_runner_held_behind_reports_its_backlog(nc: Any) -> None:
+@pytest.mark.parametrize("custom_namespace", [False, True])
+async def test_a_running_runner_held_behind_reports_its_backlog(
+    nc: Any, custom_namespace: bool
+) -> None:
     """A live runner stuck after 2 events while 4 more arrive: status shows it healthy at
-    position 2 with lag 4 (its first held event is in flight), then lag 0 once released."""
+    position 2 with lag 4 (its first held event is in flight), then lag 0 once released; in a
+    namespace no store is named after (two stores around), the lag is the runner's own count."""
     app = await open_app(nc)
+    await open_app(nc)  # another store on the server: the namespace's cannot be the only one
     held = HeldAfter(free=2)
+    namespace = Namespace(f"custom{uuid4().hex[:6]}") if custom_namespace else app.namespace
     runner_kept_behind = ProjectionRunner(
         order_summaries,
         app.store,
         held,
-        await KvCheckpoints.open(nc.jetstream(), app.namespace),
+        await KvCheckpoints.open(nc.jetstream(), namespace),
     )
-    service = RunnerService(nc, runner_kept_behind, namespace=app.namespace)
+    service = RunnerService(nc, runner_kept_behind, namespace=namespace)
     async with anyio.create_task_group() as group:
         await group.start(service.start)
         for n in range(6):
@@ -255,17 +261,21 @@ async def test_a_running_runner_held_behind_reports_its_backlog(nc: Any) -> None
         with anyio.fail_after(10):
             while held.seen < 3:  # noqa: ASYNC110 - the executor is where it waits
                 await anyio.sleep(0.01)
-        behind = (await system_status(nc, namespace=app.namespace, wait=0.2)).unwrap()
+        behind = (await system_status(nc, namespace=namespace, wait=0.2)).unwrap()
         held.released.set()
         with anyio.fail_after(10):
             while runner_kept_behind.position < 6:  # noqa: ASYNC110
                 await anyio.sleep(0.01)
-        caught_up = (await system_status(nc, namespace=app.namespace, wait=0.2)).unwrap()
+        caught_up = (await system_status(nc, namespace=namespace, wait=0.2)).unwrap()
         await service.stop()
     [projection] = behind.projections
     assert (projection.health, projection.position, projection.checkpoint) == ("healthy", 2, 2)
     assert projection.lag == 4
-    assert projection.seconds_behind is not None
+    if custom_namespace:
+        assert (projection.store, projection.seconds_behind) == (None, None)
+    else:
+        assert projection.store == app.store.stream_name
+        assert projection.seconds_behind is not None
     [projection] = caught_up.projections
     assert (projection.position, projection.checkpoint, projection.lag) == (6, 6, 0)
 
