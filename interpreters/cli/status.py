@@ -23,7 +23,7 @@ from returns.result import Failure
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from interpreters.cli.shared import (
     NO_CREDENTIALS,
@@ -177,18 +177,10 @@ def status_tables(taken: SystemStatus, url: str = "") -> Group:
     """*taken* as rich tables: a heading, event stores, categories, projections, services."""
     scope = f"namespace {taken.namespace}" if taken.namespace else "every namespace"
     heading = f"cim status at {_clock(taken.taken_at)} on {url or 'NATS'} ({scope})"
-    stores = Table(
-        "stream",
-        "namespace",
-        "events",
-        "last position",
-        "last event",
-        "streams",
-        title="event stores",
+    stores = _table(
+        "event stores", "stream", "namespace", "events", "last position", "last event", "streams"
     )
-    categories = Table(
-        "store", "category", "streams", "events", "last position", title="categories"
-    )
+    categories = _table("categories", "store", "category", "streams", "events", "last position")
     for store in taken.stores:
         stores.add_row(
             store.stream,
@@ -208,7 +200,8 @@ def status_tables(taken: SystemStatus, url: str = "") -> Group:
                 str(category.events),
                 _or_dash(category.last_position),
             )
-    projections = Table(
+    projections = _table(
+        "projections",
         "namespace",
         "projection",
         "position",
@@ -218,11 +211,11 @@ def status_tables(taken: SystemStatus, url: str = "") -> Group:
         "saved",
         "dead letters",
         "health",
-        title="projections",
     )
     for projection in taken.projections:
         projections.add_row(*_projection_row(projection, taken.taken_at))
-    services = Table(
+    services = _table(
+        "services",
         "service",
         "kind",
         "instances",
@@ -230,7 +223,6 @@ def status_tables(taken: SystemStatus, url: str = "") -> Group:
         "errors",
         "avg latency",
         "last error",
-        title="services",
     )
     for service in taken.services:
         services.add_row(*_service_row(service))
@@ -239,6 +231,11 @@ def status_tables(taken: SystemStatus, url: str = "") -> Group:
     parts.append(projections if taken.projections else "no projection found")
     parts.append(services if taken.services else "no service answered $SRV.STATS")
     return Group(*parts)
+
+
+def _table(title: str, *headers: str) -> Table:
+    """A table whose cells wrap onto more lines in a narrow terminal, never cut short."""
+    return Table(*(Column(header, overflow="fold") for header in headers), title=title)
 
 
 def _projection_row(projection: ProjectionStatus, now: datetime) -> tuple[str, ...]:
