@@ -40,7 +40,7 @@ from returns.result import Failure, Result, Success
 
 from interpreters.natsio.describe import describe
 from interpreters.natsio.kv import bucket_keys, open_bucket
-from interpreters.natsio.subjects import EVENT_STORE_DESCRIPTION, category_subjects
+from interpreters.natsio.subjects import EVENT_STORE_DESCRIPTION, all_subjects, category_subjects
 from interpreters.runtime.checkpoints import parse_checkpoint
 from interpreters.runtime.dead_letters import KvDeadLetters
 from interpreters.runtime.namespace import Namespace
@@ -376,7 +376,7 @@ async def _categories(nc: Any, js: Any, name: str, prefix: str) -> tuple[Categor
     grouped: dict[str, list[int]] = {}
     start, seen = len(prefix) + 1, 0
     while True:  # the server lists up to 100,000 subjects per answer
-        request = {"subjects_filter": f"{prefix}.>", "offset": seen}
+        request = {"subjects_filter": all_subjects(prefix), "offset": seen}
         info = await _api(nc, f"STREAM.INFO.{name}", request)
         subjects = info.get("state", {}).get("subjects") or {}
         for subject, count in subjects.items():
@@ -497,7 +497,9 @@ async def _projection(
     behind: float | None = None
     if store is not None and store.subject_prefix is not None:
         prefix = store.subject_prefix
-        subjects = [category_subjects(prefix, c) for c in consumes] if consumes else [f"{prefix}.>"]
+        subjects = (
+            [category_subjects(prefix, c) for c in consumes] if consumes else [all_subjects(prefix)]
+        )
         lag = await events_after(js, store.stream, position, subjects)
         behind = await _seconds_behind(js, store.stream, position, subjects) if lag else 0.0
     elif runner is not None and runner.get("lag") is not None:
