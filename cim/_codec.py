@@ -173,7 +173,10 @@ class JsonCodec:
 
     The body is ``{"payload": {...}, "metadata": {...}}`` as JSON. ``decode`` never raises:
     every way a message can be wrong is a :data:`~cim.DecodeError` value. Configure a custom
-    ``converter`` fully before building the codec: the codec prepares its hooks once.
+    ``converter`` fully before building the codec: the codec prepares its hooks once. With the
+    default converter, payload classes of plain fields (``str``, ``int``, ``float``, ``bool``,
+    optional or not) are read with ``msgspec`` in one pass; a codec given its own converter
+    reads every payload with that converter (its hooks may differ from what ``msgspec`` does).
     """
 
     types: EventTypes = field(converter=_registry)
