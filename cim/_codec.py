@@ -133,11 +133,14 @@ def _plain_reader(cls: type[Any]) -> msgspec.json.Decoder[Any] | None:
         fields.append(
             (attribute.name, hint) if default is attrs.NOTHING else (attribute.name, hint, default)
         )
-    payload = msgspec.defstruct(cls.__name__, fields, kw_only=True, forbid_unknown_fields=True)
+    payload = msgspec.defstruct(
+        cls.__name__, fields, kw_only=True, forbid_unknown_fields=True, gc=False
+    )
     body = msgspec.defstruct(
         f"{cls.__name__}Body",
-        [("payload", payload), ("metadata", dict[str, str], msgspec.field(default_factory=dict))],
+        [("payload", payload), ("metadata", dict[str, str] | msgspec.UnsetType, msgspec.UNSET)],
         forbid_unknown_fields=True,
+        gc=False,  # neither struct can be part of a cycle: the collector need not track them
     )
     return msgspec.json.Decoder(body)
 
