@@ -102,6 +102,26 @@ class StoreCore:
         """Decode a direct-get answer (its position is the ``Nats-Sequence`` header)."""
         return self.decode(msg, (msg.headers or {}).get(SEQUENCE, "0"))
 
+    def decode_stored_many(
+        self, messages: list[Msg]
+    ) -> list[Result[EventEnvelope[Any], StoreError]]:
+        """``[decode_stored(msg) for msg in messages]`` (none of them referenced), with the
+        codec decoding them as one batch (:meth:`~cim.JsonCodec.decode_many`)."""
+        if self.settings.trusted_signers is not None:  # each message's signature first
+            return [self.decode_stored(msg) for msg in messages]
+        batch = []
+        for msg in messages:
+            headers = msg.headers if msg.headers is not None else {}
+            headers[_POSITION] = headers.get(SEQUENCE, "0")
+            batch.append((headers, msg.data))
+        decoded: list[Result[EventEnvelope[Any], StoreError]] = []
+        for (headers, _), result in zip(batch, self.codec.decode_many(batch), strict=True):
+            if isinstance(result, Success):
+                decoded.append(result)
+            else:
+                decoded.append(Failure(CorruptEvent(int(headers[_POSITION]), result.failure())))
+        return decoded
+
     async def decode_referenced(
         self, msg: Msg, position: str | None = None
     ) -> Result[EventEnvelope[Any], StoreError]:

@@ -115,16 +115,16 @@ class Reads:
         subject = self.core.subject(stream)
         walk, start = self._walk(stream, subject, from_version)
         found: list[EventEnvelope[Any]] = []
-        decode, accepts = self.core.decode_stored, walk.accepts
+        accepts = walk.accepts
         try:
             while start:  # a stream is usually one batch: a plain loop, no generators
                 messages, start = await self._batch_of(subject, start)
-                for msg in messages:
-                    if not accepts(msg.headers or {}) or walk.version < from_version:
-                        continue
-                    result = (
-                        await self.core.decode_referenced(msg) if referenced(msg) else decode(msg)
-                    )
+                wanted = [
+                    msg
+                    for msg in messages
+                    if accepts(msg.headers or {}) and walk.version >= from_version
+                ]
+                for result in await self._decoded(wanted):
                     if not isinstance(result, Success):
                         return Failure(result.failure())
                     found.append(result.unwrap())
@@ -132,6 +132,17 @@ class Reads:
             return Failure(failure.error)
         self._finish(walk)
         return Success(tuple(found))
+
+    async def _decoded(self, messages: list[Msg]) -> list[_Decoded]:
+        """The events in one batch of a stream's *messages*, in order: decoded as one batch
+        (``JsonCodec.decode_many``) unless some payload is stored by reference."""
+        core = self.core
+        if not any(map(referenced, messages)):
+            return core.decode_stored_many(messages)
+        return [
+            await core.decode_referenced(msg) if referenced(msg) else core.decode_stored(msg)
+            for msg in messages
+        ]
 
     async def iter_stream(
         self, stream: StreamId, *, from_version: int = 1
@@ -143,12 +154,13 @@ class Reads:
         try:
             while start:
                 messages, start = await self._batch_of(subject, start)
-                for msg in messages:
-                    if walk.accepts(msg.headers or {}) and walk.version >= from_version:
-                        if referenced(msg):
-                            yield await self.core.decode_referenced(msg)
-                        else:
-                            yield self.core.decode_stored(msg)
+                wanted = [
+                    msg
+                    for msg in messages
+                    if walk.accepts(msg.headers or {}) and walk.version >= from_version
+                ]
+                for result in await self._decoded(wanted):
+                    yield result
         except OperationFailed as failure:
             yield Failure(failure.error)
             return
