@@ -138,6 +138,8 @@ if TYPE_CHECKING:
         NatsServer,
         ServerStartError,
     )
+    from interpreters.server.supercluster import NatsSuperCluster
+    from interpreters.stores.jetstream.regions import ReplicaBehind
     from interpreters.stores.jetstream.settings import StoreSettings
     from interpreters.stores.jetstream.store import (
         IncompatibleStream,
@@ -207,10 +209,12 @@ __all__ = (
     "NatsCluster",
     "NatsExecutor",
     "NatsServer",
+    "NatsSuperCluster",
     "NotDeadLettered",
     "NullExecutor",
     "OperatorSetup",
     "OverlappingSubjects",
+    "ReplicaBehind",
     "Overloaded",
     "OwnedCommandService",
     "PoisonEvent",
@@ -275,6 +279,7 @@ __getattr__, __dir__ = lazy_exports(
         "IncompatibleStream": "interpreters.stores.jetstream.store",
         "JetStreamEventStore": "interpreters.stores.jetstream.store",
         "OverlappingSubjects": "interpreters.stores.jetstream.store",
+        "ReplicaBehind": "interpreters.stores.jetstream.regions",
         "StoreAccessDenied": "interpreters.stores.jetstream.store",
         "StoreSettings": "interpreters.stores.jetstream.settings",
         "CommandError": "interpreters.runtime.commands",
@@ -348,6 +353,7 @@ __getattr__, __dir__ = lazy_exports(
         "NatsCluster": "interpreters.server.launcher",
         "NatsServer": "interpreters.server.launcher",
         "ServerStartError": "interpreters.server.launcher",
+        "NatsSuperCluster": "interpreters.server.supercluster",
         "CannotConnect": "interpreters.natsio.connection",
         "ConnectOptions": "interpreters.natsio.connection",
         "connect": "interpreters.natsio.connection",

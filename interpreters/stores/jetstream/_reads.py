@@ -160,6 +160,8 @@ class Reads:
         known = self.core.tips.get(subject)
         if known is not None and not fresh:
             return known
+        if fresh:
+            await self.core.settle(subject)
         walk = _Walk(stream, subject, known or EMPTY)
         start = walk.sequence + 1
         while start:
@@ -280,7 +282,7 @@ class Reads:
         core = self.core
         reader = OrderedReader(
             core.nc,
-            core.settings.stream,
+            core.settings.read_stream,
             subjects,
             start,
             core.settings.request_timeout,
@@ -292,7 +294,7 @@ class Reads:
         core.consumers.append(reader)
         try:
             try:
-                await core.watch.admin(reader.open(), f"cannot read {core.settings.stream!r}")
+                await core.watch.admin(reader.open(), f"cannot read {core.settings.read_stream!r}")
             except StoreAccessDenied as denied:
                 failure = PermissionDenied("create consumer", denied.subject or "", denied.detail)
                 yield [(Failure(failure), 0)]
