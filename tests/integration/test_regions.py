@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import time
+from typing import ClassVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from uuid import uuid4
 
+import anyio
+import nats
 import pytest
+from attrs import evolve
+from returns.result import Failure, Success
 
-from cim import EventTypes
+from cim import EventTypes, NewEvent, StoreUnavailable, StreamId
+from cim.examples.order_flow import (
+    ORDER_CATEGORY,
+    ORDER_STATS,
+    ORDERS,
+    OrderPlaced,
+    PlaceOrder,
+    order,
+    order_flow_types,
+    order_summaries,
+)
+from cim.examples.orders import Confirm, Submit
+from interpreters.runtime.checkpoints import KvCheckpoints
+from interpreters.runtime.commands import CommandHandler
+from interpreters.runtime.namespace import Namespace
+from interpreters.runtime.nats_executor import NatsExecutor
+from interpreters.runtime.read_model import KvReadModel
+from interpreters.runtime.runner import ProjectionRunner
 from interpreters.server import NatsSuperCluster
-from interpreters.stores.jetstream import JetStreamEventStore, StoreSettings
+from interpreters.stores.jetstream import JetStreamEventStore, ReplicaBehind, StoreSettings
 from laws.conformance import EventStoreContract
 
 HOME, AWAY = "east", "west"
@@ -35,7 +58,11 @@ def regional_settings(*, read_your_writes: bool = True) -> StoreSettings:
 
 
 class TestRegionalEventStore(EventStoreContract):
-    """The contract against a store in ``west``: reads from its mirror, appends to ``east``."""
+    """The contract against a store in ``west``: reads from its mirror, appends to ``east``.
+
+    In ``make faults`` (about 40 s: every test's fresh mirror takes a second to start)."""
+
+    pytestmark: ClassVar = [pytest.mark.anyio, pytest.mark.faults]
 
     @pytest.fixture
     async def store(
@@ -46,3 +73,95 @@ class TestRegionalEventStore(EventStoreContract):
             super_cluster.url(AWAY), types=types, settings=regional_settings()
         ) as store:
             yield store
+
+
+async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
+    with anyio.fail_after(seconds):
+        while not await check():  # noqa: ASYNC110 - polling another process's state
+            await anyio.sleep(0.01)
+
+
+@pytest.mark.anyio
+async def test_an_order_written_in_the_home_region_appears_in_the_other_regions_read_model(
+    super_cluster: NatsSuperCluster,
+) -> None:
+    """Commands in east, a projection runner in west over west's copy: west's KV answers."""
+    home = regional_settings(read_your_writes=False)
+    east = evolve(home, region=HOME)
+    west_nc = await nats.connect(super_cluster.url(AWAY))
+    async with (
+        JetStreamEventStore.connect(
+            super_cluster.url(HOME), types=order_flow_types, settings=east
+        ) as east_store,
+        JetStreamEventStore.connect(
+            super_cluster.url(AWAY), types=order_flow_types, settings=home
+        ) as west_store,
+        anyio.create_task_group() as tg,
+    ):
+        js = west_nc.jetstream()
+        namespace = Namespace.of(west_store)
+        assert (namespace.name, namespace.region) == (west_store.read_stream, AWAY)
+        runner = ProjectionRunner(
+            order_summaries,
+            west_store,
+            NatsExecutor(west_nc, js, store=west_store),
+            await KvCheckpoints.open(js, namespace),
+            collections=[ORDERS, ORDER_STATS],
+        )
+        await tg.start(runner.start)
+        handler = CommandHandler(order, east_store)
+        stream = StreamId(ORDER_CATEGORY, "o-1")
+        for command in (PlaceOrder("o-1", "ada", 1200), Submit(), Confirm()):
+            assert isinstance(await handler.handle(stream, command), Success)
+        last = (await east_store.version(stream)).unwrap()
+        assert last == 3
+        rows = KvReadModel.in_namespace(js, namespace)
+
+        async def confirmed() -> bool:
+            row = (await rows.get(ORDERS, "o-1")).unwrap()
+            return row is not None and row.data["status"] == "confirmed"
+
+        await _until(confirmed)
+        tg.cancel_scope.cancel()
+    placed = {
+        name: (await js.stream_info(name)).cluster
+        for name in (
+            west_store.read_stream,
+            f"KV_{namespace.checkpoints_bucket}",
+            f"KV_{namespace.read_model_prefix}{ORDERS}",
+        )
+    }
+    assert {name: info.name if info else None for name, info in placed.items()} == dict.fromkeys(
+        placed, AWAY
+    )
+    home_info = await js.stream_info(east.stream)
+    assert home_info.cluster is not None
+    assert home_info.cluster.name == HOME
+    await west_nc.close()
+
+
+@pytest.mark.anyio
+async def test_waiting_for_a_position_the_copy_lacks_ends_in_replica_behind(
+    super_cluster: NatsSuperCluster,
+) -> None:
+    """``wait_for_position`` answers the position once mirrored, else ReplicaBehind in time."""
+    settings = evolve(regional_settings(read_your_writes=False), replica_timeout=0.3)
+    async with JetStreamEventStore.connect(
+        super_cluster.url(AWAY), types=order_flow_types, settings=settings
+    ) as west:
+        appended = await west.append(
+            StreamId(ORDER_CATEGORY, "o-2"), [NewEvent(OrderPlaced("o-2", "bo", 5))]
+        )
+        position = appended.unwrap().position
+        with anyio.fail_after(10):
+            while not isinstance(await west.wait_for_position(position), Success):
+                pass
+        started = time.monotonic()
+        behind = await west.wait_for_position(position + 1000)
+        waited = time.monotonic() - started
+    assert isinstance(behind, Failure)
+    error = behind.failure()
+    assert isinstance(error, ReplicaBehind)
+    assert isinstance(error, StoreUnavailable)
+    assert (error.position, error.mirrored) == (position + 1000, position)
+    assert 0.3 <= waited < 2.0

@@ -28,6 +28,7 @@ from interpreters.natsio.client_internals import (
     error_callback,
     set_error_callback,
 )
+from interpreters.natsio.kv import create_bucket
 from interpreters.stores.jetstream._acks import AckInbox
 from interpreters.stores.jetstream._stream_config import (
     IncompatibleStream,
@@ -143,21 +144,21 @@ async def ensure_stream(nc: Client, watch: PermissionWatch, settings: StoreSetti
         await _ensure_events(watch, js, wanted)
     else:
         await _ensure_copy(watch, js, settings, wanted)
-    placement = None if settings.bucket_region is None else api.Placement(settings.bucket_region)
     for bucket in (settings.correlation_bucket, settings.snapshot_bucket):
         bucket_stream = f"KV_{bucket}"
         info = await _stream_info(watch, js, bucket_stream)
         if info is None:
             await watch.admin(
-                js.create_key_value(
+                create_bucket(
+                    js,
                     api.KeyValueConfig(
                         bucket=bucket,
                         history=1,
                         storage=wanted.storage,
                         replicas=wanted.replicas,
                         direct=True,
-                        placement=placement,
-                    )
+                    ),
+                    settings.bucket_region,
                 ),
                 f"KV bucket {bucket!r} does not exist and cannot be created",
             )

@@ -271,6 +271,17 @@ class JetStreamEventStore:
         return self.settings.read_stream
 
     @property
+    def namespace(self) -> str:
+        """The name the runtime keeps this store's state under (``Namespace.of(store)``): the
+        stream it reads, so each region has its own checkpoints, read models, dead letters."""
+        return self.settings.read_stream
+
+    @property
+    def bucket_region(self) -> str | None:
+        """The cluster this store's buckets (and ``Namespace.of(store)``'s) are placed in."""
+        return self.settings.bucket_region
+
+    @property
     def subject_prefix(self) -> str:
         """The first token(s) of every event subject."""
         return self.settings.subject_prefix
