@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import ClassVar
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import ClassVar
 from uuid import uuid4
 
 import anyio
