@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import ClassVar
 from uuid import uuid4
 
 import anyio
 import nats
 import pytest
 from attrs import evolve
+from nats.js.api import Placement, StreamConfig, StreamSource
 from returns.result import Failure, Success
 
-from cim import EventTypes, NewEvent, StoreUnavailable, StreamId
+from cim import EventTypes, Exactly, NewEvent, StoreUnavailable, StreamId, WrongExpectedVersion
 from cim.examples.order_flow import (
     ORDER_CATEGORY,
     ORDER_STATS,
@@ -57,12 +57,11 @@ def regional_settings(*, read_your_writes: bool = True) -> StoreSettings:
     )
 
 
+@pytest.mark.faults
 class TestRegionalEventStore(EventStoreContract):
     """The contract against a store in ``west``: reads from its mirror, appends to ``east``.
 
     In ``make faults`` (about 40 s: every test's fresh mirror takes a second to start)."""
-
-    pytestmark: ClassVar = [pytest.mark.anyio, pytest.mark.faults]
 
     @pytest.fixture
     async def store(
@@ -119,7 +118,7 @@ async def test_an_order_written_in_the_home_region_appears_in_the_other_regions_
 
         async def confirmed() -> bool:
             row = (await rows.get(ORDERS, "o-1")).unwrap()
-            return row is not None and row.data["status"] == "confirmed"
+            return row is not None and row.data is not None and row.data["status"] == "confirmed"
 
         await _until(confirmed)
         tg.cancel_scope.cancel()
@@ -165,3 +164,87 @@ async def test_waiting_for_a_position_the_copy_lacks_ends_in_replica_behind(
     assert isinstance(error, StoreUnavailable)
     assert (error.position, error.mirrored) == (position + 1000, position)
     assert 0.3 <= waited < 2.0
+
+
+@pytest.mark.anyio
+async def test_an_append_from_another_region_is_judged_on_the_home_streams_tip(
+    super_cluster: NatsSuperCluster,
+) -> None:
+    """Right after a burst in east, west's Exactly(n) append succeeds and n-1 conflicts with n."""
+    away = regional_settings(read_your_writes=False)
+    async with (
+        JetStreamEventStore.connect(
+            super_cluster.url(HOME), types=order_flow_types, settings=evolve(away, region=HOME)
+        ) as east,
+        JetStreamEventStore.connect(
+            super_cluster.url(AWAY), types=order_flow_types, settings=away
+        ) as west,
+    ):
+        warm = StreamId(ORDER_CATEGORY, "warm-up")
+        placed = await east.append(warm, [NewEvent(OrderPlaced("warm-up", "al", 1))])
+        with anyio.fail_after(10):  # the new copy starts mirroring (about a second)
+            while not isinstance(await west.wait_for_position(placed.unwrap().position), Success):
+                pass
+        for round_ in range(5):
+            stream = StreamId(ORDER_CATEGORY, f"o-{round_}")
+            burst = [NewEvent(OrderPlaced(f"o-{round_}", "al", n + 1)) for n in range(300)]
+            for start in range(0, len(burst), 100):  # 300 events, 3 atomic batches
+                assert isinstance(await east.append(stream, burst[start : start + 100]), Success)
+            stale = await west.append(
+                stream, [NewEvent(OrderPlaced("x", "x", 1))], expected=Exactly(299)
+            )
+            assert isinstance(stale, Failure)
+            assert stale.failure() == WrongExpectedVersion(stream, Exactly(299), 300)
+            fresh = await west.append(
+                stream, [NewEvent(OrderPlaced("y", "y", 1))], expected=Exactly(300)
+            )
+            assert fresh.unwrap().version == 301
+
+
+@pytest.mark.anyio
+async def test_a_conflict_is_never_judged_on_a_copy_that_is_behind(
+    super_cluster: NatsSuperCluster,
+) -> None:
+    """A copy lacking the home stream's last event: an append waits for it, then answers
+    ReplicaBehind (never a conflict judged on the copy); so does read-your-writes."""
+    away = evolve(regional_settings(read_your_writes=False), replica_timeout=0.3)
+    nc = await nats.connect(super_cluster.url(AWAY))
+    js = nc.jetstream()
+    async with JetStreamEventStore.connect(
+        super_cluster.url(HOME), types=order_flow_types, settings=evolve(away, region=HOME)
+    ) as east:
+        # a copy that never receives the order category: always behind for those streams
+        await js.add_stream(
+            StreamConfig(
+                name=away.read_stream,
+                mirror=StreamSource(name=away.stream, filter_subject=f"{away.subject_prefix}.x.>"),
+                allow_direct=True,
+                placement=Placement(cluster=AWAY),
+            )
+        )
+        async with JetStreamEventStore.connect(
+            super_cluster.url(AWAY), types=order_flow_types, settings=away
+        ) as west:
+            stream = StreamId(ORDER_CATEGORY, "o-9")
+            events = [NewEvent(OrderPlaced("o-9", "al", n + 1)) for n in range(3)]
+            stored = (await east.append(stream, events)).unwrap()
+            behind = await west.append(
+                stream, [NewEvent(OrderPlaced("o-9", "al", 9))], expected=Exactly(3)
+            )
+        reading = evolve(away, read_your_writes=True)
+        async with JetStreamEventStore.connect(
+            super_cluster.url(AWAY), types=order_flow_types, settings=reading
+        ) as west:
+            unseen = await west.append(
+                StreamId(ORDER_CATEGORY, "o-10"), [NewEvent(OrderPlaced("o-10", "al", 1))]
+            )
+        home_last = (await js.stream_info(away.stream)).state.last_seq
+    await nc.close()
+    assert isinstance(behind, Failure)
+    error = behind.failure()
+    assert isinstance(error, ReplicaBehind)
+    assert (error.position, error.mirrored) == (stored.position, 0)
+    assert isinstance(unseen, Failure)  # stored at home, never in this copy: read-your-writes
+    assert unseen.failure() == ReplicaBehind(
+        unseen.failure().detail, home_last, 0, unseen.failure().waited
+    )
