@@ -36,18 +36,13 @@ import anyio
 import anyio.to_thread
 from attrs import define, field
 
-from interpreters.server.launcher import (
-    _PORT_ATTEMPTS,
-    _PORT_TAKEN,
-    LOOPBACK,
-    NatsServer,
-    ServerStartError,
-    free_port,
-)
+from interpreters.server.launcher import LOOPBACK, NatsServer, ServerStartError, free_port
 
 __all__ = ("NatsSuperCluster",)
 
 _REGION = re.compile(r"^[A-Za-z0-9_-]+$")
+_PORT_ATTEMPTS = 3  # as NatsCluster: a free port taken before the server binds it, try again
+_PORT_TAKEN = "address already in use"
 
 
 def _check_regions(_: object, __: object, regions: Mapping[str, int]) -> None:
