@@ -141,7 +141,7 @@ class StoreSettings:
     )
     home_region: str | None = field(default=None, validator=_check_region)
     region: str | None = field(default=None, validator=_check_region)
-    placement_tags: tuple[str, ...] = field(default=(), converter=tuple, validator=_check_tags)
+    placement_tags: tuple[str, ...] = field(default=(), validator=_check_tags)
     regional_stream: str | None = field(default=None, validator=optional(_check_stream))
     read_your_writes: bool = field(default=False, validator=instance_of(bool))
     replica_timeout: float = field(default=5.0, validator=_check_seconds)
