@@ -296,6 +296,7 @@ async def test_home_region_down_reads_answer_and_appends_fail_fast(
             rows = await runner.rows()
             query_s = time.monotonic() - started
             everything = [item async for item in west.read_all()]
+            version = await west.version(account)
             started = time.monotonic()
             with anyio.fail_after(10):
                 refused = await west.append(account, [NewEvent(Tick(0, 1_000))])
@@ -316,6 +317,7 @@ async def test_home_region_down_reads_answer_and_appends_fail_fast(
     assert [e.event_id for e in read.unwrap()] == load.acked[account]
     assert rows == before
     assert len(everything) == last
+    assert version == Success(len(load.acked[account]))
     assert all(isinstance(item, Success) for item in everything)
     assert isinstance(refused, Failure)
     assert isinstance(refused.failure(), StoreUnavailable)

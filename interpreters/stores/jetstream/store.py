@@ -464,7 +464,8 @@ class JetStreamEventStore:
         return self._reads.subscribe(from_position=from_position, categories=categories)
 
     async def version(self, stream: StreamId) -> Result[int, StoreError]:
-        """The current version of *stream* (0 if it has no events): its last genuine event's."""
+        """The current version of *stream* (0 if it has no events): its last genuine event's
+        (in another region than the home region: as its copy has it)."""
         return await self._reads.version(stream)
 
     async def foreign_messages(
