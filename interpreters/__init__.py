@@ -6,7 +6,7 @@
 ``interpreters.runtime``    commands, projection runners, checkpoints, dead letters,
                             executors, read models, supervised services, NATS endpoints
 ``interpreters.natsio``     NATS plumbing shared by stores, runtime and tools
-``interpreters.server``     embedded ``nats-server`` launcher (single node or cluster)
+``interpreters.server``     embedded ``nats-server`` launcher (node, cluster, regions)
 ``interpreters.security``   operator-mode setups, least-privilege roles, signed events
 ``interpreters.cli``        the ``cim`` command line (and its inspection helpers)
 ``interpreters.demo``       ``cim demo``: the order lifecycle, an application of the above
