@@ -7,6 +7,8 @@ from typing import Any
 from attrs import frozen
 from nats.js import api
 
+from interpreters.natsio.subjects import EVENT_STORE_DESCRIPTION
+
 __all__ = ("IncompatibleStream", "StreamSettings", "desired_config", "problems", "needs_update")
 
 
@@ -70,7 +72,7 @@ def desired_config(settings: StreamSettings) -> api.StreamConfig:
     return api.StreamConfig(
         placement=settings.placement,
         name=settings.name,
-        description="cim event store",
+        description=EVENT_STORE_DESCRIPTION,
         subjects=list(settings.subjects),
         retention=api.RetentionPolicy.LIMITS,
         max_age=0,
