@@ -27,14 +27,20 @@ gateway {
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
+import threading
+import time
 from collections.abc import Mapping
 from types import TracebackType
 
 import anyio
 import anyio.to_thread
+import nats
+import nats.errors
 from attrs import define, field
+from nats.js import api
 
 from interpreters.server.launcher import LOOPBACK, NatsServer, ServerStartError, free_port
 
@@ -43,6 +49,7 @@ __all__ = ("NatsSuperCluster",)
 _REGION = re.compile(r"^[A-Za-z0-9_-]+$")
 _PORT_ATTEMPTS = 3  # as NatsCluster: a free port taken before the server binds it, try again
 _PORT_TAKEN = "address already in use"
+_READY_TIMEOUT = 30.0
 
 
 def _check_regions(_: object, __: object, regions: Mapping[str, int]) -> None:
@@ -124,7 +131,7 @@ class NatsSuperCluster:
 
     def start(self) -> NatsSuperCluster:
         """Launch every server, then wait until each is ready and knows the JetStream meta
-        leader (JetStream is ready in every region).
+        leader, and until a stream can be placed in every region (JetStream is ready there).
 
         A port taken between choosing and binding it fails the start; the super-cluster then
         tries again on fresh ports, up to three times in all.
@@ -139,6 +146,7 @@ class NatsSuperCluster:
                     server.wait_ready()
                 for server in everyone:
                     server.wait_meta_leader()
+                self._wait_placeable()
             except ServerStartError as error:
                 self.stop()
                 if _PORT_TAKEN not in str(error) or attempt == _PORT_ATTEMPTS:
@@ -150,6 +158,53 @@ class NatsSuperCluster:
                 raise
             else:
                 return self
+
+    def _wait_placeable(self) -> None:
+        """Block until each region accepts a stream placed in it (a probe stream, deleted).
+
+        Right after the meta leader is elected it may not yet know every region's servers;
+        the probe runs on a thread of its own (with its own event loop), so this works from
+        synchronous and asynchronous callers alike."""
+        failures: list[BaseException] = []
+
+        def probe() -> None:
+            try:
+                asyncio.run(self._placeable())
+            except BaseException as error:  # reported to the caller's thread
+                failures.append(error)
+
+        thread = threading.Thread(target=probe, name="cim-supercluster-ready")
+        thread.start()
+        thread.join()
+        if failures:
+            raise failures[0]
+
+    async def _placeable(self) -> None:
+        deadline = time.monotonic() + _READY_TIMEOUT
+        for region in self.regions:
+            nc = await nats.connect(self.url(region), connect_timeout=2)
+            try:
+                js = nc.jetstream(timeout=2)
+                name = f"CIM_READY_{region}"
+                config = api.StreamConfig(
+                    name=name,
+                    subjects=[f"cim-ready.{region}"],
+                    storage=api.StorageType.MEMORY,
+                    placement=api.Placement(cluster=region),
+                )
+                while True:
+                    try:
+                        await js.add_stream(config)
+                        await js.delete_stream(name)
+                        break
+                    except (nats.errors.Error, TimeoutError) as error:
+                        if time.monotonic() > deadline:
+                            raise ServerStartError(
+                                f"JetStream cannot place a stream in region {region!r}: {error!r}"
+                            ) from None
+                        await asyncio.sleep(0.1)
+            finally:
+                await nc.close()
 
     def kill(self, region: str, node: int = 0) -> None:
         """Kill server *node* of *region* (SIGKILL, a crash); its store is kept."""
