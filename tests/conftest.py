@@ -10,6 +10,7 @@ then counts as surviving: the scores stay a lower bound.
 """
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -60,6 +61,28 @@ if PROFILE == "mutation":
         _cheap[0] = request.node.originalname not in FULL_SEARCH
         yield
         _cheap[0] = False
+
+
+PLANTED_BUG_TEST = re.compile(r"reject|catch|caught")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``CIM_MUTATION_TARGET=cim``, leave out the law checkers' planted-bug tests.
+
+    They show that a law rejects a broken implementation (they judge ``laws/``, the other
+    mutation target): a mutant of ``cim/`` leaves the planted bug in place, so they pass with
+    it, and they are the slowest tests there are.
+    """
+    if os.environ.get("CIM_MUTATION_TARGET") != "cim":
+        return
+    planted = [
+        item
+        for item in items
+        if item.path.name.endswith("_laws.py") and PLANTED_BUG_TEST.search(item.name)
+    ]
+    if planted:
+        config.hook.pytest_deselected(items=planted)
+        items[:] = [item for item in items if item not in planted]
 
 
 @pytest.fixture

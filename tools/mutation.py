@@ -47,6 +47,11 @@ PYTEST_ARGS = [
     "--hypothesis-seed=0",
     "--deselect=tests/unit/test_frp_typing.py::test_mypy_rejects_mistyped_signal_code",
     "--ignore=tests/unit/test_purity.py",
+    # runtime tests with time budgets (they judge interpreters/; under load a verdict could flip)
+    "--ignore=tests/unit/test_supervisor.py",
+    "--ignore=tests/unit/test_command_writer.py",
+    "--ignore=tests/unit/test_command_handler.py",
+    "--ignore=tests/unit/test_executors.py",
 ]
 TARGETS: dict[str, dict[str, list[str]]] = {
     "cim": {
@@ -232,7 +237,11 @@ def main() -> None:
                 cwd=work,
                 check=True,
                 stdout=subprocess.DEVNULL,
-                env={**os.environ, "CIM_HYPOTHESIS_PROFILE": "mutation"},
+                env={
+                    **os.environ,
+                    "CIM_HYPOTHESIS_PROFILE": "mutation",
+                    "CIM_MUTATION_TARGET": target,
+                },
             )
         statuses = _merged(target, _statuses(work, arguments.only), arguments.only)
         table = _table(_by_module(statuses, equivalent))

@@ -1,0 +1,139 @@
+"""fsm_diff's report, word for word, on two releases that differ in every way a diff can show."""
+
+from __future__ import annotations
+
+from textwrap import dedent
+
+from cim.fsm import Divergence, Fsm, GuardTightened, InvalidTransition, Transition, fsm_diff
+
+
+def _reviewed(state: str, value: object) -> bool | str:
+    return "pausing needs a review"
+
+
+def _few(state: str, n: object) -> bool | str:
+    return (isinstance(n, int) and n < 10) or "too many"
+
+
+OLD: Fsm[str, object, None] = Fsm(
+    "idle",
+    [
+        Transition("idle", "start", "busy"),
+        Transition("busy", "finish", "done"),
+        Transition("idle", "drop", "gone"),
+        Transition("idle", "lose", "lost"),
+        Transition("busy", "pause", "idle"),
+        Transition("idle", int, "busy", guard=lambda s, n: True),
+    ],
+    states=("idle", "busy", "done", "gone", "lost"),
+    finals=("done", "gone"),
+    sample_inputs=(1, 20),
+)
+NEW: Fsm[str, object, None] = Fsm(
+    "idle",
+    [
+        Transition("idle", "start", "busy"),
+        Transition("busy", "finish", "on hold"),
+        Transition("busy", "pause", "idle", guard=_reviewed),
+        Transition("on hold", "resume", "busy"),
+        Transition("idle", int, "busy", guard=_few),
+    ],
+    states=("idle", "busy", "done", "on hold"),
+    finals=("done",),
+)
+
+
+def test_the_diff_lists_every_kind_of_change() -> None:
+    """States and rows added, removed and retargeted, guards added and tightened, in order."""
+    diff = fsm_diff(OLD, NEW)
+    assert diff.states_added == ("on hold",)
+    assert diff.states_removed == ("gone", "lost")
+    assert diff.unreachable_now == ("done",)
+    assert [(r.source, r.on) for r in diff.transitions_removed] == [
+        ("idle", "drop"),
+        ("idle", "lose"),
+    ]
+    assert [(r.source, r.on) for r in diff.transitions_added] == [("on hold", "resume")]
+    assert diff.guards_tightened == (
+        GuardTightened(NEW.transitions[2]),
+        GuardTightened(NEW.transitions[4], 20, "too many"),
+    )
+    assert diff.counterexample == Divergence(
+        ("drop",), "gone", refusal=InvalidTransition("idle", "drop")
+    )
+
+
+def test_the_diff_reads_as_a_report() -> None:
+    """str(diff) shows each non-empty section and the counterexample."""
+    assert str(fsm_diff(OLD, NEW)) == dedent(
+        """\
+        fsm diff: BREAKING
+          states added:
+            - on hold
+          states removed:
+            - gone
+            - lost
+          states no longer reachable:
+            - done
+          transitions removed:
+            - idle --drop--> gone
+            - idle --lose--> lost
+          transitions added:
+            - on hold --resume--> busy
+          transitions retargeted:
+            - busy --finish--> now goes to on hold (was done)
+          guards tightened:
+            - busy --pause--> idle: a guard was added
+            - idle --int--> busy: now refuses 20 (too many)
+          counterexample: the old machine accepts [drop] (ending in gone); the new one refuses drop: no transition from idle on drop"""
+    )
+
+
+def test_an_unchanged_machine_reads_as_no_changes() -> None:
+    """A machine compared with itself is compatible with no changes."""
+    assert str(fsm_diff(OLD, OLD)) == "fsm diff: compatible\n  no changes"
+
+
+def test_the_mermaid_diff_shows_both_machines() -> None:
+    """Both tables in one diagram: marked rows, renamed ids, and classed states."""
+    assert fsm_diff(OLD, NEW).to_mermaid() == dedent(
+        """\
+        stateDiagram-v2
+            state "on hold" as on_hold
+            [*] --> idle
+            idle --> busy : start
+            busy --> on_hold : finish
+            busy --> idle : pause [_reviewed]
+            on_hold --> busy : ADDED resume
+            idle --> busy : int [_few]
+            idle --> gone : REMOVED drop
+            idle --> lost : REMOVED lose
+            done --> [*]
+            classDef removed fill:#fecaca,stroke:#b91c1c,stroke-dasharray:4 2
+            classDef added fill:#bbf7d0,stroke:#15803d
+            classDef unreachable fill:#fde68a,stroke:#b45309,stroke-width:3px
+            class gone,lost removed
+            class on_hold added
+            class done unreachable
+        """
+    )
+
+
+def test_a_divergence_reads_as_the_history_and_both_states() -> None:
+    """A divergence of states names the whole history and both end states."""
+    divergence = Divergence(("start", "finish"), "done", "on hold")
+    assert (
+        str(divergence)
+        == "after [start, finish] the old machine is in done but the new one in on hold"
+    )
+
+
+def test_a_refusal_reads_as_the_history_and_the_refused_input() -> None:
+    """A refusal names the history, the old end state, the refused (last) input and why."""
+    divergence = Divergence(
+        ("start", "finish"), "done", refusal=InvalidTransition("busy", "finish")
+    )
+    assert str(divergence) == (
+        "the old machine accepts [start, finish] (ending in done); "
+        "the new one refuses finish: no transition from busy on finish"
+    )
