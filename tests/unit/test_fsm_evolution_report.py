@@ -137,3 +137,15 @@ def test_a_refusal_reads_as_the_history_and_the_refused_input() -> None:
         "the old machine accepts [start, finish] (ending in done); "
         "the new one refuses finish: no transition from busy on finish"
     )
+
+
+def test_a_retargeted_row_with_a_new_guard_is_reported_against_the_old_row() -> None:
+    """Rows are the same row only with the same source, input and target: a guard on a row that
+    now leads elsewhere tightens the old row (it refuses what the old row took), not "a guard
+    was added"."""
+    old: Fsm[str, str, None] = Fsm("a", [Transition("a", "x", "b")], states=("a", "b", "c"))
+    new: Fsm[str, str, None] = Fsm(
+        "a", [Transition("a", "x", "c", guard=lambda s, i: "closed")], states=("a", "b", "c")
+    )
+    diff = fsm_diff(old, new)
+    assert diff.guards_tightened == (GuardTightened(old.transitions[0], "x", "closed"),)
