@@ -24,5 +24,5 @@ def test_a_blank_id_is_refused_with_the_whole_rule() -> None:
 def test_ids_may_be_512_characters_long_and_no_longer() -> None:
     """512 characters is the longest id; 513 is refused."""
     assert id_text("command_id", "x" * 512) == "x" * 512
-    with pytest.raises(ValueError, match="must be 1..512 printable"):
+    with pytest.raises(ValueError, match=r"must be 1\.\.512 printable"):
         id_text("command_id", "x" * 513)

@@ -129,7 +129,7 @@ def test_merge_refuses_clashes(theirs: Any, message: str) -> None:
 
 def test_merge_takes_only_registries() -> None:
     """Merging something else is a TypeError (and | answers NotImplemented)."""
-    with pytest.raises(TypeError, match="^can only merge an EventTypes registry, got list$"):
+    with pytest.raises(TypeError, match=r"^can only merge an EventTypes registry, got list$"):
         EventTypes().merge([Placed])  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         EventTypes() | [Placed]
