@@ -149,3 +149,54 @@ def test_a_retargeted_row_with_a_new_guard_is_reported_against_the_old_row() -> 
     )
     diff = fsm_diff(old, new)
     assert diff.guards_tightened == (GuardTightened(old.transitions[0], "x", "closed"),)
+
+
+def _yes(state: str, value: object) -> bool | str:
+    return True
+
+
+def _no_ones(state: str, value: object) -> bool | str:
+    return "no ones"
+
+
+def _no_ints(state: str, value: object) -> bool | str:
+    return "no ints"
+
+
+def test_a_tightened_guard_on_a_value_row_names_the_refused_value() -> None:
+    """A row for one value, guarded in both releases, now refusing it: tightened on that value."""
+    old: Fsm[str, str, None] = Fsm(
+        "A", [Transition("A", "pause", "B", guard=_yes)], states=("A", "B")
+    )
+    new: Fsm[str, str, None] = Fsm(
+        "A", [Transition("A", "pause", "B", guard=_no_ones)], states=("A", "B")
+    )
+    assert fsm_diff(old, new).guards_tightened == (
+        GuardTightened(new.transitions[0], "pause", "no ones"),
+    )
+
+
+def test_a_sample_input_is_charged_to_the_row_that_took_it() -> None:
+    """A sample input the old machine gave to a more specific row tightens only that row."""
+    old: Fsm[str, int, None] = Fsm(
+        "A",
+        [Transition("A", 1, "B", guard=_yes), Transition("A", int, "C", guard=_yes)],
+        states=("A", "B", "C"),
+        sample_inputs=(1,),
+    )
+    new: Fsm[str, int, None] = Fsm(
+        "A",
+        [Transition("A", 1, "B", guard=_no_ones), Transition("A", int, "C", guard=_no_ints)],
+        states=("A", "B", "C"),
+    )
+    assert fsm_diff(old, new).guards_tightened == (
+        GuardTightened(new.transitions[0], 1, "no ones; no ints"),
+    )
+
+
+def test_the_diff_uses_the_correspondence_it_is_given() -> None:
+    """States corresponding by the given correspondence make a retargeted row compatible."""
+    old: Fsm[str, str, None] = Fsm("a", [Transition("a", "x", "b")], states=("a", "b", "c"))
+    new: Fsm[str, str, None] = Fsm("a", [Transition("a", "x", "c")], states=("a", "b", "c"))
+    assert not fsm_diff(old, new).compatible
+    assert fsm_diff(old, new, lambda o, n: True).compatible
