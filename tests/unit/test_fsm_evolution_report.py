@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from textwrap import dedent
 
-from cim.fsm import Divergence, Fsm, GuardTightened, InvalidTransition, Transition, fsm_diff
+from cim.fsm import (
+    Divergence,
+    Fsm,
+    GuardTightened,
+    InvalidTransition,
+    Transition,
+    fsm_diff,
+    refinement_counterexample,
+    same_label,
+)
 
 
 def _reviewed(state: str, value: object) -> bool | str:
@@ -200,3 +210,72 @@ def test_the_diff_uses_the_correspondence_it_is_given() -> None:
     new: Fsm[str, str, None] = Fsm("a", [Transition("a", "x", "c")], states=("a", "b", "c"))
     assert not fsm_diff(old, new).compatible
     assert fsm_diff(old, new, lambda o, n: True).compatible
+
+
+def test_machines_starting_in_different_states_diverge_before_any_input() -> None:
+    """Initial states that do not correspond are the empty counterexample."""
+    old: Fsm[str, str, None] = Fsm("a", [Transition("a", "x", "b")], states=("a", "b"))
+    new: Fsm[str, str, None] = Fsm("b", [Transition("b", "x", "a")], states=("a", "b"))
+    assert refinement_counterexample(old, new) == Divergence((), "a", "b")
+
+
+def test_the_search_goes_as_deep_as_the_first_divergence() -> None:
+    """A row two steps in, removed, is found with the two-step history."""
+    old: Fsm[str, str, None] = Fsm(
+        "a", [Transition("a", "x", "b"), Transition("b", "y", "c")], states=("a", "b", "c")
+    )
+    new: Fsm[str, str, None] = Fsm("a", [Transition("a", "x", "b")], states=("a", "b", "c"))
+    found = refinement_counterexample(old, new)
+    assert found == Divergence(("x", "y"), "c", refusal=InvalidTransition("b", "y"))
+
+
+class GoV1(Enum):
+    GO = "go"
+
+
+class GoV2(Enum):
+    GO = "go, v2"
+
+
+def test_inputs_of_two_releases_match_by_label() -> None:
+    """The new release's own Enum member stands for the old one's of the same name."""
+    old: Fsm[str, GoV1, None] = Fsm("a", [Transition("a", GoV1.GO, "b")], states=("a", "b"))
+    new: Fsm[str, GoV2, None] = Fsm("a", [Transition("a", GoV2.GO, "b")], states=("a", "b"))
+    assert fsm_diff(old, new).compatible
+
+
+def test_equal_states_correspond_whatever_their_labels() -> None:
+    """Equal values correspond even when they are shown differently (1 and 1.0)."""
+    assert same_label(1, 1.0)
+    assert not same_label(1, 2)
+
+
+def test_rows_from_a_removed_state_and_unmatched_samples_are_skipped() -> None:
+    """Rows leaving a state the new machine lacks are not judged for guards; sample inputs a
+    class row does not take are skipped, the later ones still judged."""
+    old: Fsm[str, object, None] = Fsm(
+        "a",
+        [
+            Transition("gone", "x", "a"),
+            Transition("a", int, "b", guard=_yes),
+            Transition("a", "go", "gone"),
+        ],
+        states=("a", "b", "gone"),
+        sample_inputs=("text", 20),
+    )
+    new: Fsm[str, object, None] = Fsm(
+        "a", [Transition("a", int, "b", guard=_no_ints)], states=("a", "b")
+    )
+    assert fsm_diff(old, new).guards_tightened == (
+        GuardTightened(new.transitions[0], 20, "no ints"),
+    )
+
+
+def test_the_search_visits_each_pair_of_states_once() -> None:
+    """A cycle away from the initial state is followed once: the search ends (no divergence)."""
+    cyclic: Fsm[str, str, None] = Fsm(
+        "a",
+        [Transition("a", "x", "b"), Transition("b", "y", "c"), Transition("c", "z", "b")],
+        states=("a", "b", "c"),
+    )
+    assert refinement_counterexample(cyclic, cyclic) is None
