@@ -34,4 +34,18 @@ def test_an_overdraft_refusal_shows_the_balance_it_would_leave() -> None:
 def test_the_limit_can_be_set_to_zero_but_not_below() -> None:
     """A limit of 0 is a limit; a negative one is refused, naming it."""
     assert bank.decide(bank.SetLimit(0), OPEN) == Success((bank.LimitSet("acc-1", 0),))
+    assert bank.decide(
+        bank.SetLimit(0), bank.Account(bank.Status.OPEN, "acc-1", "Ada", limit=0)
+    ) == Success(())
     assert _refusal(bank.SetLimit(-1)) == "invalid_limit: the overdraft limit must be >= 0, got -1"
+
+
+def test_a_limit_must_cover_the_overdraft_already_taken() -> None:
+    """At a balance of -3 a limit of 3 is fine; 2 is refused with the balance and the limit."""
+    overdrawn = bank.Account(bank.Status.OPEN, "acc-1", "Ada", balance=-3, limit=5)
+    assert bank.decide(bank.SetLimit(3), overdrawn) == Success((bank.LimitSet("acc-1", 3),))
+    decided = bank.decide(bank.SetLimit(2), overdrawn)
+    assert isinstance(decided, Failure)
+    refusal = decided.failure()
+    assert str(refusal) == "limit_below_overdraft: the balance -3 is already below -2"
+    assert dict(refusal.details) == {"balance": "-3", "limit": "2"}
