@@ -4,13 +4,15 @@ For each target this copies the tracked files into ``build/mutation/<target>``, 
 configuration there (which files to mutate, which fast tests judge them), runs ``mutmut run``, and
 writes a per-module score table into ``docs/verification.md`` between the target's markers.
 
-    python tools/mutation.py [cim|laws ...] [--only GLOB ...] [--max-children N] [--collect]
+    python tools/mutation.py [cim|laws ...] [--only GLOB ...] [--max-children N] [--collect|--tables]
 
 ``--only 'cim.frp*'`` runs the mutants of some modules only (mutmut's mutant-name globs) and
 updates just their rows. Each mutant's status is kept in ``docs/mutation/<target>.json`` (a full
 run replaces it, a partial run updates its modules), and the tables are made from that file.
 ``--collect`` runs nothing: it reads the statuses a stopped run left in its ``build/mutation``
 copy (the mutants it did not reach count as "not run") and writes them like a finished run.
+``--tables`` only rewrites the tables from ``docs/mutation/<target>.json`` (after editing the
+equivalents).
 
 A mutant counts as killed when a test fails (or times out) with it; "no tests" (no fast test runs
 the mutated function) counts as surviving. Mutants listed in ``docs/mutation/equivalent.toml``
@@ -227,9 +229,16 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], metavar="GLOB")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--collect", action="store_true")
+    parser.add_argument("--tables", action="store_true")
     arguments = parser.parse_args()
     equivalent = _equivalent()
     for target in arguments.targets:
+        if arguments.tables:
+            statuses = json.loads((RESULTS / f"{target}.json").read_text("utf-8"))
+            table = _table(_by_module(statuses, equivalent))
+            _write_report(target, table, statuses, equivalent)
+            print(f"== {target}\n{table}")
+            continue
         if arguments.collect:
             work = _work_dir(target, arguments.only)
         else:

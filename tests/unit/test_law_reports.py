@@ -105,9 +105,13 @@ def test_check_fsm_laws_runs_no_more_examples_than_asked(options: dict[str, Any]
     """Asked for two examples (by max_examples or by settings), each law draws about two states."""
     states: list[int] = []
     counted = _counted(states, st.integers(0, 3))
-    check_fsm_laws(Counter(), states=counted, inputs=st.integers(-1, 1), **options)
-    # four laws (no invariants), one state per example; the default would be 100 per law
-    assert 0 < len(states) <= 4 * 2 * 2
+    in_range: Invariant[int] = Invariant("0..3", lambda n: 0 <= n <= 3)
+    check_fsm_laws(
+        Counter(), states=counted, inputs=st.integers(-1, 1), invariants=[in_range], **options
+    )
+    # five laws (one invariant), one state per example; the default would be 100 per law (or
+    # all 12 cases of this small space)
+    assert 0 < len(states) <= 5 * 2
 
 
 def _adder(raising: str = "") -> Decider[int, int, int]:
