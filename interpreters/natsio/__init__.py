@@ -14,10 +14,12 @@ if TYPE_CHECKING:
         can_send_frames,
         consumer_name,
         error_callback,
+        parse_header_lines,
         record_served,
         send_frame,
         service_endpoints,
         set_error_callback,
+        use_quick_header_parsing,
     )
     from interpreters.natsio.connection import (
         DEFAULT_URL,
@@ -87,12 +89,14 @@ __all__ = (
     "is_kv_key",
     "open_bucket",
     "open_or_create_bucket",
+    "parse_header_lines",
     "record_served",
     "send_frame",
     "service_endpoints",
     "set_error_callback",
     "stream_subject",
     "unavailable",
+    "use_quick_header_parsing",
 )
 
 __getattr__, __dir__ = lazy_exports(
@@ -102,7 +106,9 @@ __getattr__, __dir__ = lazy_exports(
         "can_send_frames": "interpreters.natsio.client_internals",
         "consumer_name": "interpreters.natsio.client_internals",
         "error_callback": "interpreters.natsio.client_internals",
+        "parse_header_lines": "interpreters.natsio.client_internals",
         "record_served": "interpreters.natsio.client_internals",
+        "use_quick_header_parsing": "interpreters.natsio.client_internals",
         "service_endpoints": "interpreters.natsio.client_internals",
         "send_frame": "interpreters.natsio.client_internals",
         "set_error_callback": "interpreters.natsio.client_internals",
