@@ -118,3 +118,9 @@ def test_a_float_union_reads_numbers_and_non_finite_text() -> None:
     assert math.isnan(converter.structure("NaN", number))
     assert converter.structure("NaN", text) == "NaN"
     assert type(converter.structure(2, text)) is float
+
+
+def test_a_number_is_not_read_as_a_boolean() -> None:
+    """A bool field refuses 1 (JSON has true and false), naming the value."""
+    with pytest.raises(TypeError, match=r"^expected a boolean, got 1$"):
+        make_payload_converter().structure(1, bool)

@@ -101,6 +101,7 @@ def test_the_checker_rejects_a_machine_breaking_an_invariant() -> None:
         )
     assert violation.value.law == "fsm invariant 'never broken' preserved"
     assert violation.value.counterexample == TransitionCase(Light.GREEN, "hit")
+    assert "held before but not in <Light.BROKEN: 'broken'>" in violation.value.detail
 
 
 class CountingTurnstile:

@@ -89,6 +89,12 @@ def test_default_consumes_everything_as_payloads() -> None:
     assert fold_stored(placed_orders, stored).state == ("o-1", "o-2")
 
 
+def test_fold_stored_resumes_from_a_given_state() -> None:
+    """fold_stored continues from the state it is given, not from the initial one."""
+    stored = [_envelope(Placed("o-2"), "order", 2)]
+    assert fold_stored(placed_orders, stored, ("o-1",)).state == ("o-1", "o-2")
+
+
 def test_fold_stored_applies_categories_types_and_envelopes() -> None:
     """fold_stored shows step only what consumes declares, in the declared form."""
     stored = [

@@ -102,6 +102,8 @@ def test_merge_combines_two_registries() -> None:
     merged = orders | others
     assert [t.name for t in merged] == ["Other", "Placed"]
     assert merged.by_name("Placed") == orders.by_name("Placed")
+    assert merged.by_class(Other) == others.by_name("Other")  # found by class too
+    assert merged.by_class(Placed) == orders.by_name("Placed")
     assert orders.merge(merged) == merged
     assert len(orders) == 1  # unchanged
 
@@ -127,7 +129,7 @@ def test_merge_refuses_clashes(theirs: Any, message: str) -> None:
 
 def test_merge_takes_only_registries() -> None:
     """Merging something else is a TypeError (and | answers NotImplemented)."""
-    with pytest.raises(TypeError, match="EventTypes registry"):
+    with pytest.raises(TypeError, match=r"^can only merge an EventTypes registry, got list$"):
         EventTypes().merge([Placed])  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         EventTypes() | [Placed]

@@ -62,3 +62,15 @@ def test_parse_requires_a_separator() -> None:
     """A text without '.' is not a stream."""
     with pytest.raises(ValueError, match=r"category\.entity_id"):
         StreamId.parse("order")
+
+
+def test_parse_names_the_text_it_refuses() -> None:
+    """The refusal of a text without '.' shows that text."""
+    with pytest.raises(ValueError, match=r"^stream 'order' is not of the form"):
+        StreamId.parse("order")
+
+
+def test_parse_splits_at_the_first_dot() -> None:
+    """Everything after the first '.' is the entity id, so a second '.' is refused in it."""
+    with pytest.raises(ValueError, match=r"^entity_id 'a\.b' is not a valid NATS subject token"):
+        StreamId.parse("orders.a.b")
