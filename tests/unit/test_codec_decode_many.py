@@ -26,9 +26,7 @@ Message = tuple[dict[str, Any] | None, bytes]
 def _history(count: int) -> list[Message]:
     """*count* well-formed stored messages of one account, as a store's read hands them over."""
     payloads: list[bank.BankEvent] = [bank.AccountOpened("acc-1", "Ada")]
-    payloads += [
-        (bank.Deposited, bank.Withdrawn)[i % 2]("acc-1", 10 + i) for i in range(count - 2)
-    ]
+    payloads += [(bank.Deposited, bank.Withdrawn)[i % 2]("acc-1", 10 + i) for i in range(count - 2)]
     payloads.append(bank.LimitSet("acc-1", 500))
     messages: list[Message] = []
     for i, payload in enumerate(payloads):
