@@ -11,13 +11,18 @@ from interpreters._lazy import lazy_exports
 if TYPE_CHECKING:
     from interpreters.natsio.client_internals import (
         ErrorCallback,
+        RawHandler,
         can_send_frames,
+        can_tap,
         consumer_name,
         error_callback,
         record_served,
         send_frame,
         service_endpoints,
         set_error_callback,
+        subscription_id,
+        tap,
+        untap,
     )
     from interpreters.natsio.connection import (
         DEFAULT_URL,
@@ -67,11 +72,13 @@ __all__ = (
     "ErrorCallback",
     "FrameWriter",
     "MSG_ID",
+    "RawHandler",
     "SERVER_ERRORS",
     "all_subjects",
     "api_failure",
     "bucket_keys",
     "can_send_frames",
+    "can_tap",
     "category_subjects",
     "connect",
     "connect_or_refused",
@@ -90,7 +97,10 @@ __all__ = (
     "service_endpoints",
     "set_error_callback",
     "stream_subject",
+    "subscription_id",
+    "tap",
     "unavailable",
+    "untap",
 )
 
 __getattr__, __dir__ = lazy_exports(
@@ -104,6 +114,11 @@ __getattr__, __dir__ = lazy_exports(
         "service_endpoints": "interpreters.natsio.client_internals",
         "send_frame": "interpreters.natsio.client_internals",
         "set_error_callback": "interpreters.natsio.client_internals",
+        "RawHandler": "interpreters.natsio.client_internals",
+        "can_tap": "interpreters.natsio.client_internals",
+        "subscription_id": "interpreters.natsio.client_internals",
+        "tap": "interpreters.natsio.client_internals",
+        "untap": "interpreters.natsio.client_internals",
         "SERVER_ERRORS": "interpreters.natsio.errors",
         "api_failure": "interpreters.natsio.errors",
         "unavailable": "interpreters.natsio.errors",

@@ -1,6 +1,6 @@
 """Every use of nats-py's private members, in one place.
 
-nats-py (2.x) has no public way to do three things cim needs:
+nats-py (2.x) has no public way to do these things cim needs:
 
 * **send a ready-made frame**: ``Client.publish`` re-checks and re-encodes every header on
   every call (about 10 µs for an event's headers, a quarter of a concurrent append);
@@ -10,6 +10,13 @@ nats-py (2.x) has no public way to do three things cim needs:
 * **hear permission violations at once**: the server reports ``-ERR 'Permissions Violation'``
   only to the client's error callback, which nats-py keeps in ``_error_cb`` and lets no one
   wrap after connecting (:func:`error_callback`, :func:`set_error_callback`);
+* **take a reply inbox's messages raw**: nats-py builds a ``Msg`` and parses its headers into a
+  dict for every message it receives, then hands it to the subscription's task; a replay of
+  a whole stream (:mod:`interpreters.stores.jetstream._replay`) wants only the raw header block
+  and body, appended to a list. :func:`tap` wraps the client's ``_process_msg`` (once per
+  client) so that messages of a tapped subscription id (``Subscription._id``,
+  :func:`subscription_id`) go to a plain function instead; every other message takes
+  nats-py's own path unchanged (:func:`can_tap`, :func:`untap`);
 * **name a subscription's consumer** to delete it (``JetStreamContext.PushSubscription``
   keeps it in ``_consumer``): :func:`consumer_name`;
 * **count what a micro-service endpoint served**: ``nats.micro`` counts a request's error and
@@ -40,16 +47,24 @@ from nats.errors import (
 
 __all__ = (
     "ErrorCallback",
+    "RawHandler",
     "can_send_frames",
+    "can_tap",
     "consumer_name",
     "error_callback",
     "record_served",
     "send_frame",
     "service_endpoints",
     "set_error_callback",
+    "subscription_id",
+    "tap",
+    "untap",
 )
 
 ErrorCallback = Callable[[Exception], Awaitable[None]]
+RawHandler = Callable[[bytes, bytes | None], None]
+"""Takes a tapped message's body and raw header block (``None``: no headers)."""
+_TAPS = "_cim_taps"
 
 _FRAME_MEMBERS = (
     "_send_command",
@@ -126,3 +141,51 @@ def record_served(endpoint: Any, *, error: str | None, elapsed_ns: int = 0) -> N
         endpoint._last_error = error
     endpoint._processing_time += elapsed_ns
     endpoint._average_processing_time = endpoint._processing_time // max(endpoint._num_requests, 1)
+
+
+def can_tap(nc: Client) -> bool:
+    """Whether *nc* has the member :func:`tap` wraps (a coroutine ``_process_msg``)."""
+    return inspect.iscoroutinefunction(getattr(nc, "_process_msg", None))
+
+
+def subscription_id(subscription: Any) -> int:
+    """The id (``sid``) nats-py gave *subscription*."""
+    sid = subscription._id
+    if not isinstance(sid, int):  # pragma: no cover - a nats-py that changed the member
+        raise TypeError(f"subscription id is not an int: {sid!r}")
+    return sid
+
+
+def tap(nc: Any, sid: int, handler: RawHandler) -> None:
+    """Hand every message of subscription *sid* to *handler*, raw, until :func:`untap`.
+
+    Only for a client :func:`can_tap` accepts. *handler* runs in the client's reading task:
+    it must be quick and must not raise.
+    """
+    taps: dict[int, RawHandler] | None = getattr(nc, _TAPS, None)
+    if taps is None:
+        taps = {}
+        process_msg = nc._process_msg
+        stats = nc.stats
+
+        async def process_tapped(
+            sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
+        ) -> None:
+            handler = taps.get(sid)
+            if handler is None:
+                await process_msg(sid, subject, reply, data, headers)
+                return
+            stats["in_msgs"] += 1
+            stats["in_bytes"] += len(data)
+            handler(data, headers)
+
+        nc._process_msg = process_tapped
+        setattr(nc, _TAPS, taps)
+    taps[sid] = handler
+
+
+def untap(nc: Any, sid: int) -> None:
+    """Give subscription *sid*'s messages back to nats-py's own path."""
+    taps: dict[int, RawHandler] | None = getattr(nc, _TAPS, None)
+    if taps is not None:
+        taps.pop(sid, None)

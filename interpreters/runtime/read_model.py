@@ -14,6 +14,7 @@ Queries read the same rows: :meth:`KvReadModel.get` and :meth:`KvReadModel.rows`
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import nats.errors
@@ -141,6 +142,46 @@ class KvReadModel:
             ReadModelUnavailable(
                 effect.collection, effect.key, f"{_MAX_CONFLICTS} write conflicts in a row"
             )
+        )
+
+    async def apply_all(
+        self, collection: str, key: str, changes: Sequence[tuple[Applied, DatabaseEffect]]
+    ) -> Result[bool, ReadModelError]:
+        """Run *changes* (effects on the row *key* of *collection*, each with its cause, in
+        order) with one read and one write; ``Success(False)`` when none is newer than the row.
+
+        The result is the row :meth:`apply` would leave after each change in turn: a change
+        whose cause is not newer than the row's (or than the change before it) is skipped, so
+        a replayed batch changes nothing it already changed. The row records the last cause.
+        """
+        invalid = _check(collection, key)
+        if invalid is not None:
+            return Failure(invalid)
+        try:
+            kv = await self._bucket(collection, create=True)
+            for _ in range(_MAX_CONFLICTS):
+                current, revision = await self._read(kv, key)
+                data = current.data if current is not None else None
+                last = current.applied if current is not None else None
+                changed = False
+                for applied, effect in changes:
+                    if _not_newer(applied, last):
+                        continue
+                    data, last, changed = _change(effect, data), applied, True
+                if not changed:
+                    return Success(False)
+                body = orjson.dumps({"data": data, "applied": last})
+                try:
+                    await kv.update(key, body, last=revision)
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    continue
+                return Success(True)
+        except _Unreadable as bad:
+            return Failure(ReadModelUnavailable(collection, key, str(bad)))
+        except (nats.errors.Error, TimeoutError) as exc:
+            return Failure(ReadModelUnavailable(collection, key, describe(exc)))
+        return Failure(
+            ReadModelUnavailable(collection, key, f"{_MAX_CONFLICTS} write conflicts in a row")
         )
 
     async def get(self, collection: str, key: str) -> Result[Row | None, ReadModelError]:

@@ -20,6 +20,7 @@ import heapq
 from collections.abc import AsyncGenerator, Collection
 from typing import Any
 
+import anyio
 from attrs import frozen
 from nats.aio.msg import Msg
 from returns.result import Failure, Result, Success
@@ -42,8 +43,10 @@ from interpreters.stores.jetstream._ordered_reader import (
     sequence_and_pending,
 )
 from interpreters.stores.jetstream._provision import StoreAccessDenied
+from interpreters.stores.jetstream._replay import Replay
 from interpreters.stores.jetstream._tips import EMPTY, Tip
 from interpreters.stores.jetstream.foreign import ForeignMessage, check_message
+from interpreters.stores.jetstream.payloads import PAYLOAD_REF
 from interpreters.stores.protocol import check_categories, check_from
 
 __all__ = ("Reads", "batches_of")
@@ -221,28 +224,42 @@ class Reads:
                 async for merged_result in merged:
                     yield merged_result
             return
-        core = self.core
-        decode = core.decode_stored
-        try:
-            first = await core.reader.batch(subjects[0], start=from_position)
-        except READ_ERRORS as error:
-            yield Failure(failed(error).error)
-            return
-        if not first.pending:
-            for msg in first.messages:
-                yield await core.decode_referenced(msg) if referenced(msg) else decode(msg)
-            return
-        remaining = first.pending
-        rest = self._consume(subjects, first.last + 1, idle_timeout=core.settings.request_timeout)
-        async with contextlib.aclosing(rest) as batches:
-            for msg in first.messages:
-                yield await core.decode_referenced(msg) if referenced(msg) else decode(msg)
-            async for batch in batches:
-                for result, left in batch:
+        async with contextlib.aclosing(self._replayed(subjects[0], from_position)) as bursts:
+            async for decoded, _ in bursts:
+                for result in decoded:
                     yield result
-                    remaining -= 1
-                    if not remaining or not left:
-                        return
+
+    async def _replayed(
+        self, subject: str, start: int, *, follow: bool = False
+    ) -> AsyncGenerator[tuple[list[_Decoded], int], None]:
+        """The events on *subject* from *start*, read and decoded in bursts (:mod:`._replay`),
+        each with the position of its last event (0: the burst is a failure, the end);
+        *follow* as for :meth:`Replay.bursts`."""
+        core = self.core
+        if core.closed:
+            yield [Failure(CLOSED)], 0
+            return
+        replay = Replay(core.nc, core.settings.stream, core.settings.request_timeout)
+        core.consumers.append(replay)
+        decode = core.decode_parts
+        try:
+            await replay.open()
+            bursts = replay.bursts(subject, start, follow=follow)
+            async with contextlib.aclosing(bursts) as stored_bursts:
+                async for stored in stored_bursts:
+                    decoded = [
+                        decode(headers, data, headers[SEQUENCE])
+                        if PAYLOAD_REF not in headers
+                        else await core.decode_referenced_parts(headers, headers[SEQUENCE])
+                        for headers, data in stored
+                    ]
+                    yield decoded, int(stored[-1][0][SEQUENCE])
+        except READ_ERRORS as error:
+            yield [Failure(failed(error).error)], 0
+        finally:
+            core.consumers.remove(replay)
+            with anyio.CancelScope(shield=True):
+                await replay.close()
 
     async def _merged(
         self, subjects: tuple[str, ...], start: int
@@ -309,8 +326,8 @@ class Reads:
                             result = decode(msg, str(position))
                         decoded.append((result, pending))
                     yield decoded
-        except ConsumerError as error:
-            yield [(Failure(failed(error).error), 0)]
+        except ConsumerError as error:  # closing the store while the consumer opens: closed
+            yield [(Failure(CLOSED if core.closed else failed(error).error), 0)]
         finally:
             core.consumers.remove(reader)
             await reader.close()
@@ -328,7 +345,17 @@ class Reads:
         subjects = self._subjects(categories)
         if not subjects:
             return
-        consume = self._consume(subjects, from_position, idle_timeout=None)
+        start = from_position
+        if len(subjects) == 1:  # the backlog in bursts, then a consumer from the next position
+            replayed = self._replayed(subjects[0], start, follow=True)
+            async with contextlib.aclosing(replayed) as backlog:
+                async for decoded, last in backlog:
+                    for result in decoded:
+                        yield result
+                    if not last:
+                        return  # the replay failed (a store error)
+                    start = last + 1
+        consume = self._consume(subjects, start, idle_timeout=None)
         async with contextlib.aclosing(consume) as batches:
             async for batch in batches:
                 for result, _ in batch:
