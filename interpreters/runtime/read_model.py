@@ -41,6 +41,7 @@ __all__ = (
 
 _BUCKET = re.compile(r"^[a-zA-Z0-9_-]+$")
 _MAX_CONFLICTS = 20
+_REMEMBERED = 100_000
 
 Applied = tuple[int, int]
 """``(event position, effect index)``: the cause of a read-model write."""
@@ -105,6 +106,7 @@ class KvReadModel:
     replicas: int = 1
     """Replica count of the buckets this read model creates (the event stream's, in a cluster)."""
     _buckets: dict[str, Any] = field(factory=dict, init=False)
+    _written: dict[tuple[str, str], tuple[Row, int]] = field(factory=dict, init=False)
 
     @classmethod
     def in_namespace(cls, js: Any, namespace: Namespace, *, replicas: int = 1) -> KvReadModel:
@@ -153,14 +155,18 @@ class KvReadModel:
         The result is the row :meth:`apply` would leave after each change in turn: a change
         whose cause is not newer than the row's (or than the change before it) is skipped, so
         a replayed batch changes nothing it already changed. The row records the last cause.
+        The rows it wrote last (up to 100,000) are remembered with their revisions, so the next
+        batch writes them without reading them first; if anyone else wrote meanwhile, the
+        revision does not match and the row is read again.
         """
         invalid = _check(collection, key)
         if invalid is not None:
             return Failure(invalid)
         try:
             kv = await self._bucket(collection, create=True)
+            known = self._written.pop((collection, key), None)
             for _ in range(_MAX_CONFLICTS):
-                current, revision = await self._read(kv, key)
+                current, revision = known if known is not None else await self._read(kv, key)
                 data = current.data if current is not None else None
                 last = current.applied if current is not None else None
                 changed = False
@@ -169,12 +175,19 @@ class KvReadModel:
                         continue
                     data, last, changed = _change(effect, data), applied, True
                 if not changed:
+                    if known is not None:  # only the row itself says nothing is newer
+                        known = None
+                        continue
                     return Success(False)
                 body = orjson.dumps({"data": data, "applied": last})
                 try:
-                    await kv.update(key, body, last=revision)
+                    revision = await kv.update(key, body, last=revision)
                 except nats.js.errors.KeyWrongLastSequenceError:
+                    known = None
                     continue
+                if len(self._written) >= _REMEMBERED:
+                    self._written.clear()
+                self._written[(collection, key)] = (Row(key, data, last), revision)
                 return Success(True)
         except _Unreadable as bad:
             return Failure(ReadModelUnavailable(collection, key, str(bad)))
@@ -225,6 +238,7 @@ class KvReadModel:
         invalid = _check(collection, "all")
         if invalid is not None:
             return Failure(invalid)
+        self._written = {k: v for k, v in self._written.items() if k[0] != collection}
         try:
             await self.js.purge_stream(f"KV_{self.prefix}{collection}")
         except nats.js.errors.NotFoundError:

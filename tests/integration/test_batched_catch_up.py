@@ -138,6 +138,28 @@ async def test_apply_all_leaves_the_row_applying_each_change_in_turn_leaves(
         await nc.close()
 
 
+async def test_remembered_rows_notice_other_writers(nats_url: str) -> None:
+    """A row apply_all remembers is read again when someone else wrote or purged it since."""
+    nc = await nats.connect(nats_url)
+    try:
+        mine, theirs = KvReadModel(nc.jetstream()), KvReadModel(nc.jetstream())
+        table = unique("rows")
+        first = [((1, 0), DatabaseWrite(table, "k", {"n": 1}))]
+        assert await mine.apply_all(table, "k", first) == Success(True)
+        await theirs.apply(DatabaseUpdate(table, "k", {"m": 2}), applied=(2, 0))
+        later = [((3, 0), DatabaseUpdate(table, "k", {"n": 3}))]
+        assert await mine.apply_all(table, "k", later) == Success(True)
+        row = (await theirs.get(table, "k")).unwrap()
+        assert row is not None
+        assert (row.data, row.applied) == ({"n": 3, "m": 2}, (3, 0))
+        assert await theirs.clear(table) == Success(None)
+        older = [((2, 5), DatabaseWrite(table, "k", {"n": 2}))]
+        assert await mine.apply_all(table, "k", older) == Success(True)  # the row is gone
+        assert await mine.rows(table) == Success({"k": {"n": 2}})
+    finally:
+        await nc.close()
+
+
 @pytest.mark.parametrize("batch", [1, 100, 5000])
 async def test_rebuild_in_batches_equals_the_fold_and_publishes_once(
     store: JetStreamEventStore, batch: int

@@ -6,9 +6,10 @@ no timeout guessing). Every message of a stream is checked (:mod:`.foreign`): a 
 or a forged version is skipped and reported, never trusted, and the stream's tip (the subject's
 last sequence, the last genuine version) is remembered for the next append. ``read_all`` and
 ``subscribe`` (for projections, which may start anywhere) do not skip: a message they cannot
-decode is a :class:`~cim.CorruptEvent` value (the runner's poison policy decides). A ``read_all``
-longer than one batch streams the rest from an ordered consumer, up to the count the first batch
-announced, and ``subscribe`` is one ordered consumer; both delete their consumer when they end.
+decode is a :class:`~cim.CorruptEvent` value (the runner's poison policy decides). ``read_all``
+and the backlog of ``subscribe`` are read in bursts (:mod:`._replay`); ``read_all`` ends after the
+events the first burst announced, ``subscribe`` then follows live events from an ordered consumer
+starting right after the last event of its backlog, deleted when the iteration ends.
 With ``categories``, the server filters (``<prefix>.<category>.*`` subjects): other categories
 never reach the client.
 """
@@ -212,10 +213,9 @@ class Reads:
     ) -> AsyncGenerator[_Decoded, None]:
         """Every stored event from *from_position* on, in global order; ends at the current end.
 
-        With *categories*, only the events of those categories (filtered by the server). The
-        first batch is a batch direct get, which also says how many events follow; if any do,
-        they stream from an ordered consumer (deleted at the end), up to that count. Several
-        categories are read with one batch direct get each, merged by position.
+        With *categories*, only the events of those categories (filtered by the server). One
+        subject filter is read in bursts (:mod:`._replay`), up to the end the first burst
+        announces; several categories with one batch direct get each, merged by position.
         """
         check_from("from_position", from_position)
         subjects = self._subjects(categories)
@@ -337,9 +337,10 @@ class Reads:
     ) -> AsyncGenerator[_Decoded, None]:
         """Every event from *from_position*: the backlog, then live events until cancelled.
 
-        With *categories*, only the events of those categories: the consumer's subject filters
-        (server side). One ordered push consumer delivers the backlog and then live events; it
-        is deleted when the iteration ends (cancelled, closed or broken out of).
+        With *categories*, only the events of those categories (server-side filters). With one
+        subject filter the backlog is read in bursts until nothing is pending, then an ordered
+        push consumer starts right after its last event (several categories: the consumer
+        delivers the backlog too); the consumer is deleted when the iteration ends.
         """
         check_from("from_position", from_position)
         subjects = self._subjects(categories)
