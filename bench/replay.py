@@ -285,14 +285,14 @@ async def main() -> None:
                 await fill(nc, "REPLAY", "replay", EVENTS)
                 await fill(nc, "SMALL", "small", SMALL)
                 cim: list[float] = []
-                path: list[float] = []
+                read_path: list[float] = []
                 raw: list[float] = []
                 sockets: list[float] = []
                 for run in range(RUNS):
                     phases: list[tuple[list[float], Callable[[], Awaitable[int]]]] = [
                         (raw, lambda: raw_ordered_consumer(nc, "REPLAY", "replay")),
                         (cim, lambda: cim_replay(store)),
-                        (path, lambda: cim_read_path(store)),
+                        (read_path, lambda: cim_read_path(store)),
                     ]
                     if run % 2:
                         phases.reverse()
@@ -318,7 +318,7 @@ async def main() -> None:
     add_rate(
         "(a) replay 100,000 events decoded vs raw ordered consumer undecoded", cim, raw, ">= 1.2"
     )
-    add_rate("(a) same, read path only (headers parsed, not decoded)", path, raw, "info")
+    add_rate("(a) same, read path only (headers parsed, not decoded)", read_path, raw, "info")
     add_rate(
         "(b) replay decoded vs eventsourcing SQLite notification log decoded", cim, sqlite, "> 1"
     )
