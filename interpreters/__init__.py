@@ -130,6 +130,7 @@ if TYPE_CHECKING:
         Supervisor,
         SupervisorHealth,
     )
+    from interpreters.runtime.status import SystemStatus, system_status
     from interpreters.security.operator import OperatorSetup
     from interpreters.security.roles import Deployment, RolePermissions
     from interpreters.security.signing import EventSigner, TrustedSigners
@@ -254,6 +255,8 @@ __all__ = (
     "roll_out",
     "runner_statuses",
     "runner_subject",
+    "SystemStatus",
+    "system_status",
     "request_command",
 )
 
@@ -262,6 +265,8 @@ __getattr__, __dir__ = lazy_exports(
     {
         "RunnerService": "interpreters.runtime.runner_service",
         "runner_statuses": "interpreters.runtime.runner_service",
+        "SystemStatus": "interpreters.runtime.status",
+        "system_status": "interpreters.runtime.status",
         "runner_subject": "interpreters.runtime.runner_service",
         "NotDeadLettered": "interpreters.runtime.runner",
         "RedriveError": "interpreters.runtime.runner",

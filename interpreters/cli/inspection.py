@@ -9,7 +9,7 @@ its type, and raw (headers + JSON) otherwise, so an operator can look at any sto
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +48,7 @@ __all__ = (
     "describe",
     "event_streams",
     "follow",
+    "messages_in",
     "read_stream",
     "resolve_prefix",
     "resolved",
@@ -214,9 +215,11 @@ async def read_stream(
     stream_name: str = DEFAULT_STREAM,
     prefix: str = DEFAULT_PREFIX,
     limit: int | None = None,
+    on_message: Callable[[], None] | None = None,
 ) -> Result[tuple[StoredMessage, ...], InspectError]:
     """The messages of event stream *stream*, oldest first (at most *limit*), each checked as
-    the store checks it (``skipped`` set on foreign messages and forged versions).
+    the store checks it (``skipped`` set on foreign messages and forged versions); *on_message*
+    is called after each one is read (a progress bar's advance).
 
     A stream with no events is :class:`UnknownStream`; a missing JetStream stream is
     :class:`NoEventStream`. Each message is one direct lookup of the next one on the subject,
@@ -244,11 +247,26 @@ async def read_stream(
                 StoredMessage(raw.seq, raw.subject, headers, raw.data or b"", raw.time, skipped)
             )
             sequence = raw.seq + 1
+            if on_message is not None:
+                on_message()
     except (nats.errors.Error, TimeoutError) as exc:
         return Failure(InspectFailed(describe_exception(exc)))
     if not found:
         return Failure(UnknownStream(str(stream)))
     return Success(tuple(found))
+
+
+async def messages_in(
+    js: Any, stream: StreamId, *, stream_name: str = DEFAULT_STREAM, prefix: str = DEFAULT_PREFIX
+) -> int | None:
+    """How many messages event stream *stream* holds (one stream-info request; ``None`` when
+    the server does not say): the length of a progress bar before reading it."""
+    subject = subject_of(stream, prefix)
+    try:
+        info = await js.stream_info(stream_name, subjects_filter=subject)
+    except (nats.errors.Error, TimeoutError):
+        return None
+    return int((info.state.subjects or {}).get(subject, 0))
 
 
 async def follow(

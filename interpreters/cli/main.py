@@ -10,8 +10,9 @@ This module holds the app and the commands that run things (``demo``, ``server``
 ``fsm diagram``); :mod:`interpreters.cli.store_commands` the ones that look at a store
 (``streams``, ``read``, ``tail``); :mod:`interpreters.cli.dead_letters` the ``dead-letters``
 group (``list``, ``show``, ``redrive``) and :mod:`interpreters.cli.runners` ``runners``, which
-look at projection runners; :mod:`interpreters.cli.shared` the options each command shares,
-written once, and the output helpers.
+look at projection runners; :mod:`interpreters.cli.status` ``status``, the whole system at a
+glance; :mod:`interpreters.cli.shared` the options each command shares, written once, and the
+output helpers; :mod:`interpreters.cli.progress` the progress bars of long reads.
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from cim.fsm import Fsm, fsm_diff
-from interpreters.cli import dead_letters, evolution_commands, runners, store_commands, verify
+from interpreters.cli import (
+    dead_letters,
+    evolution_commands,
+    runners,
+    status,
+    store_commands,
+    verify,
+)
 from interpreters.cli.loading import load_reference, shadowing
 from interpreters.cli.shared import (
     CHECK_FAILED,
@@ -224,6 +232,7 @@ app.command()(store_commands.tail)
 app.command()(verify.verify)
 app.add_typer(dead_letters.dead_letters_app, name="dead-letters")
 app.command()(runners.runners)
+app.command()(status.status)
 
 
 # ---------------------------------------------------------------- a user's code

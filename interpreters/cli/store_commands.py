@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from interpreters.cli import inspection
+from interpreters.cli.progress import Quiet, progress
 from interpreters.cli.shared import (
     NO_CREDENTIALS,
     Credentials,
@@ -111,6 +112,7 @@ def read(
         ),
     ] = None,
     as_json: JsonOutput = False,
+    quiet: Quiet = False,
 ) -> None:
     """Print a stream's events, oldest first: decoded with --types, raw JSON otherwise; with
     --trust, each event's signature is checked (a "signature" field: "valid" or the problem)."""
@@ -122,11 +124,20 @@ def read(
     async def work(client: Client) -> tuple[str, tuple[inspection.StoredMessage, ...]]:
         js = client.jetstream()
         chosen = unwrap(await inspection.resolve_prefix(js, stream_name, prefix))
-        found = unwrap(
-            await inspection.read_stream(
-                js, stream_id, stream_name=stream_name, prefix=chosen, limit=limit
+        total = await inspection.messages_in(js, stream_id, stream_name=stream_name, prefix=chosen)
+        if total is not None and limit is not None:
+            total = min(total, limit)
+        with progress(f"reading {stream_id}", total, quiet=quiet) as advance:
+            found = unwrap(
+                await inspection.read_stream(
+                    js,
+                    stream_id,
+                    stream_name=stream_name,
+                    prefix=chosen,
+                    limit=limit,
+                    on_message=advance,
+                )
             )
-        )
         payloads = PayloadObjects(client, StoreSettings(stream=stream_name))
         return chosen, tuple([await inspection.resolved(payloads, m) for m in found])
 

@@ -22,6 +22,7 @@ from nats.aio.client import Client
 from rich.table import Table
 
 from interpreters.cli import inspection
+from interpreters.cli.progress import Quiet, progress
 from interpreters.cli.shared import (
     CHECK_FAILED,
     NO_CREDENTIALS,
@@ -93,6 +94,7 @@ def verify(
     stream_name: StreamName = inspection.DEFAULT_STREAM,
     prefix: Prefix = None,
     as_json: JsonOutput = False,
+    quiet: Quiet = False,
 ) -> None:
     """Audit a stream or category: report unsigned, invalid, foreign and forged-version events
     (exit 1 if any)."""
@@ -103,22 +105,32 @@ def verify(
         js = client.jetstream()
         chosen = unwrap(await inspection.resolve_prefix(js, stream_name, prefix))
         if "." in target:
-            streams = [str(parse_stream(target))]
+            stream_id = parse_stream(target)
+            streams = [str(stream_id)]
+            total = await inspection.messages_in(
+                js, stream_id, stream_name=stream_name, prefix=chosen
+            )
         else:
             counts = unwrap(
                 await inspection.event_streams(js, stream_name=stream_name, prefix=chosen)
             )
-            streams = [c.stream for c in counts if c.stream.split(".", 1)[0] == target]
+            mine = [c for c in counts if c.category == target]
+            streams, total = [c.stream for c in mine], sum(c.events for c in mine)
         findings: list[Finding] = []
         checked = 0
-        for stream in streams:
-            messages = unwrap(
-                await inspection.read_stream(
-                    js, parse_stream(stream), stream_name=stream_name, prefix=chosen
+        with progress(f"verifying {target}", total, quiet=quiet) as advance:
+            for stream in streams:
+                messages = unwrap(
+                    await inspection.read_stream(
+                        js,
+                        parse_stream(stream),
+                        stream_name=stream_name,
+                        prefix=chosen,
+                        on_message=advance,
+                    )
                 )
-            )
-            checked += len(messages)
-            findings.extend(audit(messages, stream, trusted, chosen))
+                checked += len(messages)
+                findings.extend(audit(messages, stream, trusted, chosen))
         return checked, findings
 
     checked, findings = connected(options, work)

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from interpreters.natsio.subjects import (
         DEFAULT_STREAM,
         DEFAULT_SUBJECT_PREFIX,
+        EVENT_STORE_DESCRIPTION,
         EXPECTED_LAST_SUBJECT_SEQUENCE,
         MSG_ID,
         all_subjects,
@@ -68,6 +69,7 @@ __all__ = (
     "DEFAULT_STREAM",
     "DEFAULT_SUBJECT_PREFIX",
     "DEFAULT_URL",
+    "EVENT_STORE_DESCRIPTION",
     "EXPECTED_LAST_SUBJECT_SEQUENCE",
     "ErrorCallback",
     "FrameWriter",
@@ -124,6 +126,7 @@ __getattr__, __dir__ = lazy_exports(
         "unavailable": "interpreters.natsio.errors",
         "DEFAULT_STREAM": "interpreters.natsio.subjects",
         "DEFAULT_SUBJECT_PREFIX": "interpreters.natsio.subjects",
+        "EVENT_STORE_DESCRIPTION": "interpreters.natsio.subjects",
         "EXPECTED_LAST_SUBJECT_SEQUENCE": "interpreters.natsio.subjects",
         "MSG_ID": "interpreters.natsio.subjects",
         "all_subjects": "interpreters.natsio.subjects",

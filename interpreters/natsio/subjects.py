@@ -20,6 +20,7 @@ from cim import StreamId
 __all__ = (
     "DEFAULT_STREAM",
     "DEFAULT_SUBJECT_PREFIX",
+    "EVENT_STORE_DESCRIPTION",
     "EXPECTED_LAST_SUBJECT_SEQUENCE",
     "MSG_ID",
     "all_subjects",
@@ -32,6 +33,10 @@ DEFAULT_STREAM: Final = "CIM_EVENTS"
 
 DEFAULT_SUBJECT_PREFIX: Final = "events"
 """The first token of every event subject unless configured otherwise."""
+
+EVENT_STORE_DESCRIPTION: Final = "cim event store"
+"""The description a cim store gives its JetStream stream (how ``cim status`` finds the stores
+on a server)."""
 
 MSG_ID: Final = "Nats-Msg-Id"
 """JetStream's de-duplication header: a message with an id stored within the stream's

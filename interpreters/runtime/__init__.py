@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         CheckpointUnavailable,
         InMemoryCheckpoints,
         KvCheckpoints,
+        parse_checkpoint,
     )
     from interpreters.runtime.command_client import RETRYABLE_CODES, decode_reply, request_command
     from interpreters.runtime.commands import (
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
     )
     from interpreters.runtime.runner_service import (
         RunnerService,
+        events_after,
         runner_statuses,
         runner_subject,
     )
@@ -112,6 +114,19 @@ if TYPE_CHECKING:
         Shutdown,
         Supervisor,
         SupervisorHealth,
+    )
+    from interpreters.runtime.status import (
+        STATUS_SCHEMA,
+        CategoryStatus,
+        EventStoreStatus,
+        ProjectionStatus,
+        ServiceKind,
+        ServiceStatus,
+        StatusError,
+        StatusUnavailable,
+        SystemStatus,
+        UnknownNamespace,
+        system_status,
     )
 
 __all__ = (
@@ -195,6 +210,19 @@ __all__ = (
     "roll_out",
     "runner_statuses",
     "runner_subject",
+    "events_after",
+    "parse_checkpoint",
+    "STATUS_SCHEMA",
+    "CategoryStatus",
+    "EventStoreStatus",
+    "ProjectionStatus",
+    "ServiceKind",
+    "ServiceStatus",
+    "StatusError",
+    "StatusUnavailable",
+    "SystemStatus",
+    "UnknownNamespace",
+    "system_status",
     "partition_of",
     "request_command",
     "thaw",
@@ -205,6 +233,19 @@ __getattr__, __dir__ = lazy_exports(
     {
         "RunnerService": "interpreters.runtime.runner_service",
         "runner_statuses": "interpreters.runtime.runner_service",
+        "events_after": "interpreters.runtime.runner_service",
+        "parse_checkpoint": "interpreters.runtime.checkpoints",
+        "STATUS_SCHEMA": "interpreters.runtime.status",
+        "CategoryStatus": "interpreters.runtime.status",
+        "EventStoreStatus": "interpreters.runtime.status",
+        "ProjectionStatus": "interpreters.runtime.status",
+        "ServiceKind": "interpreters.runtime.status",
+        "ServiceStatus": "interpreters.runtime.status",
+        "StatusError": "interpreters.runtime.status",
+        "StatusUnavailable": "interpreters.runtime.status",
+        "SystemStatus": "interpreters.runtime.status",
+        "UnknownNamespace": "interpreters.runtime.status",
+        "system_status": "interpreters.runtime.status",
         "runner_subject": "interpreters.runtime.runner_service",
         "NotDeadLettered": "interpreters.runtime.runner",
         "RedriveError": "interpreters.runtime.runner",

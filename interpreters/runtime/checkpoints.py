@@ -36,6 +36,7 @@ __all__ = (
     "CheckpointUnavailable",
     "InMemoryCheckpoints",
     "KvCheckpoints",
+    "parse_checkpoint",
 )
 
 
@@ -146,7 +147,7 @@ class KvCheckpoints:
         except (nats.errors.Error, TimeoutError) as exc:
             return Failure(CheckpointUnavailable(name, describe(exc)))
         self._revisions[name] = entry.revision
-        return _parse(name, entry.value)
+        return parse_checkpoint(name, entry.value)
 
     async def save(self, name: str, position: int) -> Result[None, CheckpointError]:
         """Record *position* for *name* if nobody else moved the checkpoint since we read it."""
@@ -179,7 +180,9 @@ def _check_name(name: str) -> None:
         )
 
 
-def _parse(name: str, value: bytes | None) -> Result[int, CheckpointError]:
+def parse_checkpoint(name: str, value: bytes | None) -> Result[int, CheckpointError]:
+    """The position in a stored checkpoint *value* of *name* (``{"position": n}``), or
+    :class:`CheckpointUnavailable` when it is not one."""
     try:
         position = orjson.loads(value or b"")["position"]
     except (orjson.JSONDecodeError, TypeError, KeyError) as exc:

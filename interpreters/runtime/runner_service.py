@@ -16,8 +16,8 @@ projection-runner``. Endpoints, under ``cim.runner.<namespace>.<projection>``::
              reply    {"ok": true, "projection": "order_summaries", "position": 7}
 
 ``lag`` is the number of stored events the projection consumes (its categories) after its
-position, counted by the server (an ephemeral JetStream consumer's pending count; ``null`` when
-the store is not a JetStream store). ``redrive`` is
+position, counted by the server (an ephemeral JetStream consumer's pending count,
+:func:`events_after`; ``null`` when the store is not a JetStream store). ``redrive`` is
 :meth:`~interpreters.runtime.runner.ProjectionRunner.redrive` (what ``cim dead-letters redrive``
 sends). :func:`runner_statuses` finds every runner on a NATS system and asks each for its status
 (what ``cim runners`` prints). Failures reply ``{"ok": false, "error": {"code": ..., "message": ...}}`` with the
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -44,6 +45,7 @@ from returns.result import Failure
 from cim import validate_token
 from interpreters.natsio.client_internals import record_served, service_endpoints
 from interpreters.natsio.describe import describe
+from interpreters.natsio.subjects import category_subjects
 from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.runner import (
     EffectsFailed,
@@ -54,7 +56,7 @@ from interpreters.runtime.runner import (
 )
 from interpreters.runtime.service import HealthStatus
 
-__all__ = ("RunnerService", "runner_statuses", "runner_subject")
+__all__ = ("RunnerService", "events_after", "runner_statuses", "runner_subject")
 
 _log = logging.getLogger("cim.runner")
 _NOT_IN_SERVICE_NAMES = re.compile(r"[^A-Za-z0-9_-]")
@@ -175,26 +177,16 @@ class RunnerService:
         if not isinstance(stream_name, str) or not isinstance(prefix, str):
             return None
         categories = self.runner.projection.consumes.categories
-        subjects = [f"{prefix}.{c}.*" for c in sorted(categories)] if categories else None
-        config = ConsumerConfig(
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=self.runner.position + 1,
-            ack_policy=AckPolicy.NONE,
-            filter_subject=subjects[0] if subjects and len(subjects) == 1 else None,
-            filter_subjects=subjects if subjects and len(subjects) > 1 else None,
-            inactive_threshold=5.0,
-            mem_storage=True,
-            num_replicas=1,
+        subjects = (
+            [category_subjects(prefix, c) for c in sorted(categories)] if categories else None
         )
-        js = self.nc.jetstream()
         try:
-            info = await js.add_consumer(stream_name, config=config)
-            with anyio.CancelScope(shield=True):
-                await js.delete_consumer(stream_name, info.name)
+            return await events_after(
+                self.nc.jetstream(), stream_name, self.runner.position, subjects
+            )
         except (nats.errors.Error, TimeoutError) as exc:
             _log.warning("could not measure the lag of %s: %s", self.runner.name, describe(exc))
             return None
-        return int(info.num_pending or 0)
 
     async def _status(self, request: Request) -> None:
         try:
@@ -242,6 +234,30 @@ def _redrive_code(error: RedriveError) -> tuple[str, str]:
     if isinstance(error, PoisonEvent | EffectsFailed):
         return "409", "failed_again"
     return "503", "unavailable"
+
+
+async def events_after(
+    js: Any, stream_name: str, position: int, subjects: Sequence[str] | None = None
+) -> int:
+    """How many messages the JetStream stream *stream_name* holds after *position* on
+    *subjects* (filters; ``None``: every subject), counted by the server: the pending count of an
+    ephemeral consumer, created and deleted at once. NATS errors propagate (``nats.errors.Error``,
+    ``TimeoutError``)."""
+    chosen = list(subjects) if subjects else None
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=position + 1,
+        ack_policy=AckPolicy.NONE,
+        filter_subject=chosen[0] if chosen and len(chosen) == 1 else None,
+        filter_subjects=chosen if chosen and len(chosen) > 1 else None,
+        inactive_threshold=5.0,
+        mem_storage=True,
+        num_replicas=1,
+    )
+    info = await js.add_consumer(stream_name, config=config)
+    with anyio.CancelScope(shield=True):
+        await js.delete_consumer(stream_name, info.name)
+    return int(info.num_pending or 0)
 
 
 async def runner_statuses(nc: Any, *, wait: float = 0.5) -> tuple[dict[str, Any], ...]:

@@ -106,6 +106,7 @@ class OperatorSetup:
     _system: Any = field(default=None, repr=False)
     _account: Any = field(default=None, repr=False)
     _revoked: dict[str, int] = field(factory=dict)
+    _operator_token: str | None = field(default=None, repr=False)
     users: dict[str, IssuedUser] = field(factory=dict)
 
     @classmethod
@@ -139,10 +140,15 @@ class OperatorSetup:
         return str(self._system.public_key.decode())
 
     def operator_jwt(self) -> str:
-        """The operator's self-signed JWT, naming ``SYS`` as its system account."""
-        claims = OperatorClaims(self.operator_public_key, "cim-operator")
-        claims.nats.system_account = self.system_public_key
-        return str(claims.encode(self._operator))
+        """The operator's self-signed JWT, naming ``SYS`` as its system account.
+
+        Signed once and then the same text: a running server refuses to reload a config whose
+        trusted operator JWT changed, and a JWT signed a second later differs (its ``iat``)."""
+        if self._operator_token is None:
+            claims = OperatorClaims(self.operator_public_key, "cim-operator")
+            claims.nats.system_account = self.system_public_key
+            self._operator_token = str(claims.encode(self._operator))
+        return self._operator_token
 
     def system_jwt(self) -> str:
         """The system account's JWT, signed by the operator."""

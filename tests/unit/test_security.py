@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,13 @@ def test_replay_guard_refuses_an_id_at_a_second_position_and_forgets_the_oldest(
     assert guard.problem("b", 2) is None
     assert guard.problem("c", 3) is None  # forgets "a"
     assert guard.problem("a", 7) is None
+
+
+def test_operator_jwt_is_signed_once(tmp_path: Path) -> None:
+    """The operator JWT is the same text a second later: a running server refuses a reload whose
+    trusted operator changed, so ``server_config()`` must not re-sign it."""
+    setup = OperatorSetup.create(tmp_path)
+    first = setup.operator_jwt()
+    time.sleep(1.05)  # a JWT signed now would carry another ``iat``
+    assert setup.operator_jwt() == first
+    assert f"operator: {first}\n" in setup.server_config()

@@ -7,6 +7,8 @@ from typing import Any
 from attrs import frozen
 from nats.js import api
 
+from interpreters.natsio.subjects import EVENT_STORE_DESCRIPTION
+
 __all__ = ("IncompatibleStream", "StreamSettings", "desired_config", "problems", "needs_update")
 
 
@@ -59,7 +61,7 @@ def desired_config(settings: StreamSettings) -> api.StreamConfig:
     gets and atomic batches allowed."""
     return api.StreamConfig(
         name=settings.name,
-        description="cim event store",
+        description=EVENT_STORE_DESCRIPTION,
         subjects=list(settings.subjects),
         retention=api.RetentionPolicy.LIMITS,
         max_age=0,
