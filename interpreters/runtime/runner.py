@@ -14,6 +14,11 @@ Why a replay cannot change the read model:
 * ``DatabaseWrite``/``Update``/``Delete`` are idempotent anyway when replayed in order (each is
   "set", "merge constants" or "remove"), so even a plain in-memory read model ends up the same.
 
+Catching up (``catch_up``, ``rebuild`` and the backlog ``run`` reads first) goes in batches of
+``catch_up_batch`` events when the executor is a :class:`BatchExecutor`: the batch's effects run
+at once (read-model rows coalesced, each change still guarded by its cause), then one checkpoint;
+a crash replays the batch, which changes nothing already changed (docs/runtime.md).
+
 The projection's own state is not stored: on start the runner folds the events up to the
 checkpoint (but the dead-lettered ones) through ``step`` again, discarding their effects (pass ``stateless=True`` when
 ``step`` ignores its state, to skip that). ``step`` must be pure for this to hold (the
