@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, NamedTuple
-from uuid import UUID, SafeUUID
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar
+from uuid import UUID
+from weakref import WeakSet
 
 import attrs
 import cattrs
+import msgspec
 import orjson
 from attrs import field, frozen
 from pyrsistent import PMap, pmap
 from returns.primitives.container import BaseContainer
 from returns.result import Failure, Result, Success
 
-from cim._converter import make_payload_converter
+from cim._converter import I64_MAX, I64_MIN, make_payload_converter
 from cim._decode_errors import (
     DecodeError,
     InvalidHeader,
@@ -34,11 +38,14 @@ from cim._events import EventEnvelope, NewEvent, id_text
 from cim._registry import EventType, EventTypes
 from cim._stream_id import StreamId
 
+_P = TypeVar("_P")
+
 
 class _FastPath(NamedTuple):
     entry: EventType
     version: str
     structure: Callable[[Any, Any], Any]
+    plain: msgspec.json.Decoder[Any] | None  # reads the body of a plain class
 
 
 class _Encoding(NamedTuple):
@@ -72,6 +79,87 @@ class _Invalid(Exception):
         self.error = error
 
 
+_STOCK: WeakSet[cattrs.Converter] = WeakSet()
+
+
+def _stock_converter() -> cattrs.Converter:
+    """The default converter: one :func:`make_payload_converter` made, which nobody else holds.
+
+    The codec reads a plain payload class with ``msgspec`` only when its converter is one of
+    these (a converter passed in may have hooks ``msgspec`` would not run).
+    """
+    converter = make_payload_converter()
+    _STOCK.add(converter)
+    return converter
+
+
+_PLAIN = frozenset({str, int, float, bool})
+
+
+def _plain_reader(cls: type[Any]) -> msgspec.json.Decoder[Any] | None:
+    """A ``msgspec`` decoder of a body whose payload is a *cls*, accepting exactly the bodies
+    the stock converter reads (``None`` if *cls* is not such a plain class).
+
+    *cls* must be an attrs class whose ``__init__`` attrs wrote, whose fields all take their
+    name as a positional argument, have no converter, have no default or a plain one, and are
+    ``str``, ``int``, ``float``, ``bool`` or one of these ``| None``. The decoder reads the
+    body into a struct whose ``payload`` has those fields, in order, checking the JSON types as
+    the converter's hooks do; the fast path then calls ``cls`` with them, as cattrs does (so
+    validators run). It refuses what would make it differ: integers beyond 64 bits (orjson
+    reads those as floats, which the converter refuses; it also leaves the unsigned ones above
+    ``2**63 - 1`` to the exact path, for msgspec checks bounds within 64 signed bits) and
+    unknown members (which it would skip without checking them as orjson does: their UTF-8,
+    the range of their numbers).
+    """
+    init = getattr(cls.__init__, "__code__", None)
+    if init is None or not init.co_filename.startswith("<attrs generated"):
+        return None
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # an annotation that cannot be resolved: cattrs reads the class
+        return None
+    fields = []
+    for attribute in attrs.fields(cls):
+        if attribute.converter is not None or not attribute.init or attribute.kw_only:
+            return None
+        hint, default = hints.get(attribute.name), attribute.default
+        kind = _plain_kind(hint)
+        if attribute.alias != attribute.name or kind is None:
+            return None
+        if default is not attrs.NOTHING and not isinstance(default, kind | None):
+            return None  # a factory, or a default of another type
+        if kind is int:
+            hint = _BOUNDED_INT if hint is int else _BOUNDED_INT | None
+        fields.append(
+            (attribute.name, hint) if default is attrs.NOTHING else (attribute.name, hint, default)
+        )
+    payload = msgspec.defstruct(
+        cls.__name__, fields, kw_only=True, forbid_unknown_fields=True, gc=False
+    )
+    body = msgspec.defstruct(
+        f"{cls.__name__}Body",
+        [("payload", payload), ("metadata", dict[str, str] | msgspec.UnsetType, msgspec.UNSET)],
+        forbid_unknown_fields=True,
+        gc=False,  # neither struct can be part of a cycle: the collector need not track them
+    )
+    return msgspec.json.Decoder(body)
+
+
+_BOUNDED_INT = Annotated[int, msgspec.Meta(ge=I64_MIN, le=I64_MAX)]
+
+
+def _plain_kind(hint: Any) -> type[Any] | None:
+    """``str``, ``int``, ``float`` or ``bool`` if *hint* is one of them, alone or ``| None``."""
+    if hint in _PLAIN:
+        return hint  # type: ignore[no-any-return]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        members = typing.get_args(hint)
+        if len(members) == 2 and type(None) in members:
+            (member,) = set(members) - {type(None)}
+            return member if member in _PLAIN else None
+    return None
+
+
 def _registry(types: EventTypes) -> EventTypes:
     """*types* itself; anything else (a list of classes, a class) is refused with a hint."""
     if not isinstance(types, EventTypes):
@@ -88,11 +176,14 @@ class JsonCodec:
 
     The body is ``{"payload": {...}, "metadata": {...}}`` as JSON. ``decode`` never raises:
     every way a message can be wrong is a :data:`~cim.DecodeError` value. Configure a custom
-    ``converter`` fully before building the codec: the codec prepares its hooks once.
+    ``converter`` fully before building the codec: the codec prepares its hooks once. With the
+    default converter, payload classes of plain fields (``str``, ``int``, ``float``, ``bool``,
+    optional or not) are read with ``msgspec`` in one pass; a codec given its own converter
+    reads every payload with that converter (its hooks may differ from what ``msgspec`` does).
     """
 
     types: EventTypes = field(converter=_registry)
-    converter: cattrs.Converter = field(factory=make_payload_converter, eq=False, repr=False)
+    converter: cattrs.Converter = field(factory=_stock_converter, eq=False, repr=False)
     _fast: Mapping[str, _FastPath] = field(init=False, eq=False, repr=False)
     _encodings: Mapping[type[Any], _Encoding] = field(init=False, eq=False, repr=False)
 
@@ -100,17 +191,22 @@ class JsonCodec:
     def _prepare_fast_paths(self) -> Mapping[str, _FastPath]:
         """For each registered type: what decoding its current version needs, prepared once.
 
-        Payloads are structured without cattrs' detailed validation (a failure retries on the
-        exact path, which reports it in detail).
+        A payload class of plain fields (see :func:`_plain_reader`) read with the codec's own
+        converter has its whole body read by one ``msgspec`` decoder, which checks the JSON
+        types as this converter does; other classes are structured by cattrs without its
+        detailed validation. Either way a failure retries on the exact path, which reports it
+        in detail.
         """
         quick = self.converter.copy(detailed_validation=False)
+        stock = self.converter in _STOCK
         paths = {}
         for entry in self.types:
             try:
                 structure = quick.get_structure_hook(entry.cls)
             except Exception:  # cattrs cannot build it: decoding reports why, on the exact path
                 continue
-            paths[entry.name] = _FastPath(entry, str(entry.version), structure)
+            plain = _plain_reader(entry.cls) if stock else None
+            paths[entry.name] = _FastPath(entry, str(entry.version), structure, plain)
         return MappingProxyType(paths)
 
     @_encodings.default
@@ -256,21 +352,22 @@ class JsonCodec:
         built without running them again. (A header value that is not text makes its parser
         raise, so it too takes the exact path.)
         """
-        entry, version, structure = self._fast[headers[_EVENT_TYPE]]
+        entry, version, structure, plain = self._fast[headers[_EVENT_TYPE]]
         if headers[_SCHEMA_VERSION] != version:
             raise _NotCurrent
-        body = orjson.loads(data)
-        raw, metadata = body["payload"], body.get("metadata", _EMPTY)
-        if type(body) is not dict or type(raw) is not dict or type(metadata) is not dict:
-            raise _NotCurrent
-        for key, value in metadata.items():
-            if type(key) is not str or type(value) is not str:
+        if plain is not None:
+            body = plain.decode(data)
+            metadata = body.metadata
+            payload = entry.cls(*_astuple(body.payload))
+        else:
+            body = orjson.loads(data)
+            raw, metadata = body["payload"], body.get("metadata", _EMPTY)
+            if type(body) is not dict or type(raw) is not dict or type(metadata) is not dict:
                 raise _NotCurrent
-        correlation_id = headers.get(_CORRELATION_ID)
-        causation_id = headers.get(_CAUSATION_ID)
-        envelope: EventEnvelope[Any] = _new(EventEnvelope)
-        _set_event_id(envelope, _uuid(headers[_EVENT_ID]))
-        _set_stream(envelope, _stream(headers[_STREAM]))
+            for key, value in metadata.items():
+                if type(key) is not str or type(value) is not str:
+                    raise _NotCurrent
+            payload = structure(raw, entry.cls)
         version_text, position_text = headers[_VERSION], headers[_POSITION]
         if not (version_text.isdigit() and position_text.isdigit()):
             raise _NotCurrent
@@ -278,23 +375,29 @@ class JsonCodec:
             raise _NotCurrent
         if len(version_text) > 20 or len(position_text) > 20:
             raise _NotCurrent
-        _set_version(envelope, int(version_text))
-        _set_position(envelope, int(position_text))
-        _set_event_type(envelope, entry.name)
-        _set_schema_version(envelope, entry.version)
-        _set_payload(envelope, structure(raw, entry.cls))
         recorded_at = datetime.fromisoformat(headers[_RECORDED_AT])
         if recorded_at.tzinfo is None:  # fromisoformat gives a fixed offset or no tzinfo
             raise _NotCurrent
-        _set_recorded_at(envelope, recorded_at)
+        correlation_id = headers.get(_CORRELATION_ID)
         if correlation_id is not None or _CORRELATION_ID in headers:
             correlation_id = id_text(_CORRELATION_ID, correlation_id)
-        _set_correlation_id(envelope, correlation_id)
+        causation_id = headers.get(_CAUSATION_ID)
         if causation_id is not None or _CAUSATION_ID in headers:
             causation_id = id_text(_CAUSATION_ID, causation_id)
-        _set_causation_id(envelope, causation_id)
-        _set_metadata(envelope, pmap(metadata) if metadata else _NO_METADATA)
-        return envelope
+        envelope: _Draft[Any] = _Draft()
+        envelope.event_id = _convert(headers[_EVENT_ID], UUID)
+        envelope.stream = _stream(headers[_STREAM])
+        envelope.version = int(version_text)
+        envelope.position = int(position_text)
+        envelope.event_type = entry.name
+        envelope.schema_version = entry.version
+        envelope.payload = payload
+        envelope.recorded_at = recorded_at
+        envelope.correlation_id = correlation_id
+        envelope.causation_id = causation_id
+        envelope.metadata = pmap(metadata) if metadata else _NO_METADATA
+        envelope.__class__ = EventEnvelope  # type: ignore[assignment]
+        return envelope  # type: ignore[return-value]
 
     def _decode(self, headers: Mapping[str, str], data: bytes) -> EventEnvelope[Any]:
         event_type = _required(headers, Header.EVENT_TYPE)
@@ -371,27 +474,49 @@ _ENVELOPE_FIELDS = (
 if tuple(a.name for a in attrs.fields(EventEnvelope)) != _ENVELOPE_FIELDS:  # pragma: no cover
     raise ImportError("EventEnvelope's fields changed: update JsonCodec._decode_current")
 
-# The fast path fills a new envelope's slots directly (a frozen class refuses setattr).
+
+class _Draft(Generic[_P]):  # the same base as EventEnvelope, or the layouts differ
+    """A record with ``EventEnvelope``'s slots that can be written: the fast path fills one, then
+    makes it an ``EventEnvelope`` by setting its class (a third of the cost of filling a frozen
+    envelope's slots through their descriptors, which the attrs ``__init__`` also does)."""
+
+    __slots__ = _ENVELOPE_FIELDS
+    event_id: UUID
+    stream: StreamId
+    version: int
+    position: int
+    event_type: str
+    schema_version: int
+    payload: Any
+    recorded_at: datetime
+    correlation_id: str | None
+    causation_id: str | None
+    metadata: PMap[str, str]
+
+
+def _can_draft() -> bool:
+    """Whether a filled ``_Draft`` becomes an envelope equal to the one attrs builds."""
+    fields: dict[str, Any] = {"event_id": UUID(int=1), "stream": StreamId("a", "b")}
+    fields |= {"version": 1, "position": 0, "event_type": "T", "schema_version": 1}
+    fields |= {"payload": None, "recorded_at": datetime.fromisoformat("2026-01-01T00:00+00:00")}
+    fields |= {"correlation_id": None, "causation_id": None, "metadata": pmap()}
+    draft: Any = _Draft()
+    for name, value in fields.items():
+        setattr(draft, name, value)
+    draft.__class__ = EventEnvelope
+    return type(draft) is EventEnvelope and draft == EventEnvelope(**fields)
+
+
+if not _can_draft():  # pragma: no cover - CPython lets a class be set between equal layouts
+    raise ImportError("EventEnvelope's layout changed: update cim._codec._Draft")
+
 _new = object.__new__
-(
-    _set_event_id,
-    _set_stream,
-    _set_version,
-    _set_position,
-    _set_event_type,
-    _set_schema_version,
-    _set_payload,
-    _set_recorded_at,
-    _set_correlation_id,
-    _set_causation_id,
-    _set_metadata,
-) = (EventEnvelope.__dict__[name].__set__ for name in _ENVELOPE_FIELDS)
-_set_uuid_int, _set_uuid_safety = (UUID.__dict__[name].__set__ for name in ("int", "is_safe"))
+_convert = msgspec.convert
+_astuple = msgspec.structs.astuple
 _EVENT_TYPE, _SCHEMA_VERSION = Header.EVENT_TYPE.value, Header.SCHEMA_VERSION.value
 _EVENT_ID, _STREAM, _VERSION = Header.EVENT_ID.value, Header.STREAM.value, Header.VERSION.value
 _POSITION, _RECORDED_AT = Header.POSITION.value, Header.RECORDED_AT.value
 _CORRELATION_ID, _CAUSATION_ID = Header.CORRELATION_ID.value, Header.CAUSATION_ID.value
-_UNKNOWN_SAFETY = SafeUUID.unknown
 
 
 def _success_factory() -> Callable[[EventEnvelope[Any]], Success[EventEnvelope[Any]]]:
@@ -429,20 +554,6 @@ def _unregistered(payload: object) -> TypeError:
         f"{name} is not a registered event type: register its class, "
         f"e.g. EventTypes().register({name}), and pass that registry as types="
     )
-
-
-def _uuid(text: str) -> UUID:
-    """``UUID(text)`` for text without braces or a ``urn:uuid:`` prefix (those raise here).
-
-    Parses exactly as ``UUID`` does (hyphens dropped, 32 hex digits) without its general checks.
-    """
-    digits = text.replace("-", "")
-    if len(digits) != 32 or not (digits.isascii() and digits.isalnum()):
-        raise ValueError("badly formed hexadecimal UUID string")
-    uuid = _new(UUID)
-    _set_uuid_int(uuid, int(digits, 16))
-    _set_uuid_safety(uuid, _UNKNOWN_SAFETY)
-    return uuid
 
 
 @lru_cache(maxsize=4096)

@@ -17,12 +17,12 @@ import cattrs
 from cattrs.preconf.orjson import make_converter
 from pyrsistent import PMap, PSet, PVector, pmap, pset, pvector
 
-_I64_MIN, _U64_MAX = -(2**63), 2**64 - 1
+I64_MIN, I64_MAX, U64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 
 
 def _unstructure_int(value: int) -> int | str:
     # orjson refuses integers outside 64 bits (and reads them back as floats): send them as text.
-    return value if _I64_MIN <= value <= _U64_MAX else str(value)
+    return value if I64_MIN <= value <= U64_MAX else str(value)
 
 
 def _structure_int(value: Any, _: type[Any]) -> int:
@@ -30,7 +30,7 @@ def _structure_int(value: Any, _: type[Any]) -> int:
         raise TypeError(f"expected an integer, got {value!r}")
     if isinstance(value, str):
         number = int(value)  # only big integers travel as text
-        if _I64_MIN <= number <= _U64_MAX:
+        if I64_MIN <= number <= U64_MAX:
             raise ValueError(f"expected an integer, got the string {value!r}")
         return number
     return value

@@ -83,13 +83,16 @@ class NewEvent(Generic[E_co]):
     metadata: PMap[str, str] = field(factory=pmap, converter=_to_pmap, validator=_check_metadata)
 
 
-@frozen
+@frozen(weakref_slot=False)
 class EventEnvelope(Generic[E_co]):
     """A stored event: the payload plus everything the store knows about it.
 
     ``version`` is the 1-based position in its stream, ``position`` the global position in the
     store, ``recorded_at`` the (UTC) time the store recorded it.
     """
+
+    # No __weakref__ slot: then its slots are exactly its fields, and the codec can build an
+    # envelope as a plain record of the same layout whose class it then sets (cim._codec).
 
     event_id: UUID = field(validator=instance_of(UUID))
     stream: StreamId = field(validator=instance_of(StreamId))

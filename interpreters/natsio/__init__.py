@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         can_tap,
         consumer_name,
         error_callback,
+        parse_header_lines,
         record_served,
         send_frame,
         service_endpoints,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
         subscription_id,
         tap,
         untap,
+        use_quick_header_parsing,
     )
     from interpreters.natsio.connection import (
         DEFAULT_URL,
@@ -94,6 +96,7 @@ __all__ = (
     "is_kv_key",
     "open_bucket",
     "open_or_create_bucket",
+    "parse_header_lines",
     "record_served",
     "send_frame",
     "service_endpoints",
@@ -103,6 +106,7 @@ __all__ = (
     "tap",
     "unavailable",
     "untap",
+    "use_quick_header_parsing",
 )
 
 __getattr__, __dir__ = lazy_exports(
@@ -112,7 +116,9 @@ __getattr__, __dir__ = lazy_exports(
         "can_send_frames": "interpreters.natsio.client_internals",
         "consumer_name": "interpreters.natsio.client_internals",
         "error_callback": "interpreters.natsio.client_internals",
+        "parse_header_lines": "interpreters.natsio.client_internals",
         "record_served": "interpreters.natsio.client_internals",
+        "use_quick_header_parsing": "interpreters.natsio.client_internals",
         "service_endpoints": "interpreters.natsio.client_internals",
         "send_frame": "interpreters.natsio.client_internals",
         "set_error_callback": "interpreters.natsio.client_internals",

@@ -19,6 +19,11 @@ nats-py (2.x) has no public way to do these things cim needs:
   nats-py's own path unchanged (:func:`can_tap`, :func:`untap`);
 * **name a subscription's consumer** to delete it (``JetStreamContext.PushSubscription``
   keeps it in ``_consumer``): :func:`consumer_name`;
+* **parse message headers quickly**: nats-py parses each received message's header block with
+  ``Client._parse_header_lines``, a loop of byte splits, strips, decodes and a generator per
+  header (about 11 µs for a stored event's twelve headers, five times the decoding of the event
+  itself); :func:`parse_header_lines` gives the same dict for every block in about a quarter of
+  the time, and :func:`use_quick_header_parsing` makes a client use it (on that client only);
 * **count what a micro-service endpoint served**: ``nats.micro`` counts a request's error and
   time only for a handler that raises, inside its callback; cim answers error replies (and
   serves requests concurrently, after the callback returns), so :func:`service_endpoints` finds
@@ -34,9 +39,11 @@ to re-read.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import nats.aio.client
 from nats.aio.client import Client
 from nats.errors import (
     ConnectionClosedError,
@@ -52,6 +59,7 @@ __all__ = (
     "can_tap",
     "consumer_name",
     "error_callback",
+    "parse_header_lines",
     "record_served",
     "send_frame",
     "service_endpoints",
@@ -59,6 +67,7 @@ __all__ = (
     "subscription_id",
     "tap",
     "untap",
+    "use_quick_header_parsing",
 )
 
 ErrorCallback = Callable[[Exception], Awaitable[None]]
@@ -255,3 +264,46 @@ def untap(nc: Any, sid: int) -> None:
     taps: dict[int, RawHandler] | None = getattr(nc, _TAPS, None)
     if taps is not None:
         taps.pop(sid, None)
+
+
+_ASCII_SPACE = " \t\n\r\x0b\x0c"  # what bytes.strip() strips
+_SPACE = re.compile(r"\s")  # what str.isspace() accepts
+
+
+def parse_header_lines(raw: bytes) -> dict[str, str]:
+    """The headers in *raw* (``Name: value`` lines after ``NATS/1.0``), exactly as nats-py's
+    ``Client._parse_header_lines`` reads them, in one decode instead of one per line.
+
+    Names and values are stripped of ASCII whitespace; a line without ``:``, or whose name is
+    not ASCII or holds whitespace, is skipped; invalid UTF-8 in a value becomes U+FFFD (the
+    separators are ASCII, so decoding the whole block replaces the same bytes as decoding each
+    value).
+
+    >>> parse_header_lines(b"Cim-Version: 3\\r\\nNats-Msg-Id:m-1\\r\\nbad line\\r\\n\\r\\n")
+    {'Cim-Version': '3', 'Nats-Msg-Id': 'm-1'}
+    """
+    headers: dict[str, str] = {}
+    for line in raw.decode("utf-8", "replace").split("\r\n"):
+        name, colon, value = line.partition(":")
+        if colon:
+            name = name.strip(_ASCII_SPACE)
+            printable = name.isprintable()  # then its only possible whitespace is " "
+            if name.isascii() and (" " not in name if printable else not _SPACE.search(name)):
+                headers[name] = value.strip(_ASCII_SPACE)
+    return headers
+
+
+def use_quick_header_parsing(nc: Client) -> bool:
+    """Make *nc* parse received headers with :func:`parse_header_lines`; whether it now does.
+
+    Only *nc* changes (its own attribute hides the class's static method). A nats-py that
+    parses headers otherwise (with ``fast_mail_parser``, or without ``_parse_header_lines``)
+    is left as it is.
+    """
+    if _NATS_PARSES_WITH_EMAIL or not hasattr(nc, "_parse_header_lines"):
+        return False
+    nc._parse_header_lines = parse_header_lines  # type: ignore[method-assign]
+    return True
+
+
+_NATS_PARSES_WITH_EMAIL = getattr(nats.aio.client, "parse_email", None) is not None

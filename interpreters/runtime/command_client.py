@@ -23,6 +23,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from returns.result import Failure, Result, Success
 from uuid_utils.compat import uuid7
 
+from interpreters.runtime import _tracing
 from interpreters.runtime.endpoints import BadRequest
 
 __all__ = ("RETRYABLE_CODES", "decode_reply", "request_command")
@@ -60,20 +61,56 @@ async def request_command(
     if correlation_id is not None:
         request["correlation_id"] = correlation_id
     body = orjson.dumps(request)
+    tracer = _tracing.tracer()
+    if tracer is None:
+        return await _requested(nc, subject, body, request["command_id"], attempt_timeout, budget)
+    with tracer.start_as_current_span(
+        "cim.command.request",
+        kind=_tracing.SpanKind.CLIENT,
+        attributes={
+            _tracing.STREAM: stream,
+            _tracing.COMMAND_TYPE: str(request["command"].get("type")),
+            _tracing.COMMAND_ID: request["command_id"],
+            "messaging.system": "nats",
+            "messaging.destination.name": subject,
+        },
+    ) as span:
+        headers: dict[str, str] = {}
+        _tracing.inject(headers)
+        replied = await _requested(
+            nc, subject, body, request["command_id"], attempt_timeout, budget, headers
+        )
+        if isinstance(replied, Success):
+            _tracing.outcome(span, "accepted")
+        else:
+            error = replied.failure()
+            _tracing.outcome(span, error.code, None if error.code == "rejected" else error)
+        return replied
+
+
+async def _requested(
+    nc: Any,
+    subject: str,
+    body: bytes,
+    command_id: str,
+    attempt_timeout: float,
+    budget: float,
+    headers: dict[str, str] | None = None,
+) -> Result[dict[str, Any], BadRequest]:
+    """The reply to the request *body*, sent (again) until it is final or *budget* is spent."""
     deadline = anyio.current_time() + budget
     attempt = 0
     while True:
         attempt += 1
         wait = max(0.001, min(attempt_timeout, deadline - anyio.current_time()))
         try:
-            msg = await nc.request(subject, body, timeout=wait)
+            msg = await nc.request(subject, body, timeout=wait, headers=headers)
         except (NatsTimeout, NoRespondersError) as exc:
             last = BadRequest(
                 "no_reply",
                 f"no reply from {subject!r} after {attempt} attempt(s) ({type(exc).__name__}); "
-                f"the command may have been applied: retry with command_id "
-                f"{request['command_id']!r}",
-                {"command_id": request["command_id"]},
+                f"the command may have been applied: retry with command_id {command_id!r}",
+                {"command_id": command_id},
             )
         else:
             reply = decode_reply(msg.data)

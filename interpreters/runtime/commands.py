@@ -60,6 +60,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
@@ -70,6 +71,7 @@ import anyio.lowlevel
 import attrs
 import orjson
 from attrs import frozen
+from pyrsistent import pmap
 from returns.result import Failure, Result, Success
 from uuid_utils.compat import uuid7
 
@@ -87,6 +89,7 @@ from cim import (
     make_payload_converter,
 )
 from cim.decider import Decider, Rejection, state_of
+from interpreters.runtime import _metrics, _tracing
 from interpreters.stores.protocol import (
     ChainedAppends,
     EventStore,
@@ -194,7 +197,17 @@ Outcome = Result[Handled[Any], CommandError]
 class _Ticket:
     """One caller's command waiting in its stream's queue, and its outcome once decided."""
 
-    __slots__ = ("causation", "command", "command_id", "correlation", "digest", "outcome", "wake")
+    __slots__ = (
+        "causation",
+        "command",
+        "command_id",
+        "correlation",
+        "digest",
+        "outcome",
+        "span",
+        "trace",
+        "wake",
+    )
 
     def __init__(
         self, command: Any, correlation: str, causation: str, command_id: str | None, digest: str
@@ -206,6 +219,8 @@ class _Ticket:
         self.digest = digest
         self.outcome: Outcome | None = None
         self.wake: anyio.Event | None = None  # made when the caller has to wait
+        self.span: _tracing.Span | None = None  # the command's span (only while tracing)
+        self.trace: dict[str, str] = {}  # its trace context, for its events' metadata
 
     def wait(self) -> anyio.Event:
         """The event that wakes this ticket's caller (its outcome is in, or it may drive)."""
@@ -365,6 +380,41 @@ class CommandHandler(Generic[C, E, S]):
         causation = causation_id if causation_id is not None else correlation
         digest = self.digest(command) if command_id is not None else ""
         ticket = _Ticket(command, correlation, causation, command_id, digest)
+        tracer, meters = _tracing.tracer(), _metrics.instruments()
+        if tracer is None and meters is None:
+            return await self._enqueue(stream, ticket)
+        return await self._observed(stream, ticket, tracer, meters)
+
+    async def _observed(
+        self,
+        stream: StreamId,
+        ticket: _Ticket,
+        tracer: _tracing.Tracer | None,
+        meters: _metrics.Instruments | None,
+    ) -> Outcome:
+        """:meth:`_enqueue` in a ``cim.handle`` span (a child of the current span), counted
+        and timed."""
+        started = time.perf_counter()
+        if tracer is None:
+            outcome = await self._enqueue(stream, ticket)
+        else:
+            with tracer.start_as_current_span(
+                "cim.handle", attributes=_tracing.command_attributes(stream, ticket.command)
+            ) as span:
+                ticket.span, ticket.trace = span, _tracing.carrier(span)
+                outcome = await self._enqueue(stream, ticket)
+                _tracing.handled(span, _outcome_name(outcome), outcome)
+        if meters is not None:
+            attributes = {
+                _metrics.CATEGORY: stream.category,
+                _metrics.OUTCOME: _outcome_name(outcome),
+            }
+            meters.commands.add(1, attributes)
+            meters.command_duration.record(time.perf_counter() - started, attributes)
+        return outcome
+
+    async def _enqueue(self, stream: StreamId, ticket: _Ticket) -> Outcome:
+        """*ticket*'s outcome: written at once on an idle stream, else queued behind the others."""
         writer = self._writers.get(stream)
         if writer is None:  # an idle stream: this caller writes at once, others queue behind
             writer = self._writers[stream] = _Writer()
@@ -431,12 +481,15 @@ class CommandHandler(Generic[C, E, S]):
         hit = self._cache.get(stream)
         if hit is None or ticket.command_id is not None or self.decider.is_terminal(hit.state):
             return (await self._run_group(stream, [ticket]))[0]
-        decided = self.decider.decide(ticket.command, hit.state)
+        decided = self._decide(stream, ticket, hit.state, hit.version)
         payloads = decided.value_or(())
         if not payloads:  # a rejection or no events: checked on the stored state
             return (await self._run_group(stream, [ticket], attempts=0, fresh=True))[0]
         events = _stamp(stream, payloads, ticket)
+        watch = _AppendWatch.of(stream, hit.version, [(ticket, len(events) - 1)], len(events))
         appended = await self.store.append(stream, events, expected=Exactly(hit.version))
+        if watch is not None:
+            watch.done(*_stored(appended, len(events)))
         if isinstance(appended, Failure):
             if isinstance(appended.failure(), WrongExpectedVersion):
                 return (await self._run_group(stream, [ticket], attempts=1, fresh=True))[0]
@@ -448,6 +501,18 @@ class CommandHandler(Generic[C, E, S]):
         self._remember(stream, _Known(result.version, state, hit.commands))
         await self._maybe_snapshot(stream, hit.version, result.version, state)
         return Success(Handled(stream, events, result.version, result.position, state))
+
+    def _decide(
+        self, stream: StreamId, ticket: _Ticket, state: S, version: int
+    ) -> Result[Sequence[Any], Rejection]:
+        """The decider's answer to *ticket*'s command on *state* (in a ``cim.decide`` span)."""
+        tracer = None if ticket.span is None else _tracing.tracer()
+        if tracer is None or ticket.span is None:
+            return self.decider.decide(ticket.command, state)
+        with _tracing.child(tracer, "cim.decide", ticket.span, stream, version) as span:
+            decided = self.decider.decide(ticket.command, state)
+            _tracing.decided(span, decided)
+        return decided
 
     def digest(self, command: object) -> str:
         """A digest of *command*'s type and fields (a retry must have the same one)."""
@@ -507,12 +572,22 @@ class CommandHandler(Generic[C, E, S]):
                 self._settle(stream, base, rest, outcomes, base.version, base.state)
                 return answered + outcomes
             attempts += 1
+            watch = _AppendWatch.of(
+                stream,
+                base.version,
+                [(t, i.last) for t, i in zip(rest, items, strict=True) if isinstance(i, _Pending)],
+                len(events),
+            )
             try:
                 positions, error = await self._append(stream, base.version, items, events)
-            except ReusedEventIds:
+            except ReusedEventIds as exc:
+                if watch is not None:
+                    watch.done((), exc)
                 if len(rest) > 1:  # a retried command outside what the group saw: alone
                     return answered + [await self._alone(stream, ticket) for ticket in rest]
                 raise
+            if watch is not None:
+                watch.done(positions, error)
             if positions:  # the commands up to the last one stored are answered
                 done = len(rest) if error is None else _answered(items, len(positions))
                 outcomes = [_resolved(item, positions) for item in items[:done]]
@@ -611,7 +686,7 @@ class CommandHandler(Generic[C, E, S]):
             if self.decider.is_terminal(state):
                 item = Failure(_TERMINAL)
             else:
-                decided = self.decider.decide(ticket.command, state)
+                decided = self._decide(stream, ticket, state, version)
                 if isinstance(decided, Failure):
                     item = Failure(decided.failure())
                 elif not decided.unwrap():
@@ -744,6 +819,84 @@ class CommandHandler(Generic[C, E, S]):
             return None
 
 
+def _outcome_name(outcome: Outcome) -> str:
+    """The ``cim.outcome`` of a command's outcome (see docs/observability.md)."""
+    if isinstance(outcome, Success):
+        return "accepted"
+    error = outcome.failure()
+    if isinstance(error, Rejection):
+        return "rejected"
+    if isinstance(error, ConcurrencyExhausted):
+        return "conflict"
+    if isinstance(error, Overloaded):
+        return "overloaded"
+    if isinstance(error, CommandIdReused):
+        return "command_id_reused"
+    return "store_error"
+
+
+def _stored(
+    appended: Result[Any, AppendError], count: int
+) -> tuple[tuple[int, ...], AppendError | None]:
+    """The positions of *count* events one atomic append stored, and its failure."""
+    if isinstance(appended, Failure):
+        return (), appended.failure()
+    last = appended.unwrap().position
+    return tuple(last - (count - 1 - i) for i in range(count)), None
+
+
+class _AppendWatch:
+    """The ``cim.append`` spans (one per traced command of a group) and the append latency of
+    one append; made only while tracing or metrics are on."""
+
+    __slots__ = ("commands", "meters", "spans", "started", "stream")
+
+    def __init__(
+        self,
+        stream: StreamId,
+        spans: list[tuple[_tracing.Span, int]],
+        meters: _metrics.Instruments | None,
+    ) -> None:
+        self.stream = stream
+        self.spans = spans
+        self.meters = meters
+        self.started = time.perf_counter()
+
+    @classmethod
+    def of(
+        cls, stream: StreamId, version: int, commands: list[tuple[_Ticket, int]], events: int
+    ) -> _AppendWatch | None:
+        """A watch of the append after *version* of *events* for *commands* (each with the
+        index of its last event), or ``None`` when telemetry is off."""
+        tracer, meters = _tracing.tracer(), _metrics.instruments()
+        if tracer is None and meters is None:
+            return None
+        spans = []
+        if tracer is not None:
+            for ticket, last in commands:
+                if ticket.span is not None:
+                    span = _tracing.start_append(
+                        tracer, ticket.span, stream, version, events, len(commands)
+                    )
+                    spans.append((span, last))
+        return cls(stream, spans, meters)
+
+    def done(self, positions: Sequence[int], error: object | None) -> None:
+        """End the spans and record the latency: *positions* were stored, then *error*."""
+        if self.meters is not None:
+            outcome = (
+                "appended"
+                if error is None
+                else "conflict"
+                if isinstance(error, WrongExpectedVersion)
+                else "error"
+            )
+            attributes = {_metrics.CATEGORY: self.stream.category, _metrics.OUTCOME: outcome}
+            self.meters.append_duration.record(time.perf_counter() - self.started, attributes)
+        for span, last in self.spans:
+            _tracing.appended(span, positions[last] if last < len(positions) else None, error)
+
+
 def _last_state(items: list[Outcome | _Pending], state: Any) -> Any:
     """The state after the last accepted command of a group (*state* if none)."""
     for item in reversed(items):
@@ -792,9 +945,9 @@ def _stamp(stream: StreamId, payloads: Sequence[Any], ticket: _Ticket) -> tuple[
         event_id = None if command_id is None else command_event_id(stream, command_id, index)
         if not isinstance(payload, NewEvent):
             metadata = (
-                None
+                ticket.trace
                 if command_id is None
-                else {COMMAND_ID: command_id, COMMAND_DIGEST: ticket.digest}
+                else {**ticket.trace, COMMAND_ID: command_id, COMMAND_DIGEST: ticket.digest}
             )
             stamped.append(
                 NewEvent(
@@ -807,6 +960,8 @@ def _stamp(stream: StreamId, payloads: Sequence[Any], ticket: _Ticket) -> tuple[
             )
             continue
         metadata_map = payload.metadata
+        if ticket.trace:  # the command's trace context, unless the event names its own
+            metadata_map = pmap(ticket.trace).update(metadata_map)
         if command_id is not None:
             metadata_map = metadata_map.update(
                 {COMMAND_ID: command_id, COMMAND_DIGEST: ticket.digest}

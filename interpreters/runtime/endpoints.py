@@ -81,6 +81,7 @@ from returns.result import Failure, Result, Success
 from cim import EventTypes, StreamId, id_text, make_payload_converter, validate_token
 from cim.decider import Rejection
 from interpreters.natsio.client_internals import record_served, service_endpoints
+from interpreters.runtime import _tracing
 from interpreters.runtime.commands import (
     CommandHandler,
     CommandIdReused,
@@ -308,6 +309,23 @@ class _MicroService:
         self._tg.start_soon(self._serve, request, self._stats, time.perf_counter_ns())
 
     async def _serve(self, request: Request, stats: Any, received: int) -> None:
+        tracer = _tracing.tracer()
+        if tracer is None:
+            return await self._serve_traced(request, stats, received)
+        with tracer.start_as_current_span(
+            f"cim.{self._endpoint}.serve",
+            context=_tracing.context_of(request.headers),
+            kind=_tracing.SpanKind.SERVER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": self.subject,
+                _tracing.SERVICE: self._name,
+            },
+        ):
+            return await self._serve_traced(request, stats, received)
+
+    async def _serve_traced(self, request: Request, stats: Any, received: int) -> None:
+        """Serve *request* (in its ``cim.<endpoint>.serve`` span while tracing)."""
         async with self._limiter:
             try:
                 reply = await self._reply(request.data)
@@ -326,6 +344,7 @@ class _MicroService:
                 _log.warning("could not reply on %s: %s", self.subject, exc)
             outcome = None if isinstance(reply, Success) else str(reply.failure())
             record_served(stats, error=outcome, elapsed_ns=time.perf_counter_ns() - received)
+            _tracing.served(reply)
 
     async def _reply(self, data: bytes) -> Result[bytes, BadRequest]:
         raise NotImplementedError  # pragma: no cover

@@ -37,6 +37,7 @@ from cim.effects import (
     Log,
     Publish,
 )
+from interpreters.runtime import _tracing
 
 T = TypeVar("T")
 
@@ -283,8 +284,18 @@ class InMemoryReadModel:
                 handles = _names(_DATABASE_EFFECTS)
                 return Failure(UnhandledEffect(effect, "InMemoryReadModel", handles))
             writes.append(effect)
-        for write in writes:
-            self.apply(write)
+        tracer = _tracing.tracer()
+        for index, write in enumerate(writes):
+            if tracer is None:
+                self.apply(write)
+                continue
+            with tracer.start_as_current_span(  # a child of the projection step's span
+                "cim.effect",
+                kind=_tracing.effect_kind(write),
+                attributes=_tracing.effect_attributes(write, index),
+            ) as span:
+                self.apply(write)
+                _tracing.outcome(span, "ok")
         return _OK
 
     def apply(self, effect: DatabaseEffect) -> None:

@@ -49,6 +49,7 @@ from cim.effects import (
     Publish,
 )
 from interpreters.natsio.subjects import MSG_ID
+from interpreters.runtime import _tracing
 from interpreters.runtime.executors import EffectError, EffectFailed, Executor, UnhandledEffect
 from interpreters.runtime.namespace import Namespace
 from interpreters.runtime.read_model import Applied, KvReadModel, thaw
@@ -177,8 +178,18 @@ class NatsExecutor:
         for effect in effects:
             if not self._handles(effect):
                 return Failure(UnhandledEffect(effect, "NatsExecutor", self._handled()))
+        tracer = _tracing.tracer()
         for index, effect in enumerate(effects):
-            done = await self._one(effect, index, cause)
+            if tracer is None:
+                done = await self._one(effect, index, cause)
+            else:
+                with tracer.start_as_current_span(
+                    "cim.effect",
+                    kind=_tracing.effect_kind(effect),
+                    attributes=_tracing.effect_attributes(effect, index),
+                ) as span:
+                    done = await self._one(effect, index, cause)
+                    _tracing.executed(span, done)
             if isinstance(done, Failure):
                 return done
         return _OK
@@ -217,6 +228,8 @@ class NatsExecutor:
         headers = {str(k): str(v) for k, v in effect.headers.items()}
         if cause is not None:
             headers.setdefault(MSG_ID, message_id(cause, index))
+        if _tracing.tracer() is not None:  # the effect's span travels with the message
+            _tracing.inject(headers)
         try:
             if await self._is_captured(effect.subject):
                 await self.js.publish(effect.subject, effect.data, headers=headers or None)
@@ -241,14 +254,18 @@ class NatsExecutor:
         self, effect: EmitEvent, index: int, cause: EventEnvelope[Any] | None
     ) -> Result[None, EffectError]:
         assert self.store is not None  # checked by _handles
+        trace: dict[str, str] = {}
+        if _tracing.tracer() is not None:  # the emitted event carries the effect's span
+            _tracing.inject(trace)
         if cause is None:
-            event = NewEvent(effect.payload, event_id=uuid7())
+            event = NewEvent(effect.payload, event_id=uuid7(), metadata=trace)
         else:
             event = NewEvent(
                 effect.payload,
                 event_id=derived_event_id(cause, index),
                 correlation_id=cause.correlation_id,
                 causation_id=str(cause.event_id),
+                metadata=trace,
             )
         appended = await self.store.append(effect.stream, [event])
         if isinstance(appended, Failure):

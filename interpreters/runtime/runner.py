@@ -54,7 +54,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import anyio
@@ -65,6 +67,7 @@ from returns.result import Failure, Result, Success
 from cim import CorruptEvent, EventEnvelope, StoreError, StoreUnavailable
 from cim.effects import Effect
 from cim.projection import Projection
+from interpreters.runtime import _metrics, _tracing
 from interpreters.runtime.checkpoints import CheckpointError, CheckpointStore
 from interpreters.runtime.dead_letters import (
     DeadLetter,
@@ -73,7 +76,7 @@ from interpreters.runtime.dead_letters import (
 )
 from interpreters.runtime.executors import EffectError, Executor
 from interpreters.runtime.service import HealthStatus
-from interpreters.stores.protocol import EventStore
+from interpreters.stores.protocol import EventStore, LastPosition
 
 __all__ = (
     "BatchExecutor",
@@ -83,6 +86,7 @@ __all__ = (
     "NotDeadLettered",
     "PoisonEvent",
     "PoisonPolicy",
+    "ProjectionLag",
     "ProjectionRunner",
     "RedriveError",
     "ResettableExecutor",
@@ -163,6 +167,20 @@ class NotDeadLettered:
 
 
 RedriveError = NotDeadLettered | RunnerError
+
+
+@frozen
+class ProjectionLag:
+    """How far a projection is behind its store: ``events`` stored (in the categories it
+    consumes) after its ``position``, up to ``last_position``, and ``seconds``: how old the
+    last processed event is while any are behind (0 when caught up; ``None`` while the runner
+    has processed no event since it started)."""
+
+    projection: str
+    position: int
+    last_position: int
+    events: int
+    seconds: float | None
 
 
 class RunnerStopped(Exception):
@@ -313,6 +331,13 @@ class ProjectionRunner(Generic[S, E]):
         self._paused: anyio.Event | None = None
         self._processing = False
         self._between: anyio.Event | None = None
+        # what the metrics report (docs/observability.md): the last known stored position, the
+        # recorded time of the last processed event, when the checkpoint was last saved
+        self._last_position: int | None = None
+        self._last_recorded: datetime | None = None
+        self._saved_at: float | None = None
+        self._measured_at = 0.0
+        _metrics.watch(self)
 
     @property
     def name(self) -> str:
@@ -338,6 +363,25 @@ class ProjectionRunner(Generic[S, E]):
     def dead_letters(self) -> DeadLetters | None:
         """Where this runner records dead letters (``None`` with :class:`StopOnPoison`)."""
         return self.poison.letters if isinstance(self.poison, SkipToDeadLetters) else None
+
+    async def lag(self) -> Result[ProjectionLag, StoreFailed]:
+        """How far the projection is behind the store now (one look at the store's last
+        position; the runner must be restored, i.e. have run or caught up at least once, for
+        :attr:`position` to be the checkpoint). Also what the ``cim.projection.lag`` gauges
+        report from then on. ``TypeError`` if the store cannot tell its last position
+        (:class:`~interpreters.stores.protocol.LastPosition`)."""
+        if not isinstance(self.store, LastPosition):
+            raise TypeError(f"{type(self.store).__name__} cannot tell its last position")
+        last = await self.store.last_position(categories=self.projection.consumes.categories)
+        if isinstance(last, Failure):
+            return Failure(StoreFailed(self.name, last.failure()))
+        self._last_position = last.unwrap()
+        reading = self._metrics_reading()
+        return Success(
+            ProjectionLag(
+                self.name, self._position, last.unwrap(), reading.lag or 0, reading.time_lag
+            )
+        )
 
     async def catch_up(self) -> Result[int, RunnerError]:
         """Process every event stored now after the checkpoint; the last position processed."""
@@ -574,7 +618,7 @@ class ProjectionRunner(Generic[S, E]):
                 await self._paused.wait()
             self._processing = True
             try:
-                processed = await self._process(item)
+                processed = await self._observed(item)
             finally:
                 self._processing = False
                 if self._between is not None:
@@ -619,9 +663,14 @@ class ProjectionRunner(Generic[S, E]):
             if isinstance(executed, Success):
                 self._state, self._position = state, batch[-1][0].position
                 done = await self._save()
+                meters = _metrics.instruments()
+                if meters is not None:  # a batch is counted whole (no span per event)
+                    meters.projected.add(len(batch), {_metrics.PROJECTION: self.name})
+                    self._last_recorded = batch[-1][0].recorded_at
+                    await self._measure()
             else:  # again one by one: the failure names its event, earlier ones are saved
                 for envelope, _ in batch:
-                    done = await self._process(Success(envelope))
+                    done = await self._observed(Success(envelope))
                     if isinstance(done, Failure):
                         break
             batch.clear()
@@ -655,7 +704,7 @@ class ProjectionRunner(Generic[S, E]):
                 flushed = await flush()
                 if isinstance(flushed, Failure):
                     return flushed
-                processed = await self._process(item)
+                processed = await self._observed(item)
                 if isinstance(processed, Failure):
                     return processed
                 self._between_batches()
@@ -667,6 +716,57 @@ class ProjectionRunner(Generic[S, E]):
         self._processing = False
         if self._between is not None:
             self._between.set()
+
+    async def _observed(
+        self, item: Result[EventEnvelope[Any], StoreError]
+    ) -> Result[None, RunnerError]:
+        """:meth:`_process` in a ``cim.project`` span (a child of the context the event
+        carries), counted, with the lag it leaves (only while tracing or metrics are on)."""
+        tracer, meters = _tracing.tracer(), _metrics.instruments()
+        if tracer is None and meters is None:
+            return await self._process(item)
+        envelope = item.value_or(None)
+        before = self._position
+        if tracer is None or envelope is None:
+            processed = await self._process(item)
+        else:
+            with tracer.start_as_current_span(
+                "cim.project",
+                context=_tracing.context_of(envelope.metadata),
+                kind=_tracing.SpanKind.CONSUMER,
+                attributes=_tracing.project_attributes(self.name, envelope),
+            ) as span:
+                processed = await self._process(item)
+                _tracing.projected(span, processed, moved=self._position > before)
+        if meters is not None and envelope is not None and self._position > before:
+            meters.projected.add(1, {_metrics.PROJECTION: self.name})
+            self._last_recorded = envelope.recorded_at
+            await self._measure()
+        return processed
+
+    async def _measure(self) -> None:
+        """Look at the store's last position now and then (at most once a second) while
+        processing, so the lag gauges follow."""
+        now = time.monotonic()
+        if now - self._measured_at < 1.0 or not isinstance(self.store, LastPosition):
+            return
+        self._measured_at = now
+        last = await self.store.last_position(categories=self.projection.consumes.categories)
+        if isinstance(last, Success):
+            self._last_position = last.unwrap()
+
+    def _metrics_reading(self) -> _metrics.ProjectionReading:
+        """The position, lag and checkpoint age the gauges report."""
+        position, last = self._position, self._last_position
+        lag = None if last is None else max(0, last - position)
+        if lag == 0:
+            seconds: float | None = 0.0
+        elif lag is None or self._last_recorded is None:
+            seconds = None
+        else:
+            seconds = max(0.0, (datetime.now(UTC) - self._last_recorded).total_seconds())
+        age = None if self._saved_at is None else time.monotonic() - self._saved_at
+        return _metrics.ProjectionReading(position, lag, seconds, age)
 
     async def _process(
         self, item: Result[EventEnvelope[Any], StoreError]
@@ -709,6 +809,19 @@ class ProjectionRunner(Generic[S, E]):
         batch = tuple(effects)
         if not batch:
             return Success(None)
+        tracer = _tracing.tracer()
+        if tracer is not None:
+            with tracer.start_as_current_span(
+                "cim.execute", attributes=_tracing.execute_attributes(envelope, batch)
+            ) as span:
+                executed = await self._execute_batch(envelope, batch)
+                _tracing.executed(span, executed)
+            return executed
+        return await self._execute_batch(envelope, batch)
+
+    async def _execute_batch(
+        self, envelope: EventEnvelope[Any], batch: tuple[Effect, ...]
+    ) -> Result[None, EffectError]:
         if isinstance(self.executor, EventScopedExecutor):
             return await self.executor.for_event(envelope).execute(batch)
         return await self.executor.execute(batch)
@@ -719,6 +832,7 @@ class ProjectionRunner(Generic[S, E]):
         recorded = await self.poison.letters.record(letter)
         if isinstance(recorded, Failure):
             return Failure(recorded.failure())
+        _metrics.dead_lettered(self.name)
         _log.warning(
             "%s dead-lettered the event at position %d: %s",
             letter.projection,
@@ -747,4 +861,5 @@ class ProjectionRunner(Generic[S, E]):
         if isinstance(saved, Failure):
             return Failure(CheckpointFailed(self.name, saved.failure()))
         self._saved = self._position
+        self._saved_at = time.monotonic()
         return Success(None)

@@ -15,6 +15,7 @@ from interpreters.stores.memory import (
 from interpreters.stores.protocol import (
     ChainedAppends,
     EventStore,
+    LastPosition,
     Loaded,
     ReusedEventIds,
     Snapshot,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = (
     "ChainedAppends",
     "EventStore",
+    "LastPosition",
     "ForeignMessage",
     "InMemoryEventStore",
     "IncompatibleStream",

@@ -263,6 +263,17 @@ class InMemoryEventStore:
                 return
             await appended.wait()
 
+    async def last_position(
+        self, *, categories: Collection[str] | None = None
+    ) -> Result[int, StoreError]:
+        """The position of the last stored event (of *categories* only, if given); 0 if none."""
+        wanted = check_categories(categories)
+        await anyio.lowlevel.checkpoint()
+        for envelope in reversed(self._log):
+            if wanted is None or envelope.stream.category in wanted:
+                return Success(envelope.position)
+        return Success(0)
+
     async def version(self, stream: StreamId) -> Result[int, StoreError]:
         """The current version of *stream* (0 if it has no events)."""
         await anyio.lowlevel.checkpoint()

@@ -38,6 +38,7 @@ from cim import (
 __all__ = (
     "EventStore",
     "ChainedAppends",
+    "LastPosition",
     "Loaded",
     "ReusedEventIds",
     "Snapshot",
@@ -187,6 +188,21 @@ class ChainedAppends(Protocol):
         self, stream: StreamId, events: Sequence[NewEvent[Any]], *, expected: Exactly
     ) -> tuple[tuple[AppendResult, ...], AppendError | None]:
         """Append each of *events* after the one before, starting at version *expected*."""
+        ...
+
+
+@runtime_checkable
+class LastPosition(Protocol):
+    """A store that can tell the global position of its last event without reading the log.
+
+    The projection runner uses it to report how far behind the store a projection is
+    (:meth:`~interpreters.runtime.ProjectionRunner.lag`).
+    """
+
+    async def last_position(
+        self, *, categories: Collection[str] | None = None
+    ) -> Result[int, StoreError]:
+        """The position of the last stored event (of *categories* only, if given); 0 if none."""
         ...
 
 

@@ -4,13 +4,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from returns.result import Success
 
 from cim import EventEnvelope, Header, JsonCodec, NewEvent, StreamId
-from cim._codec import _Invalid, _succeed, _success_factory, _uuid
+from cim._codec import _Invalid, _succeed, _success_factory
 from cim.examples import bank
 from laws.strategies import envelopes, example_types
 from tests.unit._bank_strategies import bank_events
@@ -106,9 +107,11 @@ def test_fast_path_never_accepts_what_the_checked_path_refuses(
 
 @given(st.uuids() | st.integers(0, 2**128 - 1).map(lambda n: UUID(int=n)))
 def test_uuid_parsing_matches_the_standard_library(uuid: UUID) -> None:
-    """The fast UUID parse gives an equal, equally hashed UUID for canonical and bare hex text."""
+    """The fast path's UUID parse (msgspec) gives an equal, equally hashed UUID for canonical and
+    bare hex text, and refuses the other forms UUID() reads (they take the exact path)."""
     for text in (str(uuid), uuid.hex, str(uuid).upper()):
-        parsed = _uuid(text)
+        parsed = msgspec.convert(text, UUID)
+        assert type(parsed) is UUID
         assert parsed == uuid
         assert hash(parsed) == hash(uuid)
         assert (parsed.version, parsed.is_safe, str(parsed)) == (
@@ -116,6 +119,9 @@ def test_uuid_parsing_matches_the_standard_library(uuid: UUID) -> None:
             uuid.is_safe,
             str(uuid),
         )
+    for text in (f"{{{uuid}}}", f"urn:uuid:{uuid}", uuid.hex[:12] + "-" + uuid.hex[12:]):
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert(text, UUID)
 
 
 def test_decoded_envelopes_are_plain_successes() -> None:

@@ -24,6 +24,7 @@ from cim import (
     StoreUnavailable,
     StreamId,
 )
+from interpreters.natsio.client_internals import use_quick_header_parsing
 from interpreters.natsio.subjects import all_subjects, stream_subject
 from interpreters.security.signing import SIGNATURE, ReplayGuard
 from interpreters.stores.jetstream._acks import AckInbox
@@ -65,6 +66,7 @@ class StoreCore:
     def __attrs_post_init__(self) -> None:
         self.all_subjects = all_subjects(self.settings.subject_prefix)
         self.payloads = PayloadObjects(self.nc, self.settings)
+        use_quick_header_parsing(self.nc)  # every read parses each event's headers
 
     def subject(self, stream: StreamId) -> str:
         """The NATS subject of *stream*."""

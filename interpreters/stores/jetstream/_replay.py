@@ -32,7 +32,13 @@ from attrs import define, field
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from interpreters.natsio.client_internals import can_tap, subscription_id, tap, untap
+from interpreters.natsio.client_internals import (
+    can_tap,
+    parse_header_lines,
+    subscription_id,
+    tap,
+    untap,
+)
 from interpreters.stores.jetstream._direct_get import (
     LAST_SEQUENCE,
     NUM_PENDING,
@@ -55,17 +61,9 @@ Stored = tuple[dict[str, str], bytes]
 
 
 def parse_headers(block: bytes) -> dict[str, str]:
-    """The headers of a raw ``NATS/1.0`` header *block*, as nats-py parses them.
-
-    Names and values are stripped of surrounding blanks; a line without ``:`` is ignored;
-    values are UTF-8 (undecodable bytes become U+FFFD).
-    """
-    headers: dict[str, str] = {}
-    for line in block[_HEADER_LINE:].decode("utf-8", "replace").split("\r\n"):
-        name, colon, value = line.partition(":")
-        if colon:
-            headers[name.strip()] = value.strip()
-    return headers
+    """The headers of a raw ``NATS/1.0`` header *block*, as nats-py parses them
+    (:func:`~interpreters.natsio.client_internals.parse_header_lines`)."""
+    return parse_header_lines(block[_HEADER_LINE:])
 
 
 def _status_of(block: bytes) -> tuple[str, str, dict[str, str]]:
@@ -209,7 +207,10 @@ class Replay:
         if self._parsed:  # pragma: no cover - see open()
             stored = burst.raw
         else:
-            stored = [(parse_headers(block or b""), data) for block, data in burst.raw]
+            parse = parse_header_lines
+            stored = [
+                (parse(block[_HEADER_LINE:] if block else b""), data) for block, data in burst.raw
+            ]
         _check_chain(stored, burst.last)
         return stored
 

@@ -44,7 +44,7 @@ from uuid import UUID
 import anyio
 from attrs import define, evolve, field, fields
 from nats.aio.client import Client
-from returns.result import Failure, Result
+from returns.result import Failure, Result, Success
 
 from cim import (
     AnyVersion,
@@ -59,17 +59,18 @@ from cim import (
     JsonCodec,
     NewEvent,
     StoreError,
+    StoreUnavailable,
     StreamId,
 )
 from interpreters.natsio.connection import ConnectOptions, connect_or_refused
 from interpreters.natsio.errors import SERVER_ERRORS
-from interpreters.natsio.subjects import stream_subject
+from interpreters.natsio.subjects import category_subjects, stream_subject
 from interpreters.stores.jetstream._acks import AckInbox
 from interpreters.stores.jetstream._append import Appends
 from interpreters.stores.jetstream._atomic import BATCH_LIMIT
 from interpreters.stores.jetstream._core import CLOSED, StoreCore
 from interpreters.stores.jetstream._correlation import CorrelationIndex
-from interpreters.stores.jetstream._direct_get import DirectReader
+from interpreters.stores.jetstream._direct_get import SEQUENCE, DirectGetError, DirectReader
 from interpreters.stores.jetstream._failure import OperationFailed
 from interpreters.stores.jetstream._provision import (
     IncompatibleStream,
@@ -82,7 +83,13 @@ from interpreters.stores.jetstream._reads import Reads
 from interpreters.stores.jetstream._snapshots import Snapshots
 from interpreters.stores.jetstream.foreign import ForeignMessage
 from interpreters.stores.jetstream.settings import StoreOptions, StoreSettings
-from interpreters.stores.protocol import Loaded, Snapshot, check_append, check_chain
+from interpreters.stores.protocol import (
+    Loaded,
+    Snapshot,
+    check_append,
+    check_categories,
+    check_chain,
+)
 
 __all__ = ("IncompatibleStream", "JetStreamEventStore", "OverlappingSubjects", "StoreAccessDenied")
 
@@ -438,6 +445,28 @@ class JetStreamEventStore:
         """Every event carrying *correlation_id*, in global order (from the correlation index,
         a KV bucket brought up to date with the events appended since the last call)."""
         return await self._correlation.read_by_correlation(correlation_id)
+
+    async def last_position(
+        self, *, categories: Collection[str] | None = None
+    ) -> Result[int, StoreError]:
+        """The position of the last stored event (of *categories* only, if given); 0 if none:
+        one direct get of the last message per category subject (or of all events)."""
+        names = check_categories(categories)
+        prefix = self.settings.subject_prefix
+        subjects = (
+            [self._core.all_subjects]
+            if names is None
+            else [category_subjects(prefix, name) for name in sorted(names)]
+        )
+        last = 0
+        for subject in subjects:
+            try:
+                msg = await self._core.reader.last(subject)
+            except DirectGetError as exc:
+                return Failure(StoreUnavailable(str(exc)))
+            if msg is not None:
+                last = max(last, int((msg.headers or {}).get(SEQUENCE, "0")))
+        return Success(last)
 
     async def save_snapshot(
         self, stream: StreamId, version: int, state: bytes
