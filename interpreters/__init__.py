@@ -6,7 +6,7 @@
 ``interpreters.runtime``    commands, projection runners, checkpoints, dead letters,
                             executors, read models, supervised services, NATS endpoints
 ``interpreters.natsio``     NATS plumbing shared by stores, runtime and tools
-``interpreters.server``     embedded ``nats-server`` launcher (single node or cluster)
+``interpreters.server``     embedded ``nats-server`` launcher (node, cluster, regions)
 ``interpreters.security``   operator-mode setups, least-privilege roles, signed events
 ``interpreters.cli``        the ``cim`` command line (and its inspection helpers)
 ``interpreters.demo``       ``cim demo``: the order lifecycle, an application of the above
@@ -141,6 +141,8 @@ if TYPE_CHECKING:
         NatsServer,
         ServerStartError,
     )
+    from interpreters.server.supercluster import NatsSuperCluster
+    from interpreters.stores.jetstream.regions import ReplicaBehind
     from interpreters.stores.jetstream.settings import StoreSettings
     from interpreters.stores.jetstream.store import (
         IncompatibleStream,
@@ -213,10 +215,12 @@ __all__ = (
     "NatsCluster",
     "NatsExecutor",
     "NatsServer",
+    "NatsSuperCluster",
     "NotDeadLettered",
     "NullExecutor",
     "OperatorSetup",
     "OverlappingSubjects",
+    "ReplicaBehind",
     "Overloaded",
     "OwnedCommandService",
     "PoisonEvent",
@@ -286,6 +290,7 @@ __getattr__, __dir__ = lazy_exports(
         "IncompatibleStream": "interpreters.stores.jetstream.store",
         "JetStreamEventStore": "interpreters.stores.jetstream.store",
         "OverlappingSubjects": "interpreters.stores.jetstream.store",
+        "ReplicaBehind": "interpreters.stores.jetstream.regions",
         "StoreAccessDenied": "interpreters.stores.jetstream.store",
         "StoreSettings": "interpreters.stores.jetstream.settings",
         "CommandError": "interpreters.runtime.commands",
@@ -362,6 +367,7 @@ __getattr__, __dir__ = lazy_exports(
         "NatsCluster": "interpreters.server.launcher",
         "NatsServer": "interpreters.server.launcher",
         "ServerStartError": "interpreters.server.launcher",
+        "NatsSuperCluster": "interpreters.server.supercluster",
         "CannotConnect": "interpreters.natsio.connection",
         "ConnectOptions": "interpreters.natsio.connection",
         "connect": "interpreters.natsio.connection",

@@ -123,6 +123,16 @@ def demo(
             "keep arriving and queries keep being answered.",
         ),
     ] = False,
+    regions: Annotated[
+        int,
+        typer.Option(
+            "--regions",
+            min=1,
+            max=3,
+            help="Instead (2 or 3): start a NATS super-cluster of that many regions; orders "
+            "are written in the home region, read models queried in the others, lag shown.",
+        ),
+    ] = 1,
     credentials: Credentials = NO_CREDENTIALS,
     as_json: JsonOutput = False,
 ) -> None:
@@ -135,6 +145,8 @@ def demo(
         options = credentials.options(nats_url)
     if rollout and store is StoreKind.memory:
         fail("--rollout runs on JetStream: leave out --store memory")
+    if regions > 1 and (rollout or nats_url is not None or store is StoreKind.memory):
+        fail("--regions starts its own super-cluster: leave out --rollout, --nats-url, --store")
     from interpreters.demo import main as run_demo  # the demo loads only for this command
 
     code = run_demo(
@@ -144,6 +156,7 @@ def demo(
         as_json=as_json,
         console=out,
         rollout=rollout,
+        regions=regions,
     )
     raise typer.Exit(code)
 

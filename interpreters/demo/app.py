@@ -37,6 +37,7 @@ from uuid_utils.compat import uuid7
 
 from interpreters.demo.errors import DemoFailed, Unreachable
 from interpreters.demo.output import render
+from interpreters.demo.regions import RegionsReport, run_regions
 from interpreters.demo.rollout import RolloutReport, run_rollout
 from interpreters.demo.script import Report
 from interpreters.demo.wiring import run_jetstream, run_memory
@@ -54,17 +55,21 @@ def main(
     as_json: bool = False,
     console: Console | None = None,
     rollout: bool = False,
+    regions: int = 1,
 ) -> int:
     """Run the demo and print what happened; the exit code (0: it all worked).
 
     With *rollout*, the demo is :mod:`interpreters.demo.rollout` instead: a change to the order
-    summaries rolled out blue/green while orders keep arriving.
+    summaries rolled out blue/green while orders keep arriving. With *regions* 2 or 3, it is
+    :mod:`interpreters.demo.regions`: the order flow across the regions of a super-cluster.
     """
     out = console or Console(highlight=False)
     narrate = None if as_json else out
     err = Console(stderr=True, highlight=False)
     if rollout:
         return _rollout(connect, as_json, out, err)
+    if regions > 1:
+        return _regions(regions, as_json, out, err)
 
     async def run() -> Report:
         if store == "memory":
@@ -110,6 +115,24 @@ def _rollout(connect: ConnectOptions | None, as_json: bool, out: Console, err: C
     try:
         report = anyio.run(run)
     except (DemoFailed, Unreachable, ServerStartError, FileNotFoundError) as exc:
+        err.print(f"error: {escape(str(exc).splitlines()[0])}")
+        return 1 if isinstance(exc, DemoFailed) else 2
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        for line in report.lines():
+            out.print(f"[green]✓[/green] {escape(line)}")
+    return 0
+
+
+def _regions(count: int, as_json: bool, out: Console, err: Console) -> int:
+    if not as_json:
+        out.print(
+            f"[bold]cim demo --regions {count}[/bold]: the order flow across a NATS super-cluster"
+        )
+    try:
+        report: RegionsReport = anyio.run(run_regions, count)
+    except (DemoFailed, ServerStartError, FileNotFoundError) as exc:
         err.print(f"error: {escape(str(exc).splitlines()[0])}")
         return 1 if isinstance(exc, DemoFailed) else 2
     if as_json:

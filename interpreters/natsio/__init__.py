@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     )
     from interpreters.natsio.kv import (
         bucket_keys,
+        create_bucket,
         is_kv_key,
         open_bucket,
         open_or_create_bucket,
@@ -93,6 +94,7 @@ __all__ = (
     "error_callback",
     "event_header_block",
     "header_block",
+    "create_bucket",
     "is_kv_key",
     "open_bucket",
     "open_or_create_bucket",
@@ -149,6 +151,7 @@ __getattr__, __dir__ = lazy_exports(
         "default_url": "interpreters.natsio.connection",
         "describe": "interpreters.natsio.describe",
         "bucket_keys": "interpreters.natsio.kv",
+        "create_bucket": "interpreters.natsio.kv",
         "is_kv_key": "interpreters.natsio.kv",
         "open_bucket": "interpreters.natsio.kv",
         "open_or_create_bucket": "interpreters.natsio.kv",

@@ -133,7 +133,8 @@ class KvCheckpoints:
         In a cluster, give the event stream's replica count so checkpoints survive a node loss.
         """
         name = bucket.checkpoints_bucket if isinstance(bucket, Namespace) else bucket
-        return cls(await open_or_create_bucket(js, name, replicas=replicas), name)
+        region = bucket.region if isinstance(bucket, Namespace) else None
+        return cls(await open_or_create_bucket(js, name, replicas=replicas, placement=region), name)
 
     async def load(self, name: str) -> Result[int, CheckpointError]:
         """The last processed position of projection *name* (0 if none)."""

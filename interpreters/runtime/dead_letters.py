@@ -118,7 +118,9 @@ class KvDeadLetters:
         In a cluster, give the event stream's replica count so dead letters survive a node loss.
         """
         name = bucket.dead_letters_bucket if isinstance(bucket, Namespace) else bucket
-        return cls(js, name, await open_or_create_bucket(js, name, replicas=replicas))
+        region = bucket.region if isinstance(bucket, Namespace) else None
+        kv = await open_or_create_bucket(js, name, replicas=replicas, placement=region)
+        return cls(js, name, kv)
 
     async def record(self, letter: DeadLetter) -> Result[None, DeadLetterUnavailable]:
         """Keep *letter* under ``<projection>.<position>``."""

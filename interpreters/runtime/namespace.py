@@ -52,10 +52,20 @@ class Namespace:
     """The name an app's runtime state is kept under on a NATS system."""
 
     name: str = field()
+    region: str | None = field(default=None, kw_only=True)
+    """The cluster (super-cluster region) its buckets are created in; ``None``: where the
+    server that creates them is. ``Namespace.of`` takes it from the store's ``bucket_region``."""
 
     @name.validator
     def _valid_name(self, _: object, name: object) -> None:
         _check_name(name)
+
+    @region.validator
+    def _valid_region(self, _: object, region: object) -> None:
+        if region is not None and (not isinstance(region, str) or not _NAME.match(region)):
+            raise ValueError(
+                f"a region is a cluster name (letters, digits, '-', '_'), got {region!r}"
+            )
 
     @classmethod
     def of_stream(cls, stream_name: str) -> Namespace:
@@ -70,7 +80,8 @@ class Namespace:
     @classmethod
     def of(cls, store: object) -> Namespace:
         """The namespace of *store*: its ``namespace`` attribute if it has one (a
-        :class:`Namespace` or a name), else derived from its ``stream_name``.
+        :class:`Namespace` or a name), else derived from its ``stream_name``; placed in its
+        ``bucket_region`` if it has one (a store in a super-cluster region).
 
         ``TypeError`` for a store with neither (e.g. an in-memory store: give a
         ``Namespace("...")`` yourself, or keep runtime state in memory too).
@@ -78,11 +89,13 @@ class Namespace:
         own = getattr(store, "namespace", None)
         if isinstance(own, Namespace):
             return own
+        placed = getattr(store, "bucket_region", None)
+        region = placed if isinstance(placed, str) else None
         if isinstance(own, str):
-            return cls(own)
+            return cls(own, region=region)
         stream_name = getattr(store, "stream_name", None)
         if isinstance(stream_name, str):
-            return cls.of_stream(stream_name)
+            return cls(cls.of_stream(stream_name).name, region=region)
         raise TypeError(
             f"{type(store).__name__} has no namespace and no stream_name to derive one from; "
             'name one: Namespace("my_app")'

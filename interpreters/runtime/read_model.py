@@ -105,13 +105,17 @@ class KvReadModel:
     prefix: str = field(default="", validator=lambda _, __, v: _check_prefix(v))
     replicas: int = 1
     """Replica count of the buckets this read model creates (the event stream's, in a cluster)."""
+    placement: str | None = None
+    """The cluster (super-cluster region) it creates buckets in (``None``: the server's)."""
     _buckets: dict[str, Any] = field(factory=dict, init=False)
     _written: dict[tuple[str, str], tuple[Row, int]] = field(factory=dict, init=False)
 
     @classmethod
     def in_namespace(cls, js: Any, namespace: Namespace, *, replicas: int = 1) -> KvReadModel:
         """The read model of the app with *namespace*: collection ``c`` in ``<namespace>_rm_c``."""
-        return cls(js, prefix=namespace.read_model_prefix, replicas=replicas)
+        return cls(
+            js, prefix=namespace.read_model_prefix, replicas=replicas, placement=namespace.region
+        )
 
     async def apply(
         self, effect: DatabaseEffect, *, applied: Applied | None = None
@@ -253,7 +257,9 @@ class KvReadModel:
             return kv
         bucket = self.prefix + collection
         if create:
-            kv = await open_or_create_bucket(self.js, bucket, replicas=self.replicas)
+            kv = await open_or_create_bucket(
+                self.js, bucket, replicas=self.replicas, placement=self.placement
+            )
         else:
             kv = await open_bucket(self.js, bucket)
             if kv is None:

@@ -1,4 +1,5 @@
-"""Launch real ``nats-server`` processes on loopback: a single node or a routed cluster."""
+"""Launch real ``nats-server`` processes on loopback: a single node, a routed cluster, or a
+super-cluster of regions joined by gateways."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from interpreters.server.launcher import (
     free_port,
     nats_server_binary,
 )
+from interpreters.server.supercluster import NatsSuperCluster
 
 __all__ = (
     "LOOPBACK",
     "NatsCluster",
     "NatsServer",
+    "NatsSuperCluster",
     "ServerStartError",
     "free_port",
     "nats_server_binary",

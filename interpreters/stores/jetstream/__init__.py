@@ -8,6 +8,7 @@ from interpreters.stores.jetstream.evolution import (
     check_stored_events,
 )
 from interpreters.stores.jetstream.foreign import ForeignMessage
+from interpreters.stores.jetstream.regions import ReplicaBehind
 from interpreters.stores.jetstream.settings import Storage, StoreOptions, StoreSettings
 from interpreters.stores.jetstream.store import (
     IncompatibleStream,
@@ -21,6 +22,7 @@ __all__ = (
     "IncompatibleStream",
     "JetStreamEventStore",
     "OverlappingSubjects",
+    "ReplicaBehind",
     "Storage",
     "StoreAccessDenied",
     "StoreOptions",

@@ -36,6 +36,7 @@ from interpreters.stores.jetstream._replay import Replay
 from interpreters.stores.jetstream._tips import TipCache
 from interpreters.stores.jetstream.foreign import Reporter
 from interpreters.stores.jetstream.payloads import PAYLOAD_REF, PayloadObjects
+from interpreters.stores.jetstream.regions import RegionalCopy
 from interpreters.stores.jetstream.settings import StoreSettings
 
 __all__ = ("CLOSED", "StoreCore", "referenced")
@@ -60,6 +61,8 @@ class StoreCore:
     closed: bool = False
     reporter: Reporter = field(factory=Reporter)
     replays: ReplayGuard = field(factory=ReplayGuard)
+    copy: RegionalCopy | None = None
+    """The regional copy reads come from, in another region than the home region."""
     all_subjects: str = field(init=False)
     payloads: PayloadObjects = field(init=False)
 
@@ -71,6 +74,12 @@ class StoreCore:
     def subject(self, stream: StreamId) -> str:
         """The NATS subject of *stream*."""
         return stream_subject(self.settings.subject_prefix, stream)
+
+    async def settle(self, subject: str) -> None:
+        """Before a fresh read of *subject*'s tip: in another region, wait until the regional
+        copy has the home stream's last message on it (see :mod:`.regions`)."""
+        if self.copy is not None:
+            await self.copy.settle(subject)
 
     @property
     def max_event_bytes(self) -> int:

@@ -28,14 +28,17 @@ from interpreters.natsio.client_internals import (
     error_callback,
     set_error_callback,
 )
+from interpreters.natsio.kv import create_bucket
 from interpreters.stores.jetstream._acks import AckInbox
 from interpreters.stores.jetstream._stream_config import (
     IncompatibleStream,
     OverlappingSubjects,
+    StreamSettings,
     desired_config,
     needs_update,
     problems,
 )
+from interpreters.stores.jetstream.regions import mirror_config
 from interpreters.stores.jetstream.settings import StoreSettings
 
 __all__ = (
@@ -130,11 +133,64 @@ class PermissionWatch:
 async def ensure_stream(nc: Client, watch: PermissionWatch, settings: StoreSettings) -> None:
     """Create or update the stream and the two KV buckets; only look when they are right.
 
+    In another region than the home region, the stream read is the regional copy (a mirror,
+    :mod:`.regions`), and the buckets are placed in the store's region.
+
     A login that may only read opens the store when everything exists (it needs no create
     or update rights then); a refusal is :class:`StoreAccessDenied` at once.
     """
     js = nc.jetstream(timeout=settings.request_timeout)
     wanted = settings.stream_settings()
+    if settings.in_home_region:
+        await _ensure_events(watch, js, wanted)
+    else:
+        await _ensure_copy(watch, js, settings, wanted)
+    for bucket in (settings.correlation_bucket, settings.snapshot_bucket):
+        bucket_stream = f"KV_{bucket}"
+        info = await _stream_info(watch, js, bucket_stream)
+        if info is None:
+            await watch.admin(
+                create_bucket(
+                    js,
+                    api.KeyValueConfig(
+                        bucket=bucket,
+                        history=1,
+                        storage=wanted.storage,
+                        replicas=wanted.replicas,
+                        direct=True,
+                    ),
+                    settings.bucket_region,
+                ),
+                f"KV bucket {bucket!r} does not exist and cannot be created",
+            )
+        elif (info.config.num_replicas or 1) != wanted.replicas or not info.config.allow_direct:
+            config = dataclasses.replace(
+                info.config, num_replicas=wanted.replicas, allow_direct=True
+            )
+            await _update(watch, js, config, bucket_stream)
+
+
+async def _ensure_copy(
+    watch: PermissionWatch, js: JetStreamContext, settings: StoreSettings, wanted: StreamSettings
+) -> None:
+    """The regional copy of a store in another region: when it exists (mirroring the event
+    stream) nothing is asked of the home region; else the event stream, then the copy."""
+    name = settings.read_stream
+    info = await _stream_info(watch, js, name)
+    if info is None:
+        await _ensure_events(watch, js, wanted)
+        await watch.admin(
+            js.add_stream(mirror_config(settings)),
+            f"regional copy {name!r} does not exist and cannot be created",
+        )
+    elif info.config.mirror is None or info.config.mirror.name != settings.stream:
+        raise IncompatibleStream(name, [f"it is not a mirror of {settings.stream!r}"])
+
+
+async def _ensure_events(
+    watch: PermissionWatch, js: JetStreamContext, wanted: StreamSettings
+) -> None:
+    """The event stream, created or brought up to date."""
     name = wanted.name
     info = await _stream_info(watch, js, name)
     if info is None:
@@ -157,27 +213,6 @@ async def ensure_stream(nc: Client, watch: PermissionWatch, settings: StoreSetti
             raise IncompatibleStream(name, found)
         if needs_update(wanted, info.config):
             await _update(watch, js, desired_config(wanted), name)
-    for bucket in (settings.correlation_bucket, settings.snapshot_bucket):
-        bucket_stream = f"KV_{bucket}"
-        info = await _stream_info(watch, js, bucket_stream)
-        if info is None:
-            await watch.admin(
-                js.create_key_value(
-                    api.KeyValueConfig(
-                        bucket=bucket,
-                        history=1,
-                        storage=wanted.storage,
-                        replicas=wanted.replicas,
-                        direct=True,
-                    )
-                ),
-                f"KV bucket {bucket!r} does not exist and cannot be created",
-            )
-        elif (info.config.num_replicas or 1) != wanted.replicas or not info.config.allow_direct:
-            config = dataclasses.replace(
-                info.config, num_replicas=wanted.replicas, allow_direct=True
-            )
-            await _update(watch, js, config, bucket_stream)
 
 
 async def _stream_info(

@@ -158,12 +158,17 @@ class Reads:
             return
         self._finish(walk)
 
-    async def tip(self, subject: str, stream: StreamId, *, fresh: bool) -> Tip:
+    async def tip(
+        self, subject: str, stream: StreamId, *, fresh: bool, for_append: bool = True
+    ) -> Tip:
         """The tip of *stream* (on *subject*): remembered, or (if *fresh* or unknown) found by
-        checking its messages after the last remembered tip (headers only, nothing decoded)."""
+        checking its messages after the last remembered tip (headers only, nothing decoded).
+        A fresh tip *for_append* in another region waits until the copy has the home's."""
         known = self.core.tips.get(subject)
         if known is not None and not fresh:
             return known
+        if fresh and for_append:
+            await self.core.settle(subject)
         walk = _Walk(stream, subject, known or EMPTY)
         start = walk.sequence + 1
         while start:
@@ -179,7 +184,7 @@ class Reads:
     async def version(self, stream: StreamId) -> Result[int, StoreError]:
         """The current version of *stream* (0 if it has no events): its last genuine event's."""
         try:
-            tip = await self.tip(self.core.subject(stream), stream, fresh=True)
+            tip = await self.tip(self.core.subject(stream), stream, fresh=True, for_append=False)
         except OperationFailed as failure:
             return Failure(failure.error)
         return Success(tip.version)
@@ -297,7 +302,7 @@ class Reads:
         core = self.core
         reader = OrderedReader(
             core.nc,
-            core.settings.stream,
+            core.settings.read_stream,
             subjects,
             start,
             core.settings.request_timeout,
@@ -309,7 +314,7 @@ class Reads:
         core.consumers.append(reader)
         try:
             try:
-                await core.watch.admin(reader.open(), f"cannot read {core.settings.stream!r}")
+                await core.watch.admin(reader.open(), f"cannot read {core.settings.read_stream!r}")
             except StoreAccessDenied as denied:
                 failure = PermissionDenied("create consumer", denied.subject or "", denied.detail)
                 yield [(Failure(failure), 0)]

@@ -54,12 +54,23 @@ class StreamSettings:
     replicas: int
     storage: api.StorageType
     duplicate_window: float
+    home_region: str | None = None
+    placement_tags: tuple[str, ...] = ()
+
+    @property
+    def placement(self) -> api.Placement | None:
+        """Where the stream is placed: its home region's cluster and tags (``None``: where the
+        server that creates it is)."""
+        if self.home_region is None and not self.placement_tags:
+            return None
+        return api.Placement(cluster=self.home_region, tags=list(self.placement_tags) or None)
 
 
 def desired_config(settings: StreamSettings) -> api.StreamConfig:
     """Full history (limits retention, no age/count/size limit), no deletes or purges, direct
-    gets and atomic batches allowed."""
+    gets and atomic batches allowed; placed in the home region if one is given."""
     return api.StreamConfig(
+        placement=settings.placement,
         name=settings.name,
         description=EVENT_STORE_DESCRIPTION,
         subjects=list(settings.subjects),

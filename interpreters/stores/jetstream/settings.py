@@ -77,6 +77,18 @@ def _check_threshold(_: object, __: object, threshold: int | None) -> None:
         )
 
 
+def _check_region(_: object, attribute: Any, region: str | None) -> None:
+    if region is not None and (not isinstance(region, str) or not _NAME.match(region)):
+        raise ValueError(
+            f"{attribute.name} {region!r} must be a cluster name: letters, digits, '-' or '_'"
+        )
+
+
+def _check_tags(_: object, __: object, tags: tuple[str, ...]) -> None:
+    if not isinstance(tags, tuple) or not all(isinstance(tag, str) and tag for tag in tags):
+        raise ValueError(f"placement_tags must be a tuple of non-empty str, got {tags!r}")
+
+
 @frozen
 class StoreSettings:
     """Where a JetStream event store keeps its events and how it talks to the server.
@@ -98,6 +110,20 @@ class StoreSettings:
       event; ``trusted_signers``: the :class:`~interpreters.security.TrustedSigners` whose
       signatures every read checks (an event that fails is a :class:`~cim.CorruptEvent`; see
       ``docs/security.md``).
+
+    Multi-region (a NATS super-cluster, see ``docs/deployment.md``):
+
+    * ``home_region``: the cluster the event stream is placed in (``placement { cluster }``),
+      with ``placement_tags`` (server tags it must also match, e.g. ``("ssd",)``);
+    * ``region``: the cluster this store runs in (``None``: the home region). A store in
+      another region reads everything from its regional copy, the mirror stream
+      :attr:`read_stream` (``regional_stream``, default ``<stream>_<REGION>``) placed in its
+      region, and sends appends to the home stream (the gateways route them); its correlation
+      and snapshot buckets are the copy's, placed in its region;
+    * ``read_your_writes``: such a store's appends also wait (up to ``replica_timeout``
+      seconds) until the regional copy has the appended position, so its next read sees it;
+      past the timeout the append answers :class:`~interpreters.stores.jetstream.ReplicaBehind`
+      (stored at home, not yet here).
     """
 
     stream: str = field(default=DEFAULT_STREAM, validator=_check_stream)
@@ -113,16 +139,49 @@ class StoreSettings:
     trusted_signers: TrustedSigners | None = field(
         default=None, validator=optional(instance_of(TrustedSigners))
     )
+    home_region: str | None = field(default=None, validator=_check_region)
+    region: str | None = field(default=None, validator=_check_region)
+    placement_tags: tuple[str, ...] = field(default=(), validator=_check_tags)
+    regional_stream: str | None = field(default=None, validator=optional(_check_stream))
+    read_your_writes: bool = field(default=False, validator=instance_of(bool))
+    replica_timeout: float = field(default=5.0, validator=_check_seconds)
+
+    def __attrs_post_init__(self) -> None:
+        if self.region is not None and self.home_region is None:
+            raise ValueError(f"region {self.region!r} needs the home_region of the event stream")
+
+    @property
+    def in_home_region(self) -> bool:
+        """Whether this store runs where the event stream is (no regional copy to read)."""
+        return self.region is None or self.region == self.home_region
+
+    @property
+    def read_stream(self) -> str:
+        """The stream reads come from: :attr:`stream`, or in another region than the home
+        region its regional copy (``regional_stream``, default ``<stream>_<REGION>``).
+
+        >>> StoreSettings(home_region="east", region="west").read_stream
+        'CIM_EVENTS_WEST'
+        """
+        if self.in_home_region:
+            return self.stream
+        region = str(self.region).upper().replace("-", "_")
+        return self.regional_stream or f"{self.stream}_{region}"
+
+    @property
+    def bucket_region(self) -> str | None:
+        """The cluster the store's KV buckets are placed in: its region (or the home region)."""
+        return self.region or self.home_region
 
     @property
     def correlation_bucket(self) -> str:
-        """The KV bucket holding the correlation index: ``<stream>_correlation``."""
-        return f"{self.stream}_correlation"
+        """The KV bucket holding the correlation index: ``<read_stream>_correlation``."""
+        return f"{self.read_stream}_correlation"
 
     @property
     def snapshot_bucket(self) -> str:
-        """The KV bucket holding snapshots: ``<stream>_snapshots``."""
-        return f"{self.stream}_snapshots"
+        """The KV bucket holding snapshots: ``<read_stream>_snapshots``."""
+        return f"{self.read_stream}_snapshots"
 
     @property
     def payload_bucket(self) -> str:
@@ -138,6 +197,8 @@ class StoreSettings:
             self.replicas,
             storage,
             self.duplicate_window,
+            self.home_region,
+            self.placement_tags,
         )
 
 
@@ -155,3 +216,9 @@ class StoreOptions(TypedDict, total=False):
     payload_threshold: int | None
     signer: EventSigner | None
     trusted_signers: TrustedSigners | None
+    home_region: str | None
+    region: str | None
+    placement_tags: tuple[str, ...]
+    regional_stream: str | None
+    read_your_writes: bool
+    replica_timeout: float

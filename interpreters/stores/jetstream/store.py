@@ -82,6 +82,7 @@ from interpreters.stores.jetstream._provision import (
 from interpreters.stores.jetstream._reads import Reads
 from interpreters.stores.jetstream._snapshots import Snapshots
 from interpreters.stores.jetstream.foreign import ForeignMessage
+from interpreters.stores.jetstream.regions import RegionalCopy, ReplicaBehind
 from interpreters.stores.jetstream.settings import StoreOptions, StoreSettings
 from interpreters.stores.protocol import (
     Loaded,
@@ -161,13 +162,15 @@ class JetStreamEventStore:
         settings, nc = self.settings, self.nc
         timeout = settings.request_timeout
         acks = AckInbox(nc)
+        reader = DirectReader(nc, settings.read_stream, timeout)
         self._core = StoreCore(
             nc,
             settings,
             JsonCodec(self.types),
-            DirectReader(nc, settings.stream, timeout),
+            reader,
             acks,
             PermissionWatch(nc, acks),
+            copy=None if settings.in_home_region else RegionalCopy(nc, settings, reader),
         )
         self._reads = Reads(self._core)
         self._appends = Appends(self._core, self._reads)
@@ -266,8 +269,25 @@ class JetStreamEventStore:
 
     @property
     def stream_name(self) -> str:
-        """The JetStream stream holding the events."""
+        """The JetStream stream holding the events (in the home region)."""
         return self.settings.stream
+
+    @property
+    def read_stream(self) -> str:
+        """The stream this store reads: :attr:`stream_name`, or its regional copy (a mirror)
+        when the store runs in another region than the home region."""
+        return self.settings.read_stream
+
+    @property
+    def namespace(self) -> str:
+        """The name the runtime keeps this store's state under (``Namespace.of(store)``): the
+        stream it reads, so each region has its own checkpoints, read models, dead letters."""
+        return self.settings.read_stream
+
+    @property
+    def bucket_region(self) -> str | None:
+        """The cluster this store's buckets (and ``Namespace.of(store)``'s) are placed in."""
+        return self.settings.bucket_region
 
     @property
     def subject_prefix(self) -> str:
@@ -361,12 +381,17 @@ class JetStreamEventStore:
         new_id = settings.new_id
         ids = [event.event_id or new_id() for event in events]
         try:
-            return await self._appends.append(
+            appended = await self._appends.append(
                 stream, subject, events, ids, settings.clock(), expected
             )
+            if settings.read_your_writes and isinstance(appended, Success):
+                behind = await self._replicated(appended.unwrap().position)
+                if behind is not None:
+                    return Failure(behind)
         except OperationFailed as failure:
             core.tips.forget(subject)
             return Failure(failure.error)
+        return appended
 
     async def append_chain(
         self, stream: StreamId, events: Sequence[NewEvent[Any]], *, expected: Exactly
@@ -383,10 +408,32 @@ class JetStreamEventStore:
             return (), EmptyAppend(stream)
         subject = core.subject(stream)
         try:
-            return await self._appends.chain(stream, subject, events, expected)
+            stored, error = await self._appends.chain(stream, subject, events, expected)
+            if self.settings.read_your_writes and stored:
+                behind = await self._replicated(stored[-1].position)
+                if behind is not None:
+                    return stored, error or behind
         except OperationFailed as failure:
             core.tips.forget(subject)
             return (), failure.error
+        return stored, error
+
+    async def _replicated(self, position: int) -> ReplicaBehind | None:
+        """Wait until this store's reads see *position* (at once in the home region)."""
+        copy = self._core.copy
+        return None if copy is None else await copy.wait_for(position)
+
+    async def wait_for_position(self, position: int) -> Result[int, StoreError]:
+        """Wait until this store's reads see global *position*: at once in the home region; in
+        another region until the regional copy has it, at most ``replica_timeout`` seconds
+        (then :class:`~interpreters.stores.jetstream.ReplicaBehind`). Answers *position*."""
+        if self._core.closed:
+            return Failure(CLOSED)
+        try:
+            behind = await self._replicated(position)
+        except OperationFailed as failure:
+            return Failure(failure.error)
+        return Success(position) if behind is None else Failure(behind)
 
     async def read(
         self, stream: StreamId, *, from_version: int = 1
@@ -425,7 +472,8 @@ class JetStreamEventStore:
         return self._reads.subscribe(from_position=from_position, categories=categories)
 
     async def version(self, stream: StreamId) -> Result[int, StoreError]:
-        """The current version of *stream* (0 if it has no events): its last genuine event's."""
+        """The current version of *stream* (0 if it has no events): its last genuine event's
+        (in another region than the home region: as its copy has it)."""
         return await self._reads.version(stream)
 
     async def foreign_messages(
