@@ -244,7 +244,7 @@ class Reads:
         if core.closed:
             yield [Failure(CLOSED)], 0
             return
-        replay = Replay(core.nc, core.settings.stream, core.settings.request_timeout)
+        replay = Replay(core.nc, core.settings.read_stream, core.settings.request_timeout)
         core.consumers.append(replay)
         decode = core.decode_parts
         try:
