@@ -101,6 +101,7 @@ if TYPE_CHECKING:
         roll_out,
     )
     from interpreters.runtime.runner import (
+        BatchExecutor,
         CheckpointFailed,
         EffectsFailed,
         EventScopedExecutor,
@@ -189,6 +190,7 @@ __all__ = (
     "EffectError",
     "EffectFailed",
     "EffectsFailed",
+    "BatchExecutor",
     "EventScopedExecutor",
     "EventSigner",
     "EventStore",
@@ -310,6 +312,7 @@ __getattr__, __dir__ = lazy_exports(
         "LastPosition": "interpreters.stores.protocol",
         "CheckpointFailed": "interpreters.runtime.runner",
         "EffectsFailed": "interpreters.runtime.runner",
+        "BatchExecutor": "interpreters.runtime.runner",
         "EventScopedExecutor": "interpreters.runtime.runner",
         "PoisonEvent": "interpreters.runtime.runner",
         "PoisonPolicy": "interpreters.runtime.runner",

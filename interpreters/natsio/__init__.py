@@ -11,7 +11,9 @@ from interpreters._lazy import lazy_exports
 if TYPE_CHECKING:
     from interpreters.natsio.client_internals import (
         ErrorCallback,
+        RawHandler,
         can_send_frames,
+        can_tap,
         consumer_name,
         error_callback,
         parse_header_lines,
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
         send_frame,
         service_endpoints,
         set_error_callback,
+        subscription_id,
+        tap,
+        untap,
         use_quick_header_parsing,
     )
     from interpreters.natsio.connection import (
@@ -72,11 +77,13 @@ __all__ = (
     "ErrorCallback",
     "FrameWriter",
     "MSG_ID",
+    "RawHandler",
     "SERVER_ERRORS",
     "all_subjects",
     "api_failure",
     "bucket_keys",
     "can_send_frames",
+    "can_tap",
     "category_subjects",
     "connect",
     "connect_or_refused",
@@ -97,7 +104,10 @@ __all__ = (
     "service_endpoints",
     "set_error_callback",
     "stream_subject",
+    "subscription_id",
+    "tap",
     "unavailable",
+    "untap",
     "use_quick_header_parsing",
 )
 
@@ -114,6 +124,11 @@ __getattr__, __dir__ = lazy_exports(
         "service_endpoints": "interpreters.natsio.client_internals",
         "send_frame": "interpreters.natsio.client_internals",
         "set_error_callback": "interpreters.natsio.client_internals",
+        "RawHandler": "interpreters.natsio.client_internals",
+        "can_tap": "interpreters.natsio.client_internals",
+        "subscription_id": "interpreters.natsio.client_internals",
+        "tap": "interpreters.natsio.client_internals",
+        "untap": "interpreters.natsio.client_internals",
         "SERVER_ERRORS": "interpreters.natsio.errors",
         "api_failure": "interpreters.natsio.errors",
         "unavailable": "interpreters.natsio.errors",

@@ -1,6 +1,6 @@
 """Every use of nats-py's private members, in one place.
 
-nats-py (2.x) has no public way to do three things cim needs:
+nats-py (2.x) has no public way to do these things cim needs:
 
 * **send a ready-made frame**: ``Client.publish`` re-checks and re-encodes every header on
   every call (about 10 µs for an event's headers, a quarter of a concurrent append);
@@ -10,6 +10,13 @@ nats-py (2.x) has no public way to do three things cim needs:
 * **hear permission violations at once**: the server reports ``-ERR 'Permissions Violation'``
   only to the client's error callback, which nats-py keeps in ``_error_cb`` and lets no one
   wrap after connecting (:func:`error_callback`, :func:`set_error_callback`);
+* **take a reply inbox's messages raw**: nats-py builds a ``Msg`` and parses its headers into a
+  dict for every message it receives, then hands it to the subscription's task; a replay of
+  a whole stream (:mod:`interpreters.stores.jetstream._replay`) wants only the raw header block
+  and body, appended to a list. :func:`tap` wraps the client's ``_process_msg`` (once per
+  client) so that messages of a tapped subscription id (``Subscription._id``,
+  :func:`subscription_id`) go to a plain function instead; every other message takes
+  nats-py's own path unchanged (:func:`can_tap`, :func:`untap`);
 * **name a subscription's consumer** to delete it (``JetStreamContext.PushSubscription``
   keeps it in ``_consumer``): :func:`consumer_name`;
 * **parse message headers quickly**: nats-py parses each received message's header block with
@@ -47,7 +54,9 @@ from nats.errors import (
 
 __all__ = (
     "ErrorCallback",
+    "RawHandler",
     "can_send_frames",
+    "can_tap",
     "consumer_name",
     "error_callback",
     "parse_header_lines",
@@ -55,10 +64,17 @@ __all__ = (
     "send_frame",
     "service_endpoints",
     "set_error_callback",
+    "subscription_id",
+    "tap",
+    "untap",
     "use_quick_header_parsing",
 )
 
 ErrorCallback = Callable[[Exception], Awaitable[None]]
+RawHandler = Callable[[bytes, bytes | None], None]
+"""Takes a tapped message's body and raw header block (``None``: no headers)."""
+_TAPS = "_cim_taps"
+_AWAITING_CONTROL_LINE = 1  # nats.protocol.parser.AWAITING_CONTROL_LINE
 
 _FRAME_MEMBERS = (
     "_send_command",
@@ -135,6 +151,119 @@ def record_served(endpoint: Any, *, error: str | None, elapsed_ns: int = 0) -> N
         endpoint._last_error = error
     endpoint._processing_time += elapsed_ns
     endpoint._average_processing_time = endpoint._processing_time // max(endpoint._num_requests, 1)
+
+
+def can_tap(nc: Client) -> bool:
+    """Whether *nc* has the member :func:`tap` wraps (a coroutine ``_process_msg``)."""
+    return inspect.iscoroutinefunction(getattr(nc, "_process_msg", None))
+
+
+def subscription_id(subscription: Any) -> int:
+    """The id (``sid``) nats-py gave *subscription*."""
+    sid = subscription._id
+    if not isinstance(sid, int):  # pragma: no cover - a nats-py that changed the member
+        raise TypeError(f"subscription id is not an int: {sid!r}")
+    return sid
+
+
+def tap(nc: Any, sid: int, handler: RawHandler) -> None:
+    """Hand every message of subscription *sid* to *handler*, raw, until :func:`untap`.
+
+    Only for a client :func:`can_tap` accepts. *handler* runs in the client's reading task:
+    it must be quick and must not raise. The first tap of a client wraps its ``_process_msg``
+    and, when its protocol parser (``_ps``) has the expected shape, its ``parse``: complete
+    ``HMSG`` frames of tapped subscriptions at the front of what was received are cut out of
+    the parser's buffer (``buf``, while its ``state`` awaits a control line) and handed over
+    directly; anything else goes through nats-py's parser as before.
+    """
+    taps: dict[int, RawHandler] | None = getattr(nc, _TAPS, None)
+    if taps is None:
+        taps = {}
+        setattr(nc, _TAPS, taps)
+        _wrap_process_msg(nc, taps)
+        if _parser_fits(getattr(nc, "_ps", None)):
+            _wrap_parse(nc, taps)
+    taps[sid] = handler
+
+
+def _wrap_process_msg(nc: Any, taps: dict[int, RawHandler]) -> None:
+    process_msg = nc._process_msg
+    stats = nc.stats
+
+    async def process_tapped(
+        sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
+    ) -> None:
+        handler = taps.get(sid)
+        if handler is None:
+            await process_msg(sid, subject, reply, data, headers)
+            return
+        stats["in_msgs"] += 1
+        stats["in_bytes"] += len(data)
+        handler(data, headers)
+
+    nc._process_msg = process_tapped
+
+
+def _parser_fits(parser: Any) -> bool:
+    return (
+        parser is not None
+        and isinstance(getattr(parser, "buf", None), bytearray)
+        and isinstance(getattr(parser, "state", None), int)
+        and inspect.iscoroutinefunction(getattr(parser, "parse", None))
+    )
+
+
+def _wrap_parse(nc: Any, taps: dict[int, RawHandler]) -> None:
+    parser = nc._ps
+    parse = parser.parse
+    stats = nc.stats
+
+    async def parse_tapped(data: bytes = b"") -> None:
+        if taps and parser.state == _AWAITING_CONTROL_LINE:
+            buffer = parser.buf
+            buffer.extend(data)
+            data = b""
+            taken, waiting = _take_tapped(buffer, taps, stats)
+            if taken:
+                del buffer[:taken]
+            if waiting:  # the rest of a tapped frame is still to come
+                return
+        await parse(data)
+
+    parser.parse = parse_tapped
+
+
+def _take_tapped(buffer: bytearray, taps: dict[int, RawHandler], stats: Any) -> tuple[int, bool]:
+    """Hand the complete tapped ``HMSG`` frames at the front of *buffer* to their handlers:
+    how many bytes they took, and whether what follows is an ``HMSG`` frame not yet whole
+    (whose subscription may be tapped: wait for more bytes)."""
+    at, size = 0, len(buffer)
+    while buffer.startswith(b"HMSG ", at):
+        line_end = buffer.find(b"\r\n", at)
+        if line_end < 0:
+            return at, True
+        args = buffer[at + 5 : line_end].split()  # subject sid [reply] header-size total-size
+        handler = taps.get(int(args[1])) if len(args) in (4, 5) else None
+        if handler is None:
+            break
+        header_size, total = int(args[-2]), int(args[-1])
+        start = line_end + 2
+        end = start + total
+        if end + 2 > size:
+            return at, True
+        data = bytes(buffer[start + header_size : end])
+        stats["in_msgs"] += 1
+        stats["in_bytes"] += len(data)
+        handler(data, bytes(buffer[start : start + header_size]))
+        at = end + 2
+    return at, False
+
+
+def untap(nc: Any, sid: int) -> None:
+    """Give subscription *sid*'s messages back to nats-py's own path."""
+    taps: dict[int, RawHandler] | None = getattr(nc, _TAPS, None)
+    if taps is not None:
+        taps.pop(sid, None)
 
 
 _ASCII_SPACE = " \t\n\r\x0b\x0c"  # what bytes.strip() strips

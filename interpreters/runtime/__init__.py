@@ -85,6 +85,7 @@ if TYPE_CHECKING:
         roll_out,
     )
     from interpreters.runtime.runner import (
+        BatchExecutor,
         CheckpointFailed,
         EffectsFailed,
         EventScopedExecutor,
@@ -153,6 +154,7 @@ __all__ = (
     "EffectError",
     "EffectFailed",
     "EffectsFailed",
+    "BatchExecutor",
     "EventScopedExecutor",
     "Executor",
     "FilteringExecutor",
@@ -268,6 +270,7 @@ __getattr__, __dir__ = lazy_exports(
         "request_command": "interpreters.runtime.command_client",
         "CheckpointFailed": "interpreters.runtime.runner",
         "EffectsFailed": "interpreters.runtime.runner",
+        "BatchExecutor": "interpreters.runtime.runner",
         "EventScopedExecutor": "interpreters.runtime.runner",
         "PoisonEvent": "interpreters.runtime.runner",
         "PoisonPolicy": "interpreters.runtime.runner",

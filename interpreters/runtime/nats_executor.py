@@ -24,9 +24,10 @@ The ``Nats-Msg-Id`` of the effect at index ``i`` of the event ``e`` is ``"<e.eve
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -39,6 +40,7 @@ from uuid_utils.compat import uuid7
 from cim import EventEnvelope, NewEvent
 from cim.effects import (
     DatabaseDelete,
+    DatabaseEffect,
     DatabaseUpdate,
     DatabaseWrite,
     Effect,
@@ -50,7 +52,7 @@ from interpreters.natsio.subjects import MSG_ID
 from interpreters.runtime import _tracing
 from interpreters.runtime.executors import EffectError, EffectFailed, Executor, UnhandledEffect
 from interpreters.runtime.namespace import Namespace
-from interpreters.runtime.read_model import KvReadModel, thaw
+from interpreters.runtime.read_model import Applied, KvReadModel, thaw
 from interpreters.stores.protocol import EventStore
 
 __all__ = ("MSG_ID", "NatsExecutor", "derived_event_id", "message_id")
@@ -65,6 +67,7 @@ _LEVELS = {
 }
 _HANDLES = ("DatabaseDelete", "DatabaseUpdate", "DatabaseWrite", "EmitEvent", "Log", "Publish")
 _OK: Result[None, EffectError] = Success(None)
+_ROWS_AT_ONCE = 256
 
 
 def message_id(cause: EventEnvelope[Any], index: int) -> str:
@@ -116,6 +119,44 @@ class NatsExecutor:
     async def execute(self, effects: Iterable[Effect]) -> Result[None, EffectError]:
         """Run *effects* in order with no causing event."""
         return await self._run(tuple(effects), None)
+
+    async def execute_batch(
+        self, caused: Sequence[tuple[EventEnvelope[Any], Sequence[Effect]]]
+    ) -> Result[None, EffectError]:
+        """Run the effects of several events (in global order) as caused by them, at once.
+
+        Read-model effects are coalesced per row: each row is read once and written once
+        (:meth:`~interpreters.runtime.read_model.KvReadModel.apply_all`, each change still
+        guarded by its cause), up to 256 rows at a time. Then publishes, emitted events and
+        logs run in order, each as :meth:`for_event` would run it. Effects on one row keep
+        their order, and so do the others among themselves; nothing else is ordered within a
+        batch. Nothing runs if any effect is unhandled.
+        """
+        rows: dict[tuple[str, str], list[tuple[Applied, DatabaseEffect]]] = {}
+        others: list[tuple[Effect, int, EventEnvelope[Any]]] = []
+        for cause, effects in caused:
+            for index, effect in enumerate(effects):
+                if not self._handles(effect):
+                    return Failure(UnhandledEffect(effect, "NatsExecutor", self._handled()))
+                if isinstance(effect, DatabaseWrite | DatabaseUpdate | DatabaseDelete):
+                    changes = rows.setdefault((effect.collection, effect.key), [])
+                    changes.append(((cause.position, index), effect))
+                else:
+                    others.append((effect, index, cause))
+        grouped = list(rows.items())
+        for start in range(0, len(grouped), _ROWS_AT_ONCE):
+            window = grouped[start : start + _ROWS_AT_ONCE]
+            written = await asyncio.gather(
+                *(self.read_model.apply_all(c, k, changes) for (c, k), changes in window)
+            )
+            for ((_, _), changes), result in zip(window, written, strict=True):
+                if isinstance(result, Failure):
+                    return Failure(EffectFailed(changes[-1][1], str(result.failure())))
+        for effect, index, cause in others:
+            done = await self._one(effect, index, cause)
+            if isinstance(done, Failure):
+                return done
+        return _OK
 
     def for_event(self, event: EventEnvelope[Any]) -> Executor:
         """An executor for the effects *event* caused (message ids, guards, derived ids)."""

@@ -14,6 +14,7 @@ Queries read the same rows: :meth:`KvReadModel.get` and :meth:`KvReadModel.rows`
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import nats.errors
@@ -40,6 +41,7 @@ __all__ = (
 
 _BUCKET = re.compile(r"^[a-zA-Z0-9_-]+$")
 _MAX_CONFLICTS = 20
+_REMEMBERED = 100_000
 
 Applied = tuple[int, int]
 """``(event position, effect index)``: the cause of a read-model write."""
@@ -106,6 +108,7 @@ class KvReadModel:
     placement: str | None = None
     """The cluster (super-cluster region) it creates buckets in (``None``: the server's)."""
     _buckets: dict[str, Any] = field(factory=dict, init=False)
+    _written: dict[tuple[str, str], tuple[Row, int]] = field(factory=dict, init=False)
 
     @classmethod
     def in_namespace(cls, js: Any, namespace: Namespace, *, replicas: int = 1) -> KvReadModel:
@@ -145,6 +148,57 @@ class KvReadModel:
             ReadModelUnavailable(
                 effect.collection, effect.key, f"{_MAX_CONFLICTS} write conflicts in a row"
             )
+        )
+
+    async def apply_all(
+        self, collection: str, key: str, changes: Sequence[tuple[Applied, DatabaseEffect]]
+    ) -> Result[bool, ReadModelError]:
+        """Run *changes* (effects on the row *key* of *collection*, each with its cause, in
+        order) with one read and one write; ``Success(False)`` when none is newer than the row.
+
+        The result is the row :meth:`apply` would leave after each change in turn: a change
+        whose cause is not newer than the row's (or than the change before it) is skipped, so
+        a replayed batch changes nothing it already changed. The row records the last cause.
+        The rows it wrote last (up to 100,000) are remembered with their revisions, so the next
+        batch writes them without reading them first; if anyone else wrote meanwhile, the
+        revision does not match and the row is read again.
+        """
+        invalid = _check(collection, key)
+        if invalid is not None:
+            return Failure(invalid)
+        try:
+            kv = await self._bucket(collection, create=True)
+            known = self._written.pop((collection, key), None)
+            for _ in range(_MAX_CONFLICTS):
+                current, revision = known if known is not None else await self._read(kv, key)
+                data = current.data if current is not None else None
+                last = current.applied if current is not None else None
+                changed = False
+                for applied, effect in changes:
+                    if _not_newer(applied, last):
+                        continue
+                    data, last, changed = _change(effect, data), applied, True
+                if not changed:
+                    if known is not None:  # only the row itself says nothing is newer
+                        known = None
+                        continue
+                    return Success(False)
+                body = orjson.dumps({"data": data, "applied": last})
+                try:
+                    revision = await kv.update(key, body, last=revision)
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    known = None
+                    continue
+                if len(self._written) >= _REMEMBERED:
+                    self._written.clear()
+                self._written[(collection, key)] = (Row(key, data, last), revision)
+                return Success(True)
+        except _Unreadable as bad:
+            return Failure(ReadModelUnavailable(collection, key, str(bad)))
+        except (nats.errors.Error, TimeoutError) as exc:
+            return Failure(ReadModelUnavailable(collection, key, describe(exc)))
+        return Failure(
+            ReadModelUnavailable(collection, key, f"{_MAX_CONFLICTS} write conflicts in a row")
         )
 
     async def get(self, collection: str, key: str) -> Result[Row | None, ReadModelError]:
@@ -188,6 +242,7 @@ class KvReadModel:
         invalid = _check(collection, "all")
         if invalid is not None:
             return Failure(invalid)
+        self._written = {k: v for k, v in self._written.items() if k[0] != collection}
         try:
             await self.js.purge_stream(f"KV_{self.prefix}{collection}")
         except nats.js.errors.NotFoundError:

@@ -14,6 +14,11 @@ Why a replay cannot change the read model:
 * ``DatabaseWrite``/``Update``/``Delete`` are idempotent anyway when replayed in order (each is
   "set", "merge constants" or "remove"), so even a plain in-memory read model ends up the same.
 
+Catching up (``catch_up``, ``rebuild`` and the backlog ``run`` reads first) goes in batches of
+``catch_up_batch`` events when the executor is a :class:`BatchExecutor`: the batch's effects run
+at once (read-model rows coalesced, each change still guarded by its cause), then one checkpoint;
+a crash replays the batch, which changes nothing already changed (docs/runtime.md).
+
 The projection's own state is not stored: on start the runner folds the events up to the
 checkpoint (but the dead-lettered ones) through ``step`` again, discarding their effects (pass ``stateless=True`` when
 ``step`` ignores its state, to skip that). ``step`` must be pure for this to hold (the
@@ -50,7 +55,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -74,6 +79,7 @@ from interpreters.runtime.service import HealthStatus
 from interpreters.stores.protocol import EventStore, LastPosition
 
 __all__ = (
+    "BatchExecutor",
     "CheckpointFailed",
     "EffectsFailed",
     "EventScopedExecutor",
@@ -226,6 +232,22 @@ class EventScopedExecutor(Protocol):
 
 
 @runtime_checkable
+class BatchExecutor(Protocol):
+    """An executor that runs the effects of many events at once (catch-up and rebuild).
+
+    It must leave what running each event's effects in turn (as caused by that event) would
+    leave, and running a batch again must change nothing it already changed (a crash between a
+    batch's effects and its checkpoint replays the whole batch).
+    """
+
+    async def execute_batch(
+        self, caused: Sequence[tuple[EventEnvelope[Any], Sequence[Effect]]]
+    ) -> Result[None, EffectError]:
+        """Run the effects of each event in *caused* (events in global order)."""
+        ...
+
+
+@runtime_checkable
 class ResettableExecutor(Protocol):
     """An executor that can empty read-model collections (for :meth:`ProjectionRunner.rebuild`)."""
 
@@ -261,6 +283,11 @@ class ProjectionRunner(Generic[S, E]):
     * *checkpoint_every*: save the checkpoint after every n-th event (and at the end of a
       catch-up); a larger n replays up to n-1 events after a crash, which is harmless.
     * *stateless*: ``step`` ignores its state, so resuming needs no refold.
+    * *catch_up_batch*: with a :class:`BatchExecutor` (such as
+      :class:`~interpreters.runtime.nats_executor.NatsExecutor`), catching up (in
+      :meth:`catch_up`, :meth:`rebuild` and before :meth:`run` follows live events) runs the
+      effects of up to n events at once and saves the checkpoint once per batch; 1 processes
+      event by event. Live events are always processed one at a time.
     """
 
     def __init__(
@@ -274,6 +301,7 @@ class ProjectionRunner(Generic[S, E]):
         collections: Collection[str] = (),
         checkpoint_every: int = 1,
         stateless: bool = False,
+        catch_up_batch: int = 500,
     ) -> None:
         if collections and not isinstance(executor, ResettableExecutor):
             raise TypeError(
@@ -282,6 +310,8 @@ class ProjectionRunner(Generic[S, E]):
             )
         if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
+        if not isinstance(catch_up_batch, int) or catch_up_batch < 1:
+            raise ValueError(f"catch_up_batch must be an int >= 1, got {catch_up_batch!r}")
         self.projection = projection
         self.store = store
         self.executor = executor
@@ -290,6 +320,7 @@ class ProjectionRunner(Generic[S, E]):
         self.collections = tuple(collections)
         self.checkpoint_every = checkpoint_every
         self.stateless = stateless
+        self.catch_up_batch = catch_up_batch
         self._state: S = projection.initial
         self._position = 0
         self._saved = 0
@@ -358,7 +389,7 @@ class ProjectionRunner(Generic[S, E]):
         if isinstance(restored, Failure):
             return restored
         async with _closing(self._read_all(self._position + 1)) as events:
-            done = await self._consume(events)
+            done = await self._consume_caught_up(events)
         if isinstance(done, Failure):
             return done
         return (await self._save()).map(lambda _: self._position)
@@ -375,6 +406,11 @@ class ProjectionRunner(Generic[S, E]):
             task_status.started()
             return restored
         task_status.started()
+        if self._batches() is not None:  # the backlog in batches first
+            async with _closing(self._read_all(self._position + 1)) as backlog:
+                caught_up = await self._consume_caught_up(backlog)
+            if isinstance(caught_up, Failure):
+                return caught_up
         categories = self.projection.consumes.categories
         from_position = self._position + 1
         subscription = self.store.subscribe(from_position=from_position, categories=categories)
@@ -590,6 +626,96 @@ class ProjectionRunner(Generic[S, E]):
             if isinstance(processed, Failure):
                 return processed
         return Success(None)
+
+    def _batches(self) -> BatchExecutor | None:
+        """The executor, when catch-up runs in batches."""
+        executor = self.executor
+        if self.catch_up_batch > 1 and isinstance(executor, BatchExecutor):
+            return executor
+        return None
+
+    async def _consume_caught_up(
+        self, events: AsyncIterator[Result[EventEnvelope[Any], StoreError]]
+    ) -> Result[None, RunnerError]:
+        """Process the stored events *events* (a catch-up): in batches if it can, else one by one.
+
+        A batch is the next events ``step`` accepts, up to ``catch_up_batch``: their states are
+        folded, their effects run at once (:class:`BatchExecutor`), then the state, position
+        and checkpoint move past the batch. Anything else (an event already processed, a
+        corrupt one, a ``step`` that raises) first ends the batch, then takes the one-by-one
+        path, which applies the poison policy. If a batch's effects fail, its events are run
+        again one by one, so the failure and the checkpoint land on the exact event.
+        """
+        executor = self._batches()
+        if executor is None:
+            return await self._consume(events)
+        consumes, step = self.projection.consumes, self.projection.step
+        filtered = consumes.categories is not None or consumes.event_types is not None
+        batch: list[tuple[EventEnvelope[Any], Sequence[Effect]]] = []
+        state = self._state
+
+        async def flush() -> Result[None, RunnerError]:
+            if not batch:
+                return Success(None)
+            caused = [(envelope, effects) for envelope, effects in batch if effects]
+            executed = await executor.execute_batch(caused) if caused else Success(None)
+            done: Result[None, RunnerError] = Success(None)
+            if isinstance(executed, Success):
+                self._state, self._position = state, batch[-1][0].position
+                done = await self._save()
+                meters = _metrics.instruments()
+                if meters is not None:  # a batch is counted whole (no span per event)
+                    meters.projected.add(len(batch), {_metrics.PROJECTION: self.name})
+                    self._last_recorded = batch[-1][0].recorded_at
+                    await self._measure()
+            else:  # again one by one: the failure names its event, earlier ones are saved
+                for envelope, _ in batch:
+                    done = await self._observed(Success(envelope))
+                    if isinstance(done, Failure):
+                        break
+            batch.clear()
+            return done
+
+        try:
+            async for item in events:
+                if not batch:
+                    while self._paused is not None:
+                        await self._paused.wait()
+                    self._processing = True
+                    state = self._state
+                envelope = item.value_or(None)
+                if envelope is not None and envelope.position > self._position:
+                    if filtered and not consumes.sees(envelope):
+                        batch.append((envelope, ()))
+                    else:
+                        try:
+                            event: Any = envelope if consumes.envelopes else envelope.payload
+                            state, effects = step(state, event)
+                            batch.append((envelope, tuple(effects)))
+                        except Exception:  # the one-by-one path below dead-letters it
+                            envelope = None
+                    if envelope is not None:
+                        if len(batch) >= self.catch_up_batch:
+                            flushed = await flush()
+                            if isinstance(flushed, Failure):
+                                return flushed
+                            self._between_batches()
+                        continue
+                flushed = await flush()
+                if isinstance(flushed, Failure):
+                    return flushed
+                processed = await self._observed(item)
+                if isinstance(processed, Failure):
+                    return processed
+                self._between_batches()
+            return await flush()
+        finally:
+            self._between_batches()
+
+    def _between_batches(self) -> None:
+        self._processing = False
+        if self._between is not None:
+            self._between.set()
 
     async def _observed(
         self, item: Result[EventEnvelope[Any], StoreError]

@@ -8,7 +8,10 @@ effect and its checkpoint), appends more events, and starts it again, several ti
 one run finish. The read model must equal
 the one a from-scratch fold of every stored event produces, and the ``ticked.>`` stream must hold
 exactly one announcement per event (a replayed publish is dropped by its ``Nats-Msg-Id``). Checkpoints are saved after every
-event in one trial and after every 10th in the other (so a kill replays up to 9 effects).
+event in one trial and after every 10th in another (so a kill replays up to 9 effects), both
+event by event (``catch_up_batch=1``); in the third the runner catches up in batches of 50
+(effects of a batch at once, read-model rows coalesced, one checkpoint per batch), so a kill
+lands mid-batch and the restart replays the whole batch.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ MAX_EXTRA_DELAY_S = 0.02
 END_MARGIN = 60
 
 
-def start_runner(url: str, checkpoint_every: int) -> subprocess.Popen[str]:
+def start_runner(url: str, checkpoint_every: int, batch: int) -> subprocess.Popen[str]:
     """Start a runner process and wait until it is connected (``ready``)."""
     process = subprocess.Popen(
         [
@@ -54,6 +57,7 @@ def start_runner(url: str, checkpoint_every: int) -> subprocess.Popen[str]:
             "CRASHP",
             "cp",
             str(checkpoint_every),
+            str(batch),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -64,9 +68,11 @@ def start_runner(url: str, checkpoint_every: int) -> subprocess.Popen[str]:
     return process
 
 
-@pytest.mark.parametrize(("seed", "checkpoint_every"), [(7, 1), (11, 10)])
+@pytest.mark.parametrize(
+    ("seed", "checkpoint_every", "batch"), [(7, 1, 1), (11, 10, 1), (13, 1, 50)]
+)
 async def test_runner_killed_mid_catch_up_ends_with_the_fold(
-    seed: int, checkpoint_every: int, figures: Record
+    seed: int, checkpoint_every: int, batch: int, figures: Record
 ) -> None:
     """After seeded SIGKILLs mid-catch-up and a final run, the KV read model equals the fold."""
     rng = random.Random(seed)
@@ -87,7 +93,9 @@ async def test_runner_killed_mid_catch_up_ends_with_the_fold(
             written += events
             resumed_from = (await checkpoints.load(tick_counts.name)).unwrap()
             target = rng.randint(resumed_from + 1, written - END_MARGIN)
-            process = await anyio.to_thread.run_sync(start_runner, server.url, checkpoint_every)
+            process = await anyio.to_thread.run_sync(
+                start_runner, server.url, checkpoint_every, batch
+            )
             while (await checkpoints.load(tick_counts.name)).unwrap() < target:  # noqa: ASYNC110
                 await anyio.sleep(0.002)
             await anyio.sleep(rng.uniform(0, MAX_EXTRA_DELAY_S))
@@ -96,7 +104,7 @@ async def test_runner_killed_mid_catch_up_ends_with_the_fold(
             assert process.returncode == -signal.SIGKILL, "the runner finished before the kill"
             killed_at_checkpoint.append((await checkpoints.load(tick_counts.name)).unwrap())
         started = time.monotonic()
-        final = await anyio.to_thread.run_sync(start_runner, server.url, checkpoint_every)
+        final = await anyio.to_thread.run_sync(start_runner, server.url, checkpoint_every, batch)
         output, _ = await anyio.to_thread.run_sync(final.communicate)
         assert final.returncode == 0, output
         expected = await folded_rows(store)
@@ -108,7 +116,7 @@ async def test_runner_killed_mid_catch_up_ends_with_the_fold(
     assert announced == written
     assert mid_catch_up >= KILLS // 2, killed_at_checkpoint
     figures(
-        f"projection crash (seed {seed}, checkpoint every {checkpoint_every})",
+        f"projection crash (seed {seed}, checkpoint every {checkpoint_every}, batch {batch})",
         events=written,
         kills=KILLS,
         checkpoint_at_each_kill=killed_at_checkpoint,

@@ -32,6 +32,7 @@ from interpreters.stores.jetstream._direct_get import SEQUENCE, SUBJECT, DirectR
 from interpreters.stores.jetstream._failure import OperationFailed, answered
 from interpreters.stores.jetstream._ordered_reader import OrderedReader
 from interpreters.stores.jetstream._provision import PermissionWatch
+from interpreters.stores.jetstream._replay import Replay
 from interpreters.stores.jetstream._tips import TipCache
 from interpreters.stores.jetstream.foreign import Reporter
 from interpreters.stores.jetstream.payloads import PAYLOAD_REF, PayloadObjects
@@ -56,7 +57,7 @@ class StoreCore:
     acks: AckInbox
     watch: PermissionWatch
     tips: TipCache = field(factory=TipCache)
-    consumers: list[OrderedReader] = field(factory=list)
+    consumers: list[OrderedReader | Replay] = field(factory=list)
     closed: bool = False
     reporter: Reporter = field(factory=Reporter)
     replays: ReplayGuard = field(factory=ReplayGuard)
@@ -92,17 +93,24 @@ class StoreCore:
     def decode(self, msg: Msg, position: str) -> Result[EventEnvelope[Any], StoreError]:
         """The event in *msg*, stored at *position*, or why it cannot be read."""
         headers = msg.headers if msg.headers is not None else {}
+        return self.decode_parts(headers, msg.data, position, msg.subject)
+
+    def decode_parts(
+        self, headers: dict[str, str], data: bytes, position: str, subject: str = ""
+    ) -> Result[EventEnvelope[Any], StoreError]:
+        """The event stored at *position* with *headers* (changed: the position is added) and
+        body *data*; *subject* is the message's when its headers do not name it."""
         trusted = self.settings.trusted_signers
         if trusted is not None:  # authenticity before anything is decoded (docs/security.md)
-            subject = headers.get(SUBJECT) or msg.subject
-            problem = trusted.problem(headers, msg.data, subject, self.settings.subject_prefix)
+            subject = headers.get(SUBJECT) or subject
+            problem = trusted.problem(headers, data, subject, self.settings.subject_prefix)
             if problem is None:
                 problem = self.replays.problem(headers.get(_EVENT_ID, ""), int(position))
             if problem is not None:
                 invalid = InvalidHeader(SIGNATURE, headers.get(SIGNATURE, ""), problem)
                 return Failure(CorruptEvent(int(position), invalid))
         headers[_POSITION] = position
-        decoded = self.codec.decode(headers, msg.data)
+        decoded = self.codec.decode(headers, data)
         if isinstance(decoded, Success):
             return decoded
         return Failure(CorruptEvent(int(position), decoded.failure()))
@@ -139,14 +147,19 @@ class StoreCore:
         answer's sequence. A server that cannot be used answers its :data:`~cim.StoreError`."""
         headers = msg.headers or {}
         at = position if position is not None else headers.get(SEQUENCE, "0")
+        return await self.decode_referenced_parts(headers, at, msg.subject)
+
+    async def decode_referenced_parts(
+        self, headers: dict[str, str], position: str, subject: str = ""
+    ) -> Result[EventEnvelope[Any], StoreError]:
+        """:meth:`decode_referenced` for a message given by its *headers* alone."""
         try:
             body = await self.payloads.fetch(headers)
         except OperationFailed as failure:
             return Failure(failure.error)
         if not isinstance(body, bytes):
-            return Failure(CorruptEvent(int(at), body))
-        msg.data = body
-        return self.decode(msg, at)
+            return Failure(CorruptEvent(int(position), body))
+        return self.decode_parts(headers, body, position, subject)
 
 
 def referenced(msg: Msg) -> bool:

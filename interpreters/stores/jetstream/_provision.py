@@ -125,7 +125,8 @@ class PermissionWatch:
             try:
                 return await call
             finally:
-                self.listeners.remove(refused)
+                if refused in self.listeners:  # closing the store clears them meanwhile
+                    self.listeners.remove(refused)
         raise StoreAccessDenied(purpose, *refusals[0])
 
 

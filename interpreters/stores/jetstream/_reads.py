@@ -6,9 +6,10 @@ no timeout guessing). Every message of a stream is checked (:mod:`.foreign`): a 
 or a forged version is skipped and reported, never trusted, and the stream's tip (the subject's
 last sequence, the last genuine version) is remembered for the next append. ``read_all`` and
 ``subscribe`` (for projections, which may start anywhere) do not skip: a message they cannot
-decode is a :class:`~cim.CorruptEvent` value (the runner's poison policy decides). A ``read_all``
-longer than one batch streams the rest from an ordered consumer, up to the count the first batch
-announced, and ``subscribe`` is one ordered consumer; both delete their consumer when they end.
+decode is a :class:`~cim.CorruptEvent` value (the runner's poison policy decides). ``read_all``
+and the backlog of ``subscribe`` are read in bursts (:mod:`._replay`); ``read_all`` ends after the
+events the first burst announced, ``subscribe`` then follows live events from an ordered consumer
+starting right after the last event of its backlog, deleted when the iteration ends.
 With ``categories``, the server filters (``<prefix>.<category>.*`` subjects): other categories
 never reach the client.
 """
@@ -20,6 +21,7 @@ import heapq
 from collections.abc import AsyncGenerator, Collection
 from typing import Any
 
+import anyio
 from attrs import frozen
 from nats.aio.msg import Msg
 from returns.result import Failure, Result, Success
@@ -42,8 +44,10 @@ from interpreters.stores.jetstream._ordered_reader import (
     sequence_and_pending,
 )
 from interpreters.stores.jetstream._provision import StoreAccessDenied
+from interpreters.stores.jetstream._replay import Replay
 from interpreters.stores.jetstream._tips import EMPTY, Tip
 from interpreters.stores.jetstream.foreign import ForeignMessage, check_message
+from interpreters.stores.jetstream.payloads import PAYLOAD_REF
 from interpreters.stores.protocol import check_categories, check_from
 
 __all__ = ("Reads", "batches_of")
@@ -226,10 +230,9 @@ class Reads:
     ) -> AsyncGenerator[_Decoded, None]:
         """Every stored event from *from_position* on, in global order; ends at the current end.
 
-        With *categories*, only the events of those categories (filtered by the server). The
-        first batch is a batch direct get, which also says how many events follow; if any do,
-        they stream from an ordered consumer (deleted at the end), up to that count. Several
-        categories are read with one batch direct get each, merged by position.
+        With *categories*, only the events of those categories (filtered by the server). One
+        subject filter is read in bursts (:mod:`._replay`), up to the end the first burst
+        announces; several categories with one batch direct get each, merged by position.
         """
         check_from("from_position", from_position)
         subjects = self._subjects(categories)
@@ -238,28 +241,42 @@ class Reads:
                 async for merged_result in merged:
                     yield merged_result
             return
-        core = self.core
-        decode = core.decode_stored
-        try:
-            first = await core.reader.batch(subjects[0], start=from_position)
-        except READ_ERRORS as error:
-            yield Failure(failed(error).error)
-            return
-        if not first.pending:
-            for msg in first.messages:
-                yield await core.decode_referenced(msg) if referenced(msg) else decode(msg)
-            return
-        remaining = first.pending
-        rest = self._consume(subjects, first.last + 1, idle_timeout=core.settings.request_timeout)
-        async with contextlib.aclosing(rest) as batches:
-            for msg in first.messages:
-                yield await core.decode_referenced(msg) if referenced(msg) else decode(msg)
-            async for batch in batches:
-                for result, left in batch:
+        async with contextlib.aclosing(self._replayed(subjects[0], from_position)) as bursts:
+            async for decoded, _ in bursts:
+                for result in decoded:
                     yield result
-                    remaining -= 1
-                    if not remaining or not left:
-                        return
+
+    async def _replayed(
+        self, subject: str, start: int, *, follow: bool = False
+    ) -> AsyncGenerator[tuple[list[_Decoded], int], None]:
+        """The events on *subject* from *start*, read and decoded in bursts (:mod:`._replay`),
+        each with the position of its last event (0: the burst is a failure, the end);
+        *follow* as for :meth:`Replay.bursts`."""
+        core = self.core
+        if core.closed:
+            yield [Failure(CLOSED)], 0
+            return
+        replay = Replay(core.nc, core.settings.read_stream, core.settings.request_timeout)
+        core.consumers.append(replay)
+        decode = core.decode_parts
+        try:
+            await replay.open()
+            bursts = replay.bursts(subject, start, follow=follow)
+            async with contextlib.aclosing(bursts) as stored_bursts:
+                async for stored in stored_bursts:
+                    decoded = [
+                        decode(headers, data, headers[SEQUENCE])
+                        if PAYLOAD_REF not in headers
+                        else await core.decode_referenced_parts(headers, headers[SEQUENCE])
+                        for headers, data in stored
+                    ]
+                    yield decoded, int(stored[-1][0][SEQUENCE])
+        except READ_ERRORS as error:
+            yield [Failure(failed(error).error)], 0
+        finally:
+            core.consumers.remove(replay)
+            with anyio.CancelScope(shield=True):
+                await replay.close()
 
     async def _merged(
         self, subjects: tuple[str, ...], start: int
@@ -326,8 +343,8 @@ class Reads:
                             result = decode(msg, str(position))
                         decoded.append((result, pending))
                     yield decoded
-        except ConsumerError as error:
-            yield [(Failure(failed(error).error), 0)]
+        except ConsumerError as error:  # closing the store while the consumer opens: closed
+            yield [(Failure(CLOSED if core.closed else failed(error).error), 0)]
         finally:
             core.consumers.remove(reader)
             await reader.close()
@@ -337,15 +354,26 @@ class Reads:
     ) -> AsyncGenerator[_Decoded, None]:
         """Every event from *from_position*: the backlog, then live events until cancelled.
 
-        With *categories*, only the events of those categories: the consumer's subject filters
-        (server side). One ordered push consumer delivers the backlog and then live events; it
-        is deleted when the iteration ends (cancelled, closed or broken out of).
+        With *categories*, only the events of those categories (server-side filters). With one
+        subject filter the backlog is read in bursts until nothing is pending, then an ordered
+        push consumer starts right after its last event (several categories: the consumer
+        delivers the backlog too); the consumer is deleted when the iteration ends.
         """
         check_from("from_position", from_position)
         subjects = self._subjects(categories)
         if not subjects:
             return
-        consume = self._consume(subjects, from_position, idle_timeout=None)
+        start = from_position
+        if len(subjects) == 1:  # the backlog in bursts, then a consumer from the next position
+            replayed = self._replayed(subjects[0], start, follow=True)
+            async with contextlib.aclosing(replayed) as backlog:
+                async for decoded, last in backlog:
+                    for result in decoded:
+                        yield result
+                    if not last:
+                        return  # the replay failed (a store error)
+                    start = last + 1
+        consume = self._consume(subjects, start, idle_timeout=None)
         async with contextlib.aclosing(consume) as batches:
             async for batch in batches:
                 for result, _ in batch:

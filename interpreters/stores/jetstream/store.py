@@ -11,8 +11,9 @@ Design (see ``docs/event-store.md``):
   sequence; its version travels in the ``Cim-Version`` header;
 * the server checks concurrency (:mod:`._append`): every append carries
   ``Nats-Expected-Last-Subject-Sequence``, from the tip cache (:mod:`._tips`) or a direct get;
-* reads of a stream are batch direct gets, ``read_all`` and ``subscribe`` ordered consumers
-  (:mod:`._reads`), all of them optionally filtered by category on the server; messages that
+* reads of a stream are batch direct gets, ``read_all`` and the backlog of ``subscribe``
+  bursts of batch direct gets on a tapped inbox (:mod:`._replay`), live events an ordered
+  consumer (:mod:`._reads`), all of them optionally filtered by category on the server; messages that
   are not events of the stream (foreign, forged versions) are skipped and reported
   (:mod:`.foreign`);
 * connecting only looks at a stream and buckets that are already right (:mod:`._provision`);
@@ -452,9 +453,9 @@ class JetStreamEventStore:
         """Every stored event from *from_position* on, in global order; ends at the current end.
 
         With *categories*, only the events of streams of those categories (``None``: all),
-        filtered by the server. The first batch is a batch direct get, which also says how many
-        events follow; if any do, they stream from an ordered consumer (deleted at the end), up
-        to that count. Messages that are not cim events are skipped and reported.
+        filtered by the server. Read in bursts of batch direct gets (the first says how many
+        events follow: the read ends after them); no consumer is created. A message that is not
+        a cim event is a :class:`~cim.CorruptEvent` value.
         """
         return self._reads.read_all(from_position=from_position, categories=categories)
 
@@ -464,9 +465,9 @@ class JetStreamEventStore:
         """Every event from *from_position*: the backlog, then live events until cancelled.
 
         With *categories*, only the events of streams of those categories (``None``: all):
-        the consumer's subject filters, so the server never sends the others. One ordered push
-        consumer delivers the backlog and then live events; it is deleted when the iteration
-        ends (cancelled, closed or broken out of).
+        filtered by the server. The backlog comes in bursts of batch direct gets (one category
+        or all), then an ordered push consumer from the next position delivers live events; it
+        is deleted when the iteration ends (cancelled, closed or broken out of).
         """
         return self._reads.subscribe(from_position=from_position, categories=categories)
 
