@@ -264,12 +264,15 @@ class Reads:
             bursts = replay.bursts(subject, start, follow=follow)
             async with contextlib.aclosing(bursts) as stored_bursts:
                 async for stored in stored_bursts:
-                    decoded = [
-                        decode(headers, data, headers[SEQUENCE])
-                        if PAYLOAD_REF not in headers
-                        else await core.decode_referenced_parts(headers, headers[SEQUENCE])
-                        for headers, data in stored
-                    ]
+                    if not any(PAYLOAD_REF in headers for headers, _ in stored):
+                        decoded = core.decode_stored_parts(stored)  # JsonCodec.decode_many
+                    else:
+                        decoded = [
+                            decode(headers, data, headers[SEQUENCE])
+                            if PAYLOAD_REF not in headers
+                            else await core.decode_referenced_parts(headers, headers[SEQUENCE])
+                            for headers, data in stored
+                        ]
                     yield decoded, int(stored[-1][0][SEQUENCE])
         except READ_ERRORS as error:
             yield [Failure(failed(error).error)], 0
