@@ -119,6 +119,35 @@ class StoreCore:
         """Decode a direct-get answer (its position is the ``Nats-Sequence`` header)."""
         return self.decode(msg, (msg.headers or {}).get(SEQUENCE, "0"))
 
+    def decode_stored_many(
+        self, messages: list[Msg]
+    ) -> list[Result[EventEnvelope[Any], StoreError]]:
+        """``[decode_stored(msg) for msg in messages]`` (none of them referenced), with the
+        codec decoding them as one batch (:meth:`~cim.JsonCodec.decode_many`)."""
+        if self.settings.trusted_signers is not None:  # each message's signature first
+            return [self.decode_stored(msg) for msg in messages]
+        return self.decode_stored_parts(
+            [(msg.headers if msg.headers is not None else {}, msg.data) for msg in messages]
+        )
+
+    def decode_stored_parts(
+        self, stored: list[tuple[dict[str, str], bytes]]
+    ) -> list[Result[EventEnvelope[Any], StoreError]]:
+        """:meth:`decode_parts` of each ``(headers, body)`` of direct-get answers (positions:
+        their ``Nats-Sequence``; none referenced; the headers are changed), decoded as one
+        batch (:meth:`~cim.JsonCodec.decode_many`)."""
+        if self.settings.trusted_signers is not None:  # each message's signature first
+            return [self.decode_parts(h, data, h.get(SEQUENCE, "0")) for h, data in stored]
+        for headers, _ in stored:
+            headers[_POSITION] = headers.get(SEQUENCE, "0")
+        decoded: list[Result[EventEnvelope[Any], StoreError]] = []
+        for (headers, _), result in zip(stored, self.codec.decode_many(stored), strict=True):
+            if isinstance(result, Success):
+                decoded.append(result)
+            else:
+                decoded.append(Failure(CorruptEvent(int(headers[_POSITION]), result.failure())))
+        return decoded
+
     async def decode_referenced(
         self, msg: Msg, position: str | None = None
     ) -> Result[EventEnvelope[Any], StoreError]:

@@ -119,16 +119,16 @@ class Reads:
         subject = self.core.subject(stream)
         walk, start = self._walk(stream, subject, from_version)
         found: list[EventEnvelope[Any]] = []
-        decode, accepts = self.core.decode_stored, walk.accepts
+        accepts = walk.accepts
         try:
             while start:  # a stream is usually one batch: a plain loop, no generators
                 messages, start = await self._batch_of(subject, start)
-                for msg in messages:
-                    if not accepts(msg.headers or {}) or walk.version < from_version:
-                        continue
-                    result = (
-                        await self.core.decode_referenced(msg) if referenced(msg) else decode(msg)
-                    )
+                wanted = [
+                    msg
+                    for msg in messages
+                    if accepts(msg.headers or {}) and walk.version >= from_version
+                ]
+                for result in await self._decoded(wanted):
                     if not isinstance(result, Success):
                         return Failure(result.failure())
                     found.append(result.unwrap())
@@ -136,6 +136,17 @@ class Reads:
             return Failure(failure.error)
         self._finish(walk)
         return Success(tuple(found))
+
+    async def _decoded(self, messages: list[Msg]) -> list[_Decoded]:
+        """The events in one batch of a stream's *messages*, in order: decoded as one batch
+        (``JsonCodec.decode_many``) unless some payload is stored by reference."""
+        core = self.core
+        if not any(map(referenced, messages)):
+            return core.decode_stored_many(messages)
+        return [
+            await core.decode_referenced(msg) if referenced(msg) else core.decode_stored(msg)
+            for msg in messages
+        ]
 
     async def iter_stream(
         self, stream: StreamId, *, from_version: int = 1
@@ -147,12 +158,13 @@ class Reads:
         try:
             while start:
                 messages, start = await self._batch_of(subject, start)
-                for msg in messages:
-                    if walk.accepts(msg.headers or {}) and walk.version >= from_version:
-                        if referenced(msg):
-                            yield await self.core.decode_referenced(msg)
-                        else:
-                            yield self.core.decode_stored(msg)
+                wanted = [
+                    msg
+                    for msg in messages
+                    if walk.accepts(msg.headers or {}) and walk.version >= from_version
+                ]
+                for result in await self._decoded(wanted):
+                    yield result
         except OperationFailed as failure:
             yield Failure(failure.error)
             return
@@ -252,12 +264,15 @@ class Reads:
             bursts = replay.bursts(subject, start, follow=follow)
             async with contextlib.aclosing(bursts) as stored_bursts:
                 async for stored in stored_bursts:
-                    decoded = [
-                        decode(headers, data, headers[SEQUENCE])
-                        if PAYLOAD_REF not in headers
-                        else await core.decode_referenced_parts(headers, headers[SEQUENCE])
-                        for headers, data in stored
-                    ]
+                    if not any(PAYLOAD_REF in headers for headers, _ in stored):
+                        decoded = core.decode_stored_parts(stored)  # JsonCodec.decode_many
+                    else:
+                        decoded = [
+                            decode(headers, data, headers[SEQUENCE])
+                            if PAYLOAD_REF not in headers
+                            else await core.decode_referenced_parts(headers, headers[SEQUENCE])
+                            for headers, data in stored
+                        ]
                     yield decoded, int(stored[-1][0][SEQUENCE])
         except READ_ERRORS as error:
             yield [Failure(failed(error).error)], 0
