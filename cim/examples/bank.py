@@ -210,8 +210,6 @@ def _decide_open(command: BankCommand, state: Account) -> Result[tuple[BankEvent
             )
         case CloseAccount():
             return Success((AccountClosed(account_id),))
-        case OpenAccount():  # pragma: no cover - handled by decide
-            raise AssertionError("unreachable")
     raise TypeError(f"not a bank command: {command!r}")
 
 
