@@ -181,12 +181,17 @@ async def connect(options: ConnectOptions) -> Result[Client, CannotConnect]:
 
 
 def _reason(errors: list[BaseException], fallback: str) -> str:
+    """Why connecting failed: a refused login wherever it is among *errors* (the server closes
+    the connection after refusing, so the retry's error, e.g. a reset, often comes last), else
+    the latest error that says something."""
+    for error in errors:
+        text = str(error).strip("'\" ")
+        if "authorization" in text.lower() or "authentication" in text.lower():
+            return f"the server refused our credentials ({text})"
     for error in reversed(errors):
         if isinstance(error, ConnectionRefusedError):
             return "connection refused (is nats-server running there? `cim server` starts one)"
         text = str(error).strip("'\" ")
-        if "authorization" in text.lower() or "authentication" in text.lower():
-            return f"the server refused our credentials ({text})"
         if text:
             return describe(error)
     return fallback
