@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Awaitable, Callable
 
 import anyio
 from rich.console import Console
@@ -112,17 +113,7 @@ def _rollout(connect: ConnectOptions | None, as_json: bool, out: Console, err: C
 
     if not as_json:
         out.print("[bold]cim demo --rollout[/bold]: order summaries v1 -> v2, blue/green, live")
-    try:
-        report = anyio.run(run)
-    except (DemoFailed, Unreachable, ServerStartError, FileNotFoundError) as exc:
-        err.print(f"error: {escape(str(exc).splitlines()[0])}")
-        return 1 if isinstance(exc, DemoFailed) else 2
-    if as_json:
-        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
-    else:
-        for line in report.lines():
-            out.print(f"[green]✓[/green] {escape(line)}")
-    return 0
+    return _checked_lines(run, as_json, out, err)
 
 
 def _regions(count: int, as_json: bool, out: Console, err: Console) -> int:
@@ -130,9 +121,24 @@ def _regions(count: int, as_json: bool, out: Console, err: Console) -> int:
         out.print(
             f"[bold]cim demo --regions {count}[/bold]: the order flow across a NATS super-cluster"
         )
+
+    async def run() -> RegionsReport:
+        return await run_regions(count)
+
+    return _checked_lines(run, as_json, out, err)
+
+
+def _checked_lines(
+    run: Callable[[], Awaitable[RolloutReport | RegionsReport]],
+    as_json: bool,
+    out: Console,
+    err: Console,
+) -> int:
+    """Run a demo whose report is a list of lines; print it (one check mark per line) or its
+    JSON, and answer the exit status."""
     try:
-        report: RegionsReport = anyio.run(run_regions, count)
-    except (DemoFailed, ServerStartError, FileNotFoundError) as exc:
+        report = anyio.run(run)
+    except (DemoFailed, Unreachable, ServerStartError, FileNotFoundError) as exc:
         err.print(f"error: {escape(str(exc).splitlines()[0])}")
         return 1 if isinstance(exc, DemoFailed) else 2
     if as_json:
