@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from interpreters.server import NatsCluster, NatsServer, NatsSuperCluster
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -52,6 +54,9 @@ def test_python_blocks_run(path: Path) -> None:
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+        for value in namespace.values():  # a block that failed before its own ``stop()``
+            if isinstance(value, NatsServer | NatsCluster | NatsSuperCluster):
+                value.stop()
 
 
 @pytest.mark.parametrize(("name", "source"), pytest_blocks(), ids=[n for n, _ in pytest_blocks()])
