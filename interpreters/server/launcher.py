@@ -19,11 +19,10 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
-import anyio
-import anyio.to_thread
 from attrs import define, field
+
+from interpreters.server._lifecycle import StartedAndStopped
 
 __all__ = (
     "LOOPBACK",
@@ -70,7 +69,7 @@ def free_port() -> int:
 
 
 @define
-class NatsServer:
+class NatsServer(StartedAndStopped):
     """One JetStream-enabled ``nats-server`` on 127.0.0.1 with a free port and a temp store dir.
 
     Usable as a sync or async context manager. ``extra_config`` is appended to the generated
@@ -240,32 +239,9 @@ class NatsServer:
         except FileNotFoundError:
             return "(no log)"
 
-    def __enter__(self) -> NatsServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> NatsServer:
-        return await anyio.to_thread.run_sync(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(self.stop)
-
 
 @define
-class NatsCluster:
+class NatsCluster(StartedAndStopped):
     """``size`` JetStream servers on loopback, routed to each other (``server_name`` n1..nN)."""
 
     size: int = 3
@@ -334,29 +310,6 @@ class NatsCluster:
         for server in self.servers:
             with contextlib.suppress(Exception):
                 server.stop()
-
-    def __enter__(self) -> NatsCluster:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> NatsCluster:
-        return await anyio.to_thread.run_sync(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(self.stop)
 
 
 _PORT_ATTEMPTS = 3

@@ -33,16 +33,19 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from types import TracebackType
 
-import anyio
-import anyio.to_thread
 import nats
 import nats.errors
 from attrs import define, field
 from nats.js import api
 
-from interpreters.server.launcher import LOOPBACK, NatsServer, ServerStartError, free_port
+from interpreters.server._lifecycle import StartedAndStopped
+from interpreters.server.launcher import (
+    LOOPBACK,
+    NatsServer,
+    ServerStartError,
+    free_port,
+)
 
 __all__ = ("NatsSuperCluster",)
 
@@ -63,7 +66,7 @@ def _check_regions(_: object, __: object, regions: Mapping[str, int]) -> None:
 
 
 @define
-class NatsSuperCluster:
+class NatsSuperCluster(StartedAndStopped):
     """Regions (clusters named by the keys of ``regions``, sized by its values) of JetStream
     servers on 127.0.0.1 with free ports and temp store dirs, joined by gateways.
 
@@ -238,29 +241,6 @@ class NatsSuperCluster:
 
     def _all(self) -> list[NatsServer]:
         return [server for servers in self.servers.values() for server in servers]
-
-    def __enter__(self) -> NatsSuperCluster:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> NatsSuperCluster:
-        return await anyio.to_thread.run_sync(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(self.stop)
 
 
 def _gateway_block(region: str, ports: Mapping[str, list[int]], index: int) -> str:
