@@ -484,6 +484,8 @@ class JsonCodec:
                     raise _NotCurrent
             payload = structure(raw, entry.cls)
         version_text, position_text = headers[_VERSION], headers[_POSITION]
+        if type(version_text) is not str or type(position_text) is not str:
+            raise _NotCurrent  # bytes have isdigit() too, and int() reads them
         if not (version_text.isdigit() and position_text.isdigit()):
             raise _NotCurrent
         if not (version_text.isascii() and position_text.isascii()) or version_text[0] == "0":
