@@ -380,14 +380,14 @@ class JsonCodec:
         The values are exactly :meth:`decode`'s, successes and errors alike, in order. A batch
         of well-formed messages at their types' current versions, each type's payload class a
         plain one (see the class docstring), each message's headers a ``dict``, is decoded one
-        header at a time for the whole batch rather than one message at a time: each header's values
-        are taken from every message and checked together by C-level bulk operations (the
-        event ids and decimals converted by one ``msgspec`` call each, each distinct stream and
-        correlation or causation id checked once), each message's body is read by its type's
-        ``msgspec`` decoder, and a last loop builds the envelopes. On anything else in the batch
-        (an old version, a bad or missing header or body, another kind of payload class) the
-        whole batch is decoded message by message by :meth:`decode`, so every check and every
-        error stays :meth:`decode`'s.
+        header at a time rather than one message at a time: each header's values are taken
+        from every message and checked together by C-level bulk operations (event ids and
+        decimals converted by one ``msgspec`` call each, each distinct correlation or causation
+        id checked once, streams parsed through a cache), each body is read by its type's
+        ``msgspec`` decoder, and a last loop builds the envelopes. On anything else in the
+        batch (an old version, a bad or missing header or body, another kind of payload class)
+        the whole batch is decoded message by message by :meth:`decode`, so every check and
+        every error stays :meth:`decode`'s.
 
         >>> from attrs import frozen
         >>> @frozen
@@ -443,12 +443,11 @@ class JsonCodec:
         correlations = list(map(_GET, headers, repeat(_CORRELATION_ID), repeat(_ABSENT)))
         causations = list(map(_GET, headers, repeat(_CAUSATION_ID), repeat(_ABSENT)))
         _check_ids(list({*correlations, *causations} - _ABSENT_ONLY))
-        streams = list(map(_STREAM_OF, headers))
-        stream_ids = {text: _stream(text) for text in {*streams}}
+        streams = list(map(_stream, map(_STREAM_OF, headers)))
         bodies = list(map(_DECODE, map(_PLAIN_OF, readers), map(_DATA_OF, batch)))
         columns = zip(
             _convert(list(map(_EVENT_ID_OF, headers)), _UUIDS),
-            map(stream_ids.__getitem__, streams),
+            streams,
             versions,
             positions,
             readers,
