@@ -71,8 +71,9 @@ __all__ = (
 )
 
 ErrorCallback = Callable[[Exception], Awaitable[None]]
-RawHandler = Callable[[bytes, bytes | None], None]
-"""Takes a tapped message's body and raw header block (``None``: no headers)."""
+RawHandler = Callable[[bytes, bytes, bytes, bytes | None], None]
+"""Takes a tapped message's subject, reply subject (``b""``: none), body and raw header block
+(``None``: no headers)."""
 _TAPS = "_cim_taps"
 _AWAITING_CONTROL_LINE = 1  # nats.protocol.parser.AWAITING_CONTROL_LINE
 
@@ -199,7 +200,7 @@ def _wrap_process_msg(nc: Any, taps: dict[int, RawHandler]) -> None:
             return
         stats["in_msgs"] += 1
         stats["in_bytes"] += len(data)
-        handler(data, headers)
+        handler(subject, reply, data, headers)
 
     nc._process_msg = process_tapped
 
@@ -254,7 +255,8 @@ def _take_tapped(buffer: bytearray, taps: dict[int, RawHandler], stats: Any) -> 
         data = bytes(buffer[start + header_size : end])
         stats["in_msgs"] += 1
         stats["in_bytes"] += len(data)
-        handler(data, bytes(buffer[start : start + header_size]))
+        reply = bytes(args[2]) if len(args) == 5 else b""
+        handler(bytes(args[0]), reply, data, bytes(buffer[start : start + header_size]))
         at = end + 2
     return at, False
 

@@ -38,6 +38,7 @@ from interpreters.stores.jetstream import (
     StoreAccessDenied,
     StoreSettings,
     _ordered_reader,
+    _replay,
 )
 from interpreters.stores.protocol import EventStore, SnapshotStore
 from laws.conformance import Deposited, EventStoreContract, contract_types
@@ -56,6 +57,23 @@ class TestJetStreamEventStore(EventStoreContract):
         self, types: EventTypes, nats_server: NatsServer
     ) -> AsyncIterator[JetStreamEventStore]:
         """A store on a stream and subject prefix of its own."""
+        stream, prefix = _names()
+        async with JetStreamEventStore.connect(
+            nats_server.url, types=types, stream=stream, subject_prefix=prefix
+        ) as store:
+            yield store
+
+
+class TestJetStreamEventStoreInSmallBursts(EventStoreContract):
+    """The contract again with bursts of two messages: every read of more than two events goes
+    on with a pull consumer after its first burst (a direct get)."""
+
+    @pytest.fixture
+    async def store(
+        self, types: EventTypes, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+    ) -> AsyncIterator[JetStreamEventStore]:
+        """A store whose bulk reads come in bursts of two."""
+        monkeypatch.setattr(_replay, "BATCH", 2)
         stream, prefix = _names()
         async with JetStreamEventStore.connect(
             nats_server.url, types=types, stream=stream, subject_prefix=prefix

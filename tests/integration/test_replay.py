@@ -3,6 +3,7 @@ detection, and the burst-then-live switch-over of ``subscribe``."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,7 +19,14 @@ from cim.examples.bank import Deposited, bank_types
 from interpreters.natsio import client_internals
 from interpreters.stores.jetstream import JetStreamEventStore
 from interpreters.stores.jetstream._direct_get import DirectGetError
-from interpreters.stores.jetstream._replay import _check_chain, parse_headers
+from interpreters.stores.jetstream._ordered_reader import ConsumerError
+from interpreters.stores.jetstream._replay import (
+    Replay,
+    _Burst,
+    _check_chain,
+    acked,
+    parse_headers,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -39,8 +47,8 @@ def test_headers_parse_as_nats_py_parses_them(block: bytes) -> None:
 
 def test_tapped_frames_are_cut_from_the_front_only_when_complete() -> None:
     """Complete frames of tapped sids are taken; a split frame or an untapped sid stops it."""
-    got: list[tuple[bytes, bytes | None]] = []
-    taps: dict[int, client_internals.RawHandler] = {7: lambda d, h: got.append((d, h))}
+    got: list[tuple[bytes, bytes, bytes, bytes | None]] = []
+    taps: dict[int, client_internals.RawHandler] = {7: lambda *message: got.append(message)}
     stats = {"in_msgs": 0, "in_bytes": 0}
     head = b"NATS/1.0\r\nX: 1\r\n\r\n"
 
@@ -57,7 +65,7 @@ def test_tapped_frames_are_cut_from_the_front_only_when_complete() -> None:
     buffer = bytearray(first + second + third + frame(7, b"later"))
     taken = client_internals._take_tapped(buffer, taps, stats)
     assert taken == (len(first) + len(second), False)
-    assert got == [(b"one", head), (b"two", head)]
+    assert got == [(b"s.x", b"", b"one", head), (b"s.x", b"r.1", b"two", head)]
     assert stats == {"in_msgs": 2, "in_bytes": 6}
     for cut in (5, 20, len(frame(7, b"whole")) - 5):  # mid control line, mid headers, mid body
         split = bytearray(first + frame(7, b"whole")[:cut])
@@ -155,3 +163,82 @@ async def test_a_closed_connection_ends_read_all_with_an_error_value(nats_url: s
     assert "closed" in str(results[-1].failure())
     await nc.jetstream().delete_stream(name)
     await nc.close()
+
+
+async def test_a_long_read_goes_on_with_a_pull_consumer_it_deletes(
+    store: JetStreamEventStore,
+) -> None:
+    """After its first burst (a direct get) a long read pulls from a consumer, which is gone
+    once the read has ended."""
+    await deposits(store, 5000)
+    js = store.nc.jetstream()
+    seen: list[int] = []
+    async with contextlib.aclosing(store.read_all()) as events:
+        async for result in events:
+            seen.append(result.unwrap().position)
+            if len(seen) == 3000:  # past the first burst: the consumer is there
+                assert len(await js.consumers_info(store.stream_name)) == 1
+    assert seen == list(range(1, 5001))
+    assert await js.consumers_info(store.stream_name) == []
+
+
+async def test_a_consumer_deleted_mid_read_ends_it_with_an_error_value(nats_url: str) -> None:
+    """A pull whose consumer is gone ends the read at once with a StoreUnavailable value (the
+    server's status ends it: the store's 30 s silence timeout would fail this test)."""
+    name = f"REPLAY_{uuid4().hex[:10]}"
+    async with await JetStreamEventStore.connect(
+        nats_url, types=bank_types, stream=name, subject_prefix=name.lower(), request_timeout=30
+    ) as store:
+        await deposits(store, 7000)
+        js = store.nc.jetstream()
+        results = []
+        with anyio.fail_after(15):
+            async with contextlib.aclosing(store.read_all()) as events:
+                async for result in events:
+                    results.append(result)
+                    if len(results) == 2100:  # the consumer's first burst is handed over
+                        for info in await js.consumers_info(name):
+                            await js.delete_consumer(name, info.name)
+        assert all(isinstance(r.unwrap().position, int) for r in results[:-1])
+        assert len(results) < 7000
+        assert type(results[-1].failure()).__name__ == "StoreUnavailable"
+        await js.delete_stream(name)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"$JS.ACK.S.C.1.41.7.1700000000000000000.12",
+        b"$JS.ACK.hub.ACCHASH.S.C.1.41.7.1700000000000000000.12.token",
+    ],
+)
+def test_a_consumer_message_names_its_sequences_in_either_ack_layout(reply: bytes) -> None:
+    """The stream sequence, delivery count and pending count come from both ack layouts."""
+    assert acked(reply) == ("41", 7, 12)
+
+
+def test_a_reply_that_is_no_ack_subject_is_an_error() -> None:
+    """A consumer message without an ack subject cannot be placed: ConsumerError."""
+    with pytest.raises(ConsumerError, match="not a consumer's ack subject"):
+        acked(b"_INBOX.abc")
+
+
+async def test_a_gap_in_the_consumer_deliveries_is_an_error() -> None:
+    """A consumer message whose delivery count skips one means a message was lost."""
+    replay = Replay(Client(), "S", 1.0)
+    head = b"NATS/1.0\r\nCim-Version: 1\r\n\r\n"
+
+    def pulled(*deliveries: int) -> _Burst:
+        burst = _Burst(asyncio.get_running_loop().create_future(), b"t", 9)
+        for n in deliveries:
+            reply = b"$JS.ACK.S.C.1.%d.%d.1700000000000000000.0" % (n + 40, n)
+            burst.raw.append((head, b"{}", b"p.acct.a", reply))
+        return burst
+
+    stored = replay._stored(pulled(1, 2))
+    assert [(h["Nats-Sequence"], h["Nats-Subject"]) for h, _ in stored] == [
+        ("41", "p.acct.a"),
+        ("42", "p.acct.a"),
+    ]
+    with pytest.raises(DirectGetError, match="lost messages after delivering 2"):
+        replay._stored(pulled(4))

@@ -138,6 +138,9 @@ async def test_a_rollout_keeps_queries_answering_and_never_shows_a_half_built_mo
 
         tg.start_soon(keep_ordering)
         tg.start_soon(keep_querying)
+        with anyio.fail_after(10):  # the first answer comes from v1 before v2 is built
+            while not seen:
+                await anyio.sleep(0.01)
         v2 = runner_for(system, summaries_v2, "v2")
         at = (
             await roll_out(
