@@ -195,3 +195,13 @@ def _ids(number: int) -> dict[str, str]:
     """The event id, version and position headers of the *number*-th message."""
     event_id = str(UUID(int=number))
     return {"Cim-Event-Id": event_id, "Cim-Version": str(number), "Cim-Position": str(number)}
+
+
+def test_the_batch_path_takes_versions_and_positions_up_to_the_largest_int64() -> None:
+    """2**63 - 1 as version and position stays on the batch path, equal to decode."""
+    batch = [_message(0, None, None), _message(1, None, None)]
+    largest = str(2**63 - 1)
+    batch[1] = ({**batch[1][0], "Cim-Version": largest, "Cim-Position": largest}, batch[1][1])
+    taken: list[Any] = CODEC._decode_batch(batch)  # type: ignore[arg-type]
+    assert taken == [CODEC.decode(headers, data) for headers, data in batch]
+    assert taken[1].unwrap().version == taken[1].unwrap().position == 2**63 - 1
