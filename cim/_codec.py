@@ -432,6 +432,8 @@ class JsonCodec:
         readers = list(map(self._readers.__getitem__, kinds))
         version_texts = list(map(_VERSION_OF, headers))
         position_texts = list(map(_POSITION_OF, headers))
+        if {*map(type, version_texts), *map(type, position_texts)} != _STRS:
+            raise _NotCurrent  # int() of a str subclass may answer otherwise (its own __int__)
         digits = "".join((*version_texts, *position_texts))
         if not (digits.isascii() and digits.isdigit()):
             raise _NotCurrent  # no sign, space, point or exponent; lax msgspec refuses 0s ahead
@@ -699,7 +701,7 @@ _PLAIN_OF = itemgetter(0)
 _TZINFO_OF = attrgetter("tzinfo")
 _DECODE = msgspec.json.Decoder.decode
 _GET = dict.get
-_DICTS = {dict}
+_DICTS, _STRS = {dict}, {str}
 _UUIDS = list[UUID]
 _VERSIONS = list[Annotated[int, msgspec.Meta(ge=1, le=I64_MAX)]]
 _POSITIONS = list[Annotated[int, msgspec.Meta(le=I64_MAX)]]
@@ -710,8 +712,11 @@ _NONE_IF_ABSENT = {_ABSENT: None}
 
 
 def _check_ids(ids: list[str]) -> None:
-    """Raise unless every one of *ids* passes :func:`id_text` (checked together, in C)."""
-    text = "".join(ids)  # TypeError if one is not text
+    """Raise unless every one of *ids* passes :func:`id_text` (checked together, in C); only
+    ``str`` itself here (a subclass's own methods may answer :func:`id_text` otherwise)."""
+    if not {*map(type, ids)} <= _STRS:
+        raise _NotCurrent
+    text = "".join(ids)
     lengths = list(map(len, ids))
     if min(lengths, default=1) < 1 or max(lengths, default=0) > _MAX_ID_LENGTH:
         raise _NotCurrent

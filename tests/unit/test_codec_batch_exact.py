@@ -205,3 +205,38 @@ def test_the_batch_path_takes_versions_and_positions_up_to_the_largest_int64() -
     taken: list[Any] = CODEC._decode_batch(batch)  # type: ignore[arg-type]
     assert taken == [CODEC.decode(headers, data) for headers, data in batch]
     assert taken[1].unwrap().version == taken[1].unwrap().position == 2**63 - 1
+
+
+class _OwnInt(str):
+    """A header text whose int() is its own (99), not its digits'."""
+
+    def __int__(self) -> int:
+        """Always 99."""
+        return 99
+
+
+class _OwnStrip(str):
+    """An id text that strips to something else, as id_text sees it."""
+
+    def strip(self, chars: str | None = None) -> str:
+        """Always "other"."""
+        return "other"
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        (Header.VERSION.value, _OwnInt("5")),
+        (Header.POSITION.value, _OwnInt("5")),
+        (Header.CORRELATION_ID.value, _OwnStrip("cmd-1")),
+        (Header.CAUSATION_ID.value, _OwnStrip("cmd-1")),
+    ],
+)
+def test_header_texts_of_str_subclasses_decode_as_decode_says(header: str, value: str) -> None:
+    """A version, position or id of a str subclass (its own int() or strip) is handed over:
+    decode reads it through its own methods, as the batch path's C-level checks would not."""
+    batch = [_message(0, None, None), _message(1, None, None)]
+    batch[1] = ({**batch[1][0], header: value}, batch[1][1])
+    assert CODEC.decode_many(batch) == [CODEC.decode(headers, data) for headers, data in batch]
+    with pytest.raises(_NotCurrent):
+        CODEC._decode_batch(batch)  # type: ignore[arg-type]
