@@ -518,8 +518,11 @@ class JsonCodec:
                     raise _NotCurrent
             payload = structure(raw, entry.cls)
         version_text, position_text = headers[_VERSION], headers[_POSITION]
-        digits = "".join((version_text, position_text))  # raises unless both are text
-        if not (digits.isdigit() and digits.isascii()) or version_text[0] == "0":
+        if type(version_text) is not str or type(position_text) is not str:
+            raise _NotCurrent  # bytes have isdigit() too, and int() reads them
+        if not (version_text.isdigit() and position_text.isdigit()):
+            raise _NotCurrent
+        if not (version_text.isascii() and position_text.isascii()) or version_text[0] == "0":
             raise _NotCurrent
         if len(version_text) > 20 or len(position_text) > 20:
             raise _NotCurrent
