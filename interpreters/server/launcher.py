@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -17,17 +16,14 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import nats
-import nats.errors
 from attrs import define, field
 from nats.js import api
 
-from interpreters.server._lifecycle import StartedAndStopped
+from interpreters.server._lifecycle import ServerStartError, StartedAndStopped, await_placement
 
 __all__ = (
     "LOOPBACK",
@@ -43,10 +39,6 @@ _READY_LINE = "Server is ready"
 _RELOADED_LINE = "Reloaded server configuration"
 _RELOAD_FAILED_LINE = "Failed to reload server configuration"
 _META_LEADER_LINE = "metadata leader"  # "Self is new ..." or "... new metadata leader: nX"
-
-
-class ServerStartError(RuntimeError):
-    """nats-server did not become ready; the message includes the tail of its log."""
 
 
 def nats_server_binary() -> str:
@@ -319,7 +311,7 @@ class NatsCluster(StartedAndStopped):
             storage=api.StorageType.MEMORY,
             num_replicas=self.size,
         )
-        _await_placement([(self.urls, config)], _READY_TIMEOUT)
+        await_placement([(self.urls, config)], _READY_TIMEOUT)
 
     def stop(self) -> None:
         """Stop every node and remove their dirs."""
@@ -330,51 +322,6 @@ class NatsCluster(StartedAndStopped):
 
 _PORT_ATTEMPTS = 3
 _READY_TIMEOUT = 30.0
-_PROBE_TIMEOUT = 2.0
-
-
-def _await_placement(probes: Sequence[tuple[list[str], api.StreamConfig]], timeout: float) -> None:
-    """Block until each probe stream (a config, created through the servers at some URLs) can be
-    created, then delete it; ``ServerStartError`` after *timeout* seconds.
-
-    The probes run on a thread of their own (with its own event loop), so synchronous and
-    asynchronous callers alike can wait.
-    """
-    failures: list[BaseException] = []
-
-    def probe() -> None:
-        try:
-            asyncio.run(_placed(probes, time.monotonic() + timeout))
-        except BaseException as error:  # reported to the caller's thread
-            failures.append(error)
-
-    thread = threading.Thread(target=probe, name="cim-placement-probe")
-    thread.start()
-    thread.join()
-    if failures:
-        raise failures[0]
-
-
-async def _placed(probes: Sequence[tuple[list[str], api.StreamConfig]], deadline: float) -> None:
-    for urls, config in probes:
-        nc = await nats.connect(servers=urls, connect_timeout=_PROBE_TIMEOUT)
-        try:
-            js = nc.jetstream(timeout=_PROBE_TIMEOUT)
-            while True:
-                try:
-                    created = await js.add_stream(config)
-                    await js.delete_stream(created.config.name or "")
-                    break
-                except (nats.errors.Error, TimeoutError) as error:
-                    if time.monotonic() > deadline:
-                        raise ServerStartError(
-                            f"JetStream cannot place stream {config.name!r}: {error!r}"
-                        ) from None
-                    await asyncio.sleep(0.1)
-        finally:
-            await nc.close()
-
-
 _PORT_TAKEN = "address already in use"
 
 

@@ -34,12 +34,11 @@ from collections.abc import Mapping
 from attrs import define, field
 from nats.js import api
 
-from interpreters.server._lifecycle import StartedAndStopped
+from interpreters.server._lifecycle import StartedAndStopped, await_placement
 from interpreters.server.launcher import (
     LOOPBACK,
     NatsServer,
     ServerStartError,
-    _await_placement,
     free_port,
 )
 
@@ -173,7 +172,7 @@ class NatsSuperCluster(StartedAndStopped):
             )
             for region in self.regions
         ]
-        _await_placement(probes, _READY_TIMEOUT)
+        await_placement(probes, _READY_TIMEOUT)
 
     def kill(self, region: str, node: int = 0) -> None:
         """Kill server *node* of *region* (SIGKILL, a crash); its store is kept."""
