@@ -1,9 +1,11 @@
 """The projection law checker passes lawful projections and catches planted broken ones."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 from hypothesis import settings
+from hypothesis import strategies as st
 from pyrsistent import PMap, pmap
 
 from cim.effects import DatabaseUpdate, Effect, Log
@@ -122,7 +124,108 @@ def test_a_raising_step_is_a_violation_with_its_input() -> None:
     """An exception from the projection becomes a LawViolation naming the call and the error."""
     with pytest.raises(LawViolation) as caught:
         check_projection_laws(Projection("fragile", 0, _fragile_step), bank_events(), settings=FAST)
+    assert caught.value.detail.startswith("fold([")  # the call that raised, by name
     assert "raised KeyError: 'limits not supported'" in caught.value.detail
     case = caught.value.counterexample
     assert isinstance(case, FoldCase)
     assert [*case.start, *case.xs, *case.ys, *case.other] == [bank.LimitSet("acc-1", 0)]
+
+
+# ---------------------------------------------------------------- settings are honoured
+def test_the_settings_given_are_used() -> None:
+    """settings(max_examples=2) draws at most 2 cases per law, each of at most 38 events."""
+    drawn: list[int] = []
+
+    def record(event: int) -> int:
+        drawn.append(event)
+        return event
+
+    counter: Projection[int, int] = Projection("count", 0, lambda n, e: (n + e, ()))
+    few = settings(max_examples=2, database=None)
+    check_projection_laws(counter, st.integers().map(record), settings=few)
+    assert len(drawn) <= 4 * 2 * (8 + 12 + 12 + 6)
+
+
+# ---------------------------------------------------------------- planted: cannot resume after 12
+def _closing_step(count: int | None, event: int) -> tuple[int | None, Sequence[Effect]]:
+    """Counts events; the 13th closes the counter (``None``, which fold cannot resume from)."""
+    if count is None or count >= 12:
+        return None, ()
+    return count + 1, ()
+
+
+def test_associativity_folds_from_a_reachable_state() -> None:
+    """A state reached only after `start` and `xs` (13 events) breaks resuming: associativity."""
+    closing: Projection[int | None, int] = Projection("closing", 0, _closing_step)
+    with pytest.raises(LawViolation) as caught:
+        check_projection_laws(closing, st.integers(), settings=FAST)
+    assert caught.value.law == "fold associativity"
+    case = caught.value.counterexample
+    assert isinstance(case, FoldCase)
+    assert len(case.start) + len(case.xs) >= 13
+    assert caught.value.detail.startswith("folding `xs` then `ys` ends in ")
+
+
+# ---------------------------------------------------------------- planted: state kept from initial
+_opened_with: list[int] = [0]
+
+
+def _remembering_step(count: int, event: int) -> tuple[int, Sequence[Effect]]:
+    """Logs the first event of the last fold from the initial state, kept in a global."""
+    if count == 0:
+        _opened_with[0] = event
+    return count + 1, (Log("debug", "opened with", {"first": _opened_with[0]}),)
+
+
+def test_determinism_catches_state_changed_by_folding_other_events() -> None:
+    """Folding `other` from the initial state changes what `xs` logs: determinism says so."""
+    remembering: Projection[int, int] = Projection("remembering", 0, _remembering_step)
+    with pytest.raises(LawViolation) as caught:
+        check_projection_laws(remembering, st.integers(), settings=FAST)
+    assert caught.value.law == "projection determinism"
+    assert caught.value.detail.startswith("folding `xs` gave state=")
+    assert "but after folding `other` it gave state=" in caught.value.detail
+
+
+# ---------------------------------------------------------------- planted: effects must be handled
+class _Watched(Sequence[Effect]):
+    """No effects, but it knows whether anyone looked at them."""
+
+    def __init__(self) -> None:
+        self.handled = False
+
+    def __len__(self) -> int:
+        self.handled = True
+        return 0
+
+    def __getitem__(self, index: Any) -> Any:
+        self.handled = True
+        raise IndexError(index)
+
+    def __iter__(self) -> Iterator[Effect]:
+        self.handled = True
+        return iter(())
+
+
+_last_step: list[tuple[object, _Watched]] = []
+
+
+def _unforgiving_step(state: tuple[int], event: int) -> tuple[tuple[int], Sequence[Effect]]:
+    """Refuses to go on from its last state while that step's effects were not handled."""
+    if _last_step and _last_step[-1][0] is state and not _last_step[-1][1].handled:
+        raise RuntimeError("the effects of the previous event were not handled")
+    new, effects = (state[0] + 1,), _Watched()
+    _last_step[:] = [(new, effects)]
+    return new, effects
+
+
+def test_replay_consistency_catches_a_step_that_fails_in_scan() -> None:
+    """scan ignores effects, so a step needing them handled fails there: replay consistency."""
+    unforgiving: Projection[tuple[int], int] = Projection("unforgiving", (0,), _unforgiving_step)
+    with pytest.raises(LawViolation) as caught:
+        check_projection_laws(unforgiving, st.integers(), settings=FAST)
+    assert caught.value.law == "replay consistency"
+    assert caught.value.detail.startswith("scan([")
+    assert "raised RuntimeError: the effects of the previous event were not handled" in (
+        caught.value.detail
+    )
