@@ -229,3 +229,77 @@ def test_replay_consistency_catches_a_step_that_fails_in_scan() -> None:
     assert "raised RuntimeError: the effects of the previous event were not handled" in (
         caught.value.detail
     )
+
+
+def _late_unforgiving_step(state: tuple[int], event: int) -> tuple[tuple[int], Sequence[Effect]]:
+    """Like the unforgiving step, but it only starts refusing from its 13th event on."""
+    if state[0] < 12:
+        _last_step.clear()
+    return _unforgiving_step(state, event)
+
+
+def test_replay_consistency_scans_from_a_reachable_state() -> None:
+    """A scan failing only after 13 events is caught: `start` then `xs` reach it, `xs` alone not."""
+    late: Projection[tuple[int], int] = Projection("late", (0,), _late_unforgiving_step)
+    with pytest.raises(LawViolation) as caught:
+        check_projection_laws(late, st.integers(), settings=FAST)
+    assert caught.value.law == "replay consistency"
+    case = caught.value.counterexample
+    assert isinstance(case, FoldCase)
+    assert len(case.start) + len(case.xs) >= 13
+
+
+# ---------------------------------------------------------------- planted: careless equality
+class _Careless:
+    """A count whose equality ignores the count (and even says it equals None)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def __eq__(self, other: object) -> bool:
+        return other is None or isinstance(other, _Careless)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _closing_logging_step(
+    state: _Careless | None, event: int
+) -> tuple[_Careless | None, Sequence[Effect]]:
+    """The 13th event closes the count (None); every event after that is logged."""
+    if state is None:
+        return None, (Log("warning", "event after closing", {"event": event}),)
+    return (None if state.count >= 12 else _Careless(state.count + 1)), ()
+
+
+def test_associativity_compares_effects_when_states_look_equal() -> None:
+    """Resuming from a closed state loses the warnings: the effects differ, the states do not."""
+    careless: Projection[_Careless | None, int] = Projection(
+        "careless", _Careless(0), _closing_logging_step
+    )
+    with pytest.raises(LawViolation) as caught:
+        check_projection_laws(careless, st.integers(), settings=FAST)
+    assert caught.value.law == "fold associativity"
+    assert caught.value.detail.startswith("effects of `xs` then `ys` are [], effects of `xs + ys`")
+    assert "event after closing" in caught.value.detail
+
+
+# ---------------------------------------------------------------- planted: memory per state
+_next_seen: dict[tuple[int, ...], set[int]] = {}
+
+
+def _noting_step(history: tuple[int, ...], event: int) -> tuple[tuple[int, ...], Sequence[Effect]]:
+    """Logs how many different events were ever folded from this (non-initial) state."""
+    if not history:
+        return (event,), ()
+    seen = _next_seen.setdefault(history, set())
+    seen.add(event)
+    return (*history, event), (Log("debug", "next events", {"seen": len(seen)}),)
+
+
+def test_determinism_folds_other_events_from_the_reachable_state() -> None:
+    """Folding `other` from the state `xs` starts at changes what `xs` logs: determinism says so."""
+    noting: Projection[tuple[int, ...], int] = Projection("noting", (), _noting_step)
+    with pytest.raises(LawViolation) as caught:
+        check_projection_laws(noting, st.integers(), settings=FAST)
+    assert caught.value.law == "projection determinism"
+    assert "but after folding `other` it gave" in caught.value.detail
