@@ -4,10 +4,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
 from pyrsistent import PMap, pmap
 
+import laws._projection_laws as projection_laws
 from cim.effects import DatabaseUpdate, Effect, Log
 from cim.examples import bank
 from cim.projection import Projection
@@ -303,3 +305,25 @@ def test_determinism_folds_other_events_from_the_reachable_state() -> None:
         check_projection_laws(noting, st.integers(), settings=FAST)
     assert caught.value.law == "projection determinism"
     assert "but after folding `other` it gave" in caught.value.detail
+
+
+# ---------------------------------------------------------------- the drawn cases' sizes
+def test_drawn_cases_have_the_documented_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every law draws FoldCases of at most 8 `start`, 12 `xs`, 12 `ys` and 6 `other` events."""
+    drawn: list[SearchStrategy[FoldCase[int]]] = []
+    monkeypatch.setattr(
+        projection_laws, "check_law", lambda law, cases, holds, chosen: drawn.append(cases)
+    )
+    counter: Projection[int, int] = Projection("count", 0, lambda n, e: (n + e, ()))
+    check_projection_laws(counter, st.integers())
+    assert len(drawn) == 4
+    longest = {"start": 0, "xs": 0, "ys": 0, "other": 0}
+
+    @settings(max_examples=300, derandomize=True, database=None)
+    @given(drawn[0])
+    def measure(case: FoldCase[int]) -> None:
+        for name, most in longest.items():
+            longest[name] = max(most, len(getattr(case, name)))
+
+    measure()
+    assert longest == {"start": 8, "xs": 12, "ys": 12, "other": 6}
