@@ -11,8 +11,9 @@ Run: ``.venv/bin/python bench/replay.py`` (starts its own nats-server, file stor
     its ``Application`` into SQLite, a file) back from its notification log, in pages of the
     size cim's bursts have (``recorder.select_notifications``), each notification decoded into
     a domain event by the application's mapper: the bar is "ahead", the moonshot 2x.
-(c) the limit on this machine: the same bursts of batch direct gets read over a plain socket
-    (no client library, nothing parsed but the end-of-batch marker), as events/s.
+(c) the limit on this machine: the same read from a pull consumer over a plain socket (no
+    client library, pulls of 2,048 with ``no_wait``, nothing parsed but a count of the
+    messages), as events/s; and the same with batch direct gets (what cim's first burst uses).
 (d) rebuilding a projection of the 100,000 events (each account's balance, one row per account
     in a JetStream KV read model through ``NatsExecutor``) with ``ProjectionRunner.rebuild()``,
     in batches of 500 (the default), events/s (median of 3: each takes a minute); and, on a
@@ -211,16 +212,28 @@ def eventsourcing_read(path: str) -> float:
 # ---------------------------------------------------------------- (c)
 
 _END = re.compile(rb"NATS/1.0 (204|404)[^\r]*\r\n(.*?)\r\n\r\n", re.S)
+_FEWER = re.compile(rb"HMSG _replay\.bench\.\d+ 1 \d+ \d+\r\nNATS/1.0 40[48]")
 
 
-async def socket_bursts(url: str, stream: str, subject: str) -> int:
-    """Read the whole stream in bursts over a plain socket; only the end markers are parsed."""
+async def _connected(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     address = urlparse(url)
     reader, writer = await asyncio.open_connection(address.hostname, address.port)
     await reader.readline()  # INFO
     writer.write(b'CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\n')
-    writer.write(b"SUB _replay.bench 1\r\n")
-    api = f"$JS.API.DIRECT.GET.{stream} _replay.bench".encode()
+    writer.write(b"SUB _replay.bench.* 1\r\n")
+    return reader, writer
+
+
+async def _closed(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    await writer.wait_closed()
+
+
+async def socket_bursts(url: str, stream: str, subject: str) -> int:
+    """Read the whole stream in batch direct gets over a plain socket; only the end markers are
+    parsed (the first burst of cim's read)."""
+    reader, writer = await _connected(url)
+    api = f"$JS.API.DIRECT.GET.{stream} _replay.bench.1".encode()
     sequence, received = 1, 0
     while True:
         body = orjson.dumps({"seq": sequence, "batch": BURST, "next_by_subj": subject})
@@ -237,9 +250,43 @@ async def socket_bursts(url: str, stream: str, subject: str) -> int:
         if end.group(1) == b"404" or int(fields.get(b"Nats-Num-Pending", b"0")) == 0:
             break
         sequence = int(fields[b"Nats-Last-Sequence"]) + 1
-    writer.close()
-    await writer.wait_closed()
+    await _closed(writer)
     assert received > EVENTS * 100, received
+    return EVENTS
+
+
+async def socket_pulls(url: str, stream: str, subject: str) -> int:
+    """Read the whole stream from a pull consumer over a plain socket, in pulls of BURST with
+    ``no_wait`` (the rest of cim's read); only the ack subjects are counted."""
+    reader, writer = await _connected(url)
+    config = {"deliver_policy": "all", "ack_policy": "none", "filter_subject": subject}
+    create = orjson.dumps({"stream_name": stream, "config": config | {"mem_storage": True}})
+    writer.write(
+        b"PUB $JS.API.CONSUMER.CREATE.%s _replay.bench.0 %d\r\n%s\r\n"
+        % (stream.encode(), len(create), create)
+    )
+    line = await reader.readuntil(b"\r\n")  # MSG _replay.bench.0 1 <size>
+    answer = orjson.loads((await reader.readexactly(int(line.split()[-1]) + 2))[:-2])
+    name, left = answer["name"], answer["num_pending"]
+    received, asked = 0, 0
+    while left > 0:
+        want = min(BURST, left)
+        asked += 1
+        pull = orjson.dumps({"batch": want, "no_wait": True})
+        writer.write(
+            b"PUB $JS.API.CONSUMER.MSG.NEXT.%s.%s _replay.bench.%d %d\r\n%s\r\n"
+            % (stream.encode(), name.encode(), asked, len(pull), pull)
+        )
+        buffer = bytearray()
+        while buffer.count(b" $JS.ACK.") < want and not _FEWER.search(buffer):
+            buffer += await reader.read(1 << 20)
+        got = buffer.count(b" $JS.ACK.")
+        received += got
+        left -= got
+        if got < want:
+            break
+    await _closed(writer)
+    assert received == EVENTS, received
     return EVENTS
 
 
@@ -292,6 +339,7 @@ async def main() -> None:
                 read_path: list[float] = []
                 raw: list[float] = []
                 sockets: list[float] = []
+                pulls: list[float] = []
                 for run in range(RUNS):
                     phases: list[tuple[list[float], Callable[[], Awaitable[int]]]] = [
                         (raw, lambda: raw_ordered_consumer(raw_nc, "REPLAY", "replay")),
@@ -304,6 +352,9 @@ async def main() -> None:
                         samples.append(await timed(phase))
                     sockets.append(
                         await timed(lambda: socket_bursts(server.url, "REPLAY", "replay.>"))
+                    )
+                    pulls.append(
+                        await timed(lambda: socket_pulls(server.url, "REPLAY", "replay.>"))
                     )
                 with tempfile.TemporaryDirectory() as tmp:
                     path = os.path.join(tmp, "replay.sqlite")
@@ -328,7 +379,13 @@ async def main() -> None:
         "(b) replay decoded vs eventsourcing SQLite notification log decoded", cim, sqlite, "> 1"
     )
     add_rate(
-        "(c) replay decoded vs plain-socket bursts, nothing parsed (the limit)",
+        "(c) replay decoded vs plain-socket pulls from a consumer, nothing parsed (the limit)",
+        cim,
+        pulls,
+        "info",
+    )
+    add_rate(
+        "(c) same vs plain-socket batch direct gets, nothing parsed",
         cim,
         sockets,
         "info",

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
-from operator import itemgetter
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 from uuid import UUID
@@ -35,7 +36,7 @@ from cim._decode_errors import (
     UnsupportedSchemaVersion,
     UpcastFailed,
 )
-from cim._events import EventEnvelope, NewEvent, id_text
+from cim._events import _MAX_ID_LENGTH, EventEnvelope, NewEvent, id_text
 from cim._registry import EventType, EventTypes
 from cim._stream_id import StreamId
 
@@ -50,7 +51,6 @@ class _FastPath(NamedTuple):
 
 
 class _BatchReader(NamedTuple):
-    current: str  # the schema version text of the type's current version
     plain: msgspec.json.Decoder[Any]
     cls: type[Any]
     name: str
@@ -195,7 +195,7 @@ class JsonCodec:
     converter: cattrs.Converter = field(factory=_stock_converter, eq=False, repr=False)
     _fast: Mapping[str, _FastPath] = field(init=False, eq=False, repr=False)
     _encodings: Mapping[type[Any], _Encoding] = field(init=False, eq=False, repr=False)
-    _readers: Mapping[str, _BatchReader] = field(init=False, eq=False, repr=False)
+    _readers: Mapping[tuple[str, str], _BatchReader] = field(init=False, eq=False, repr=False)
 
     @_fast.default
     def _prepare_fast_paths(self) -> Mapping[str, _FastPath]:
@@ -220,12 +220,13 @@ class JsonCodec:
         return MappingProxyType(paths)
 
     @_readers.default
-    def _prepare_batch_readers(self) -> Mapping[str, _BatchReader]:
-        """The fast paths :meth:`decode_many` takes in one loop: those of plain classes."""
+    def _prepare_batch_readers(self) -> Mapping[tuple[str, str], _BatchReader]:
+        """The fast paths :meth:`decode_many` takes in one loop, those of plain classes, by the
+        type name and current schema version text the headers of such a message carry."""
         return MappingProxyType(
             {
-                name: _BatchReader(
-                    path.version, path.plain, path.entry.cls, name, path.entry.version
+                (name, path.version): _BatchReader(
+                    path.plain, path.entry.cls, name, path.entry.version
                 )
                 for name, path in self._fast.items()
                 if path.plain is not None
@@ -358,9 +359,13 @@ class JsonCodec:
         """The envelope in *headers* and *data*, or the precise reason it cannot be read."""
         if headers:
             try:
-                return _succeed(self._decode_current(headers, data))
+                envelope = self._decode_current(headers, data)
             except Exception:  # any doubt: the exact path below decides and names the error
                 pass
+            else:
+                success: Success[EventEnvelope[Any]] = _new(Success)
+                _fill_success(success, envelope)
+                return success
         try:
             return Success(self._decode(headers or {}, data))
         except _Invalid as invalid:
@@ -374,12 +379,15 @@ class JsonCodec:
 
         The values are exactly :meth:`decode`'s, successes and errors alike, in order. A batch
         of well-formed messages at their types' current versions, each type's payload class a
-        plain one (see the class docstring), is decoded in one pass per step: each distinct
-        type, stream and correlation id is looked up once, versions and positions are checked
-        for the whole batch, each message's body is read by its type's ``msgspec`` decoder, and
-        the envelopes are built in one loop. On anything else in the batch (an old version, a
-        bad header or body, another kind of payload class) the whole batch is decoded message
-        by message by :meth:`decode`, so every check and every error stays :meth:`decode`'s.
+        plain one (see the class docstring), each message's headers a ``dict``, is decoded one
+        header at a time rather than one message at a time: each header's values are taken
+        from every message and checked together by C-level bulk operations (event ids and
+        decimals converted by one ``msgspec`` call each, each distinct correlation or causation
+        id checked once, streams parsed through a cache), each body is read by its type's
+        ``msgspec`` decoder, and a last loop builds the envelopes. On anything else in the
+        batch (an old version, a bad or missing header or body, another kind of payload class)
+        the whole batch is decoded message by message by :meth:`decode`, so every check and
+        every error stays :meth:`decode`'s.
 
         >>> from attrs import frozen
         >>> @frozen
@@ -409,38 +417,62 @@ class JsonCodec:
     ) -> list[Result[EventEnvelope[Any], DecodeError]]:
         """The batch fast path: accepts only what :meth:`_decode_current` accepts for every
         message, and builds the same envelopes; raises on anything else (the caller then
-        decodes message by message)."""
-        event_uuids = _convert(list(map(_EVENT_ID_OF, map(_HEADERS_OF, batch))), _UUIDS)
-        readers = self._readers
-        streams: dict[str, StreamId] = {}
-        ids: dict[Any, str | None] = {_ABSENT: None}
+        decodes message by message).
+
+        Each check runs once over the whole batch, in C (``map``, ``join``, ``msgspec``), not
+        once per message in Python: a header missing anywhere makes its getter raise, a value
+        that is not text makes ``join`` or its parser raise. Versions and positions must be
+        canonical decimals below ``2**63`` here (a leading zero, which the exact path reads,
+        or a larger number takes it); ids are checked as :func:`id_text` checks them.
+        """
+        headers = list(map(_HEADERS_OF, batch))
+        if {*map(type, headers)} != _DICTS:
+            raise _NotCurrent  # another mapping's get may differ from dict.get
+        kinds = zip(map(_EVENT_TYPE_OF, headers), map(_SCHEMA_VERSION_OF, headers), strict=True)
+        readers = list(map(self._readers.__getitem__, kinds))
+        version_texts = list(map(_VERSION_OF, headers))
+        position_texts = list(map(_POSITION_OF, headers))
+        if {*map(type, version_texts), *map(type, position_texts)} != _STRS:
+            raise _NotCurrent  # int() of a str subclass may answer otherwise (its own __int__)
+        digits = "".join((*version_texts, *position_texts))
+        if not (digits.isascii() and digits.isdigit()):
+            raise _NotCurrent  # no sign, space, point or exponent; lax msgspec refuses 0s ahead
+        versions = _convert(version_texts, _VERSIONS, strict=False)
+        positions = _convert(position_texts, _POSITIONS, strict=False)
+        recorded = list(map(_from_iso, map(_RECORDED_AT_OF, headers)))
+        if not all(map(_TZINFO_OF, recorded)):
+            raise _NotCurrent
+        correlations = list(map(_GET, headers, repeat(_CORRELATION_ID), repeat(_ABSENT)))
+        causations = list(map(_GET, headers, repeat(_CAUSATION_ID), repeat(_ABSENT)))
+        _check_ids(list({*correlations, *causations} - _ABSENT_ONLY))
+        streams = list(map(_stream, map(_STREAM_OF, headers)))
+        bodies = list(map(_DECODE, map(_PLAIN_OF, readers), map(_DATA_OF, batch)))
+        columns = zip(
+            _convert(list(map(_EVENT_ID_OF, headers)), _UUIDS),
+            streams,
+            versions,
+            positions,
+            readers,
+            bodies,
+            recorded,
+            map(_NONE_IF_ABSENT.get, correlations, correlations),
+            map(_NONE_IF_ABSENT.get, causations, causations),
+            strict=True,
+        )
         decoded: list[Result[EventEnvelope[Any], DecodeError]] = []
-        append = decoded.append
-        for (headers, data), event_id in zip(batch, event_uuids, strict=True):
-            current, plain, cls, name, schema_version = readers[headers[_EVENT_TYPE]]  # type: ignore[index]
-            if headers[_SCHEMA_VERSION] != current:  # type: ignore[index]
-                raise _NotCurrent
-            body = plain.decode(data)
-            version_text = headers[_VERSION]  # type: ignore[index]
-            position_text = headers[_POSITION]  # type: ignore[index]
-            version, position = int(version_text), int(position_text)
-            if str(version) != version_text or str(position) != position_text:
-                raise _NotCurrent  # only canonical decimals here: no sign, space or leading 0
-            if version < 1 or position < 0 or version >= _LIMIT or position >= _LIMIT:
-                raise _NotCurrent
-            recorded_at = _from_iso(headers[_RECORDED_AT])  # type: ignore[index]
-            if recorded_at.tzinfo is None:
-                raise _NotCurrent
-            correlation = headers.get(_CORRELATION_ID, _ABSENT)  # type: ignore[union-attr]
-            causation = headers.get(_CAUSATION_ID, _ABSENT)  # type: ignore[union-attr]
-            if correlation not in ids:
-                ids[correlation] = id_text(_CORRELATION_ID, correlation)
-            if causation not in ids:
-                ids[causation] = id_text(_CAUSATION_ID, causation)
-            stream_text = headers[_STREAM]  # type: ignore[index]
-            stream = streams.get(stream_text)
-            if stream is None:
-                stream = streams[stream_text] = _stream(stream_text)
+        append, fill = decoded.append, _fill_success
+        for (
+            event_id,
+            stream,
+            version,
+            position,
+            reader,
+            body,
+            moment,
+            correlation,
+            causation,
+        ) in columns:
+            _, cls, name, schema_version = reader
             metadata = body.metadata
             envelope: _Draft[Any] = _Draft()
             envelope.event_id = event_id
@@ -450,12 +482,14 @@ class JsonCodec:
             envelope.event_type = name
             envelope.schema_version = schema_version
             envelope.payload = cls(*_astuple(body.payload))
-            envelope.recorded_at = recorded_at
-            envelope.correlation_id = ids[correlation]
-            envelope.causation_id = ids[causation]
+            envelope.recorded_at = moment
+            envelope.correlation_id = correlation
+            envelope.causation_id = causation
             envelope.metadata = pmap(metadata) if metadata else _NO_METADATA
             envelope.__class__ = EventEnvelope  # type: ignore[assignment]
-            append(_succeed(envelope))  # type: ignore[arg-type]
+            success: Success[EventEnvelope[Any]] = _new(Success)
+            fill(success, envelope)
+            append(success)
         return decoded
 
     def _decode_current(self, headers: Mapping[str, str], data: bytes) -> EventEnvelope[Any]:
@@ -484,6 +518,8 @@ class JsonCodec:
                     raise _NotCurrent
             payload = structure(raw, entry.cls)
         version_text, position_text = headers[_VERSION], headers[_POSITION]
+        if type(version_text) is not str or type(position_text) is not str:
+            raise _NotCurrent  # bytes have isdigit() too, and int() reads them
         if not (version_text.isdigit() and position_text.isdigit()):
             raise _NotCurrent
         if not (version_text.isascii() and position_text.isascii()) or version_text[0] == "0":
@@ -634,41 +670,63 @@ _POSITION, _RECORDED_AT = Header.POSITION.value, Header.RECORDED_AT.value
 _CORRELATION_ID, _CAUSATION_ID = Header.CORRELATION_ID.value, Header.CAUSATION_ID.value
 
 
-def _success_factory() -> Callable[[EventEnvelope[Any]], Success[EventEnvelope[Any]]]:
-    """``Success``, or a quicker maker of the same value: decoding makes one per event.
+def _success_filler() -> Callable[[Success[Any], Any], None]:
+    """What fills a ``Success`` made by ``object.__new__`` with its value, as ``Success(value)``
+    would: decoding makes one per event.
 
-    ``Success(value)`` runs two Python ``__init__``s to fill one slot; filling the slot directly
-    costs half. Any other layout of ``returns`` gets plain ``Success``.
+    ``Success(value)`` runs two Python ``__init__``s to fill one slot; the slot's own setter
+    costs half, and called inline no Python frame at all. Any other layout of ``returns``
+    gets ``Success.__init__``.
     """
-    slot = vars(BaseContainer).get("_inner_value")
-    if slot is None or not hasattr(slot, "__set__"):  # pragma: no cover - another returns
-        return Success
-    fill = slot.__set__
-
-    def succeed(value: EventEnvelope[Any]) -> Success[EventEnvelope[Any]]:
-        success: Success[EventEnvelope[Any]] = _new(Success)
-        fill(success, value)
-        return success
-
+    fill = getattr(vars(BaseContainer).get("_inner_value"), "__set__", None)
+    if fill is None:  # pragma: no cover - another returns
+        return Success.__init__
     probe: Any = object()
-    made = succeed(probe)
+    made: Success[Any] = _new(Success)
+    fill(made, probe)
     same = made == Success(probe) and made.unwrap() is probe
-    return succeed if same else Success  # pragma: no branch
+    return fill if same else Success.__init__  # pragma: no branch
 
 
-_succeed = _success_factory()
+_fill_success = _success_filler()
 
 
 class _NotCurrent(Exception):
     """The message is not a well-formed one at its type's current version: take the exact path."""
 
 
-_HEADERS_OF = itemgetter(0)
-_EVENT_ID_OF = itemgetter(_EVENT_ID)
+_HEADERS_OF, _DATA_OF = itemgetter(0), itemgetter(1)
+_EVENT_ID_OF, _EVENT_TYPE_OF = itemgetter(_EVENT_ID), itemgetter(_EVENT_TYPE)
+_SCHEMA_VERSION_OF, _STREAM_OF = itemgetter(_SCHEMA_VERSION), itemgetter(_STREAM)
+_VERSION_OF, _POSITION_OF = itemgetter(_VERSION), itemgetter(_POSITION)
+_RECORDED_AT_OF = itemgetter(_RECORDED_AT)
+_PLAIN_OF = itemgetter(0)
+_TZINFO_OF = attrgetter("tzinfo")
+_DECODE = msgspec.json.Decoder.decode
+_GET = dict.get
+_DICTS, _STRS = {dict}, {str}
 _UUIDS = list[UUID]
+_VERSIONS = list[Annotated[int, msgspec.Meta(ge=1, le=I64_MAX)]]
+_POSITIONS = list[Annotated[int, msgspec.Meta(le=I64_MAX)]]
 _from_iso = datetime.fromisoformat
-_LIMIT = 10**20  # versions and positions have at most 20 digits
 _ABSENT = object()
+_ABSENT_ONLY = {_ABSENT}
+_NONE_IF_ABSENT = {_ABSENT: None}
+
+
+def _check_ids(ids: list[str]) -> None:
+    """Raise unless every one of *ids* passes :func:`id_text` (checked together, in C); only
+    ``str`` itself here (a subclass's own methods may answer :func:`id_text` otherwise)."""
+    if not {*map(type, ids)} <= _STRS:
+        raise _NotCurrent
+    text = "".join(ids)
+    lengths = list(map(len, ids))
+    if min(lengths, default=1) < 1 or max(lengths, default=0) > _MAX_ID_LENGTH:
+        raise _NotCurrent
+    if not text.isprintable():
+        raise _NotCurrent
+    if list(map(str.strip, ids)) != ids:
+        raise _NotCurrent
 
 
 def _unregistered(payload: object) -> TypeError:

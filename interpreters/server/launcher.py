@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -16,11 +17,15 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import nats
+import nats.errors
 from attrs import define, field
+from nats.js import api
 
 from interpreters.server._lifecycle import StartedAndStopped
 
@@ -279,7 +284,8 @@ class NatsCluster(StartedAndStopped):
         return ",".join(self.urls)
 
     def start(self) -> NatsCluster:
-        """Launch every node, then wait until each is ready and knows the JetStream meta leader.
+        """Launch every node, then wait until each is ready and knows the JetStream meta leader,
+        and until a stream replicated on every node can be created (every peer is online).
 
         A port taken between choosing and binding it (by any process on the machine) fails the
         start; the cluster then tries again on fresh ports, up to three times in all.
@@ -293,6 +299,7 @@ class NatsCluster(StartedAndStopped):
                     server.wait_ready()
                 for server in self.servers:
                     server.wait_meta_leader()
+                self._wait_replicable()
             except ServerStartError as error:
                 self.stop()
                 if _PORT_TAKEN not in str(error) or attempt == _PORT_ATTEMPTS:
@@ -305,6 +312,15 @@ class NatsCluster(StartedAndStopped):
             else:
                 return self
 
+    def _wait_replicable(self) -> None:
+        config = api.StreamConfig(
+            name="CIM_READY",
+            subjects=["cim-ready"],
+            storage=api.StorageType.MEMORY,
+            num_replicas=self.size,
+        )
+        _await_placement([(self.urls, config)], _READY_TIMEOUT)
+
     def stop(self) -> None:
         """Stop every node and remove their dirs."""
         for server in self.servers:
@@ -313,6 +329,52 @@ class NatsCluster(StartedAndStopped):
 
 
 _PORT_ATTEMPTS = 3
+_READY_TIMEOUT = 30.0
+_PROBE_TIMEOUT = 2.0
+
+
+def _await_placement(probes: Sequence[tuple[list[str], api.StreamConfig]], timeout: float) -> None:
+    """Block until each probe stream (a config, created through the servers at some URLs) can be
+    created, then delete it; ``ServerStartError`` after *timeout* seconds.
+
+    The probes run on a thread of their own (with its own event loop), so synchronous and
+    asynchronous callers alike can wait.
+    """
+    failures: list[BaseException] = []
+
+    def probe() -> None:
+        try:
+            asyncio.run(_placed(probes, time.monotonic() + timeout))
+        except BaseException as error:  # reported to the caller's thread
+            failures.append(error)
+
+    thread = threading.Thread(target=probe, name="cim-placement-probe")
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
+async def _placed(probes: Sequence[tuple[list[str], api.StreamConfig]], deadline: float) -> None:
+    for urls, config in probes:
+        nc = await nats.connect(servers=urls, connect_timeout=_PROBE_TIMEOUT)
+        try:
+            js = nc.jetstream(timeout=_PROBE_TIMEOUT)
+            while True:
+                try:
+                    created = await js.add_stream(config)
+                    await js.delete_stream(created.config.name or "")
+                    break
+                except (nats.errors.Error, TimeoutError) as error:
+                    if time.monotonic() > deadline:
+                        raise ServerStartError(
+                            f"JetStream cannot place stream {config.name!r}: {error!r}"
+                        ) from None
+                    await asyncio.sleep(0.1)
+        finally:
+            await nc.close()
+
+
 _PORT_TAKEN = "address already in use"
 
 

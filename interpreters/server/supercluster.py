@@ -27,15 +27,10 @@ gateway {
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
-import threading
-import time
 from collections.abc import Mapping
 
-import nats
-import nats.errors
 from attrs import define, field
 from nats.js import api
 
@@ -44,6 +39,7 @@ from interpreters.server.launcher import (
     LOOPBACK,
     NatsServer,
     ServerStartError,
+    _await_placement,
     free_port,
 )
 
@@ -163,51 +159,21 @@ class NatsSuperCluster(StartedAndStopped):
                 return self
 
     def _wait_placeable(self) -> None:
-        """Block until each region accepts a stream placed in it (a probe stream, deleted).
-
-        Right after the meta leader is elected it may not yet know every region's servers;
-        the probe runs on a thread of its own (with its own event loop), so this works from
-        synchronous and asynchronous callers alike."""
-        failures: list[BaseException] = []
-
-        def probe() -> None:
-            try:
-                asyncio.run(self._placeable())
-            except BaseException as error:  # reported to the caller's thread
-                failures.append(error)
-
-        thread = threading.Thread(target=probe, name="cim-supercluster-ready")
-        thread.start()
-        thread.join()
-        if failures:
-            raise failures[0]
-
-    async def _placeable(self) -> None:
-        deadline = time.monotonic() + _READY_TIMEOUT
-        for region in self.regions:
-            nc = await nats.connect(self.url(region), connect_timeout=2)
-            try:
-                js = nc.jetstream(timeout=2)
-                name = f"CIM_READY_{region}"
-                config = api.StreamConfig(
-                    name=name,
+        """Block until each region accepts a stream placed in it (right after the meta leader
+        is elected it may not yet know every region's servers)."""
+        probes = [
+            (
+                self.urls(region),
+                api.StreamConfig(
+                    name=f"CIM_READY_{region}",
                     subjects=[f"cim-ready.{region}"],
                     storage=api.StorageType.MEMORY,
                     placement=api.Placement(cluster=region),
-                )
-                while True:
-                    try:
-                        await js.add_stream(config)
-                        await js.delete_stream(name)
-                        break
-                    except (nats.errors.Error, TimeoutError) as error:
-                        if time.monotonic() > deadline:
-                            raise ServerStartError(
-                                f"JetStream cannot place a stream in region {region!r}: {error!r}"
-                            ) from None
-                        await asyncio.sleep(0.1)
-            finally:
-                await nc.close()
+                ),
+            )
+            for region in self.regions
+        ]
+        _await_placement(probes, _READY_TIMEOUT)
 
     def kill(self, region: str, node: int = 0) -> None:
         """Kill server *node* of *region* (SIGKILL, a crash); its store is kept."""

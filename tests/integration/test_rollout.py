@@ -117,7 +117,7 @@ async def test_a_rollout_keeps_queries_answering_and_never_shows_a_half_built_mo
         (await roll_out(versions, "v1", v1, task_group=tg)).unwrap()
         assert (await versions.serving()).unwrap() == "v1"
         assert len((await queries.rows(ORDERS)).unwrap()) == 40
-        stop = anyio.Event()
+        stop, answered = anyio.Event(), anyio.Event()
 
         async def keep_ordering() -> None:
             n = 100
@@ -135,12 +135,12 @@ async def test_a_rollout_keeps_queries_answering_and_never_shows_a_half_built_mo
                 kinds = {row.get("schema", 1) for row in table.values()}
                 assert len(kinds) <= 1, f"a query saw rows of both versions: {kinds}"
                 seen.append((f"v{kinds.pop() if kinds else '?'}", len(table)))
+                answered.set()
 
         tg.start_soon(keep_ordering)
         tg.start_soon(keep_querying)
         with anyio.fail_after(10):  # the first answer comes from v1 before v2 is built
-            while not seen:
-                await anyio.sleep(0.01)
+            await answered.wait()
         v2 = runner_for(system, summaries_v2, "v2")
         at = (
             await roll_out(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from returns.result import Success
 
 from cim import EventEnvelope, Header, JsonCodec, NewEvent, StreamId
-from cim._codec import _Invalid, _succeed, _success_factory
+from cim._codec import _fill_success, _Invalid, _success_filler
 from cim.examples import bank
 from laws.strategies import envelopes, example_types
 from tests.unit._bank_strategies import bank_events
@@ -128,19 +128,21 @@ def test_decoded_envelopes_are_plain_successes() -> None:
     """decode's quick Success maker is in use with this returns, and its value is a Success."""
     envelope = _deposit()
     decoded = BANK_CODEC.decode(*BANK_CODEC.encode(envelope))
-    assert _succeed is not Success, "the installed returns changed: decode uses plain Success"
+    assert _fill_success is not Success.__init__, "the installed returns changed: decode uses it"
     assert type(decoded) is Success
     assert decoded == Success(envelope)
     assert decoded.unwrap() is decoded.unwrap() == envelope
     assert decoded.map(lambda e: e.version).unwrap() == envelope.version
 
 
-def test_the_success_factory_builds_the_quick_maker_each_time() -> None:
-    """_success_factory (run once at import) gives a maker, not Success, whose values are Successes."""
-    succeed = _success_factory()
+def test_the_success_filler_is_the_quick_one_each_time() -> None:
+    """_success_filler (run once at import) gives the slot's setter, not Success.__init__, and
+    a Success it fills equals Success(value)."""
+    fill = _success_filler()
     value = _deposit()
-    assert succeed is not Success
-    made = succeed(value)
+    assert fill is not Success.__init__
+    made: Any = object.__new__(Success)
+    fill(made, value)
     assert type(made) is Success
     assert made == Success(value)
     assert made.unwrap() is value
