@@ -37,6 +37,7 @@ FULL_SEARCH = frozenset(
         "test_drawn_histories_find_what_known_inputs_cannot",
         "test_a_projection_that_drops_effects_when_folded_in_two_parts_is_caught",
         "test_a_raising_step_is_a_violation_with_its_input",
+        "test_drawn_cases_have_the_documented_sizes",
     }
 )
 _cheap = [False]  # while a test runs in a mutation run (settings made at import stay full)

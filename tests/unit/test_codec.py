@@ -86,11 +86,39 @@ def test_round_trip_law_catches_a_lossy_codec() -> None:
             envelopes(st.builds(Inner, st.text(max_size=3), st.just(())), types=TYPES),
             settings=settings(database=None),
         )
+    assert info.value.law == "codec round trip"
+    assert str(info.value).startswith("law 'codec round trip' violated: decode(encode(e)) gave ")
     example = info.value.counterexample
     assert isinstance(example, EventEnvelope)
     assert example.correlation_id is not None
     assert example.causation_id is None  # shrunk: nothing irrelevant left
     assert example.metadata == {}
+
+
+@frozen
+class CountingCodec:
+    """A lawful codec that counts the envelopes it is asked to encode."""
+
+    inner: JsonCodec
+    encoded: list[EventEnvelope[Any]]
+
+    def encode(self, envelope: EventEnvelope[Any]) -> tuple[dict[str, str], bytes]:
+        """Encode, remembering the envelope."""
+        self.encoded.append(envelope)
+        return self.inner.encode(envelope)
+
+    def decode(self, headers: dict[str, str] | None, data: bytes) -> Any:
+        """Decode as usual."""
+        return self.inner.decode(headers, data)
+
+
+def test_round_trip_law_uses_the_settings_it_is_given() -> None:
+    """settings(max_examples=3) makes check_codec_roundtrip try at most 3 envelopes."""
+    codec = CountingCodec(CODEC, [])
+    check_codec_roundtrip(
+        codec, envelopes(types=TYPES), settings=settings(max_examples=3, database=None)
+    )
+    assert 1 <= len(codec.encoded) <= 3
 
 
 def test_routing_metadata_travels_in_headers() -> None:

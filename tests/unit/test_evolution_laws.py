@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from attrs import frozen
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from cim import EventTypes, JsonCodec, MalformedPayload, UnknownEventType
@@ -93,8 +94,10 @@ def test_a_field_dropped_without_an_upcaster_is_reported() -> None:
     dropped = EventTypes().register(PaidDropped, name="Paid")
     with pytest.raises(LawViolation) as caught:
         check_schema_evolution(OLD, dropped, payloads=FINITE, max_examples=50)
+    assert caught.value.law == "schema evolution: 'Paid' v1"
     assert isinstance(caught.value.counterexample, EvolutionCase)
     assert caught.value.counterexample.event_type == "Paid"
+    assert caught.value.counterexample.schema_version == 1
     assert "stored field note is not read by the new class" in caught.value.detail
 
 
@@ -119,6 +122,68 @@ def test_registry_changes_name_removed_types_lowered_versions_and_lost_upcasters
     assert registry_changes(OLD, GOOD) == ()
     with pytest.raises(LawViolation, match="'Paid' was removed"):
         check_schema_evolution(OLD, EventTypes())
+
+
+def test_registration_problems_are_all_reported_at_once() -> None:
+    """Two removed types give one violation of the registrations law listing both problems."""
+    both = OLD.register(Tagged)
+    with pytest.raises(LawViolation) as caught:
+        check_schema_evolution(both, EventTypes())
+    assert caught.value.law == "schema evolution: registrations"
+    assert caught.value.counterexample == (TypeRemoved("Paid"), TypeRemoved("Tagged"))
+    assert caught.value.detail == (
+        "'Paid' was removed: the new registry cannot read its events; "
+        "'Tagged' was removed: the new registry cannot read its events"
+    )
+
+
+@frozen
+class TwoLists:
+    """Two lists of tags, as version 1 stored them."""
+
+    first: tuple[str, ...]
+    second: tuple[str, ...]
+
+
+@frozen
+class TwoSets:
+    """The same two fields read as sets: repeats are lost in both."""
+
+    first: frozenset[str]
+    second: frozenset[str]
+
+
+def test_every_problem_of_a_generated_event_is_in_the_detail() -> None:
+    """Both narrowed fields of one stored event are reported, separated by '; '."""
+    old = EventTypes().register(TwoLists, name="Tags")
+    new = EventTypes().register(TwoSets, name="Tags")
+    repeated = {TwoLists: st.just(TwoLists(("a", "a"), ("b", "b")))}
+    with pytest.raises(LawViolation) as caught:
+        check_schema_evolution(old, new, payloads=repeated, max_examples=1)
+    assert caught.value.detail == (
+        "'Tags' v1: field first stored as ['a', 'a'] reads back as ['a']; "
+        "'Tags' v1: field second stored as ['b', 'b'] reads back as ['b']"
+    )
+
+
+def _counted(drawn: list[PaidV1]) -> dict[type[Any], st.SearchStrategy[Any]]:
+    def record(payment: PaidV1) -> PaidV1:
+        drawn.append(payment)
+        return payment
+
+    return {PaidV1: FINITE[PaidV1].map(record)}
+
+
+def test_the_settings_and_max_examples_given_are_used() -> None:
+    """settings(max_examples=3) or max_examples=3 makes the law try at most 3 payloads."""
+    drawn: list[PaidV1] = []
+    check_schema_evolution(
+        OLD, GOOD, payloads=_counted(drawn), settings=settings(max_examples=3, database=None)
+    )
+    assert 1 <= len(drawn) <= 3
+    drawn.clear()
+    check_schema_evolution(OLD, GOOD, payloads=_counted(drawn), max_examples=3)
+    assert 1 <= len(drawn) <= 3
 
 
 def test_a_non_deterministic_or_mutating_upcaster_is_reported() -> None:
