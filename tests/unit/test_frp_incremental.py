@@ -93,7 +93,7 @@ def test_simultaneous_pushes_keep_the_value_before_their_time() -> None:
 
 def test_a_fresh_accumulator_holds_initial_before_and_after() -> None:
     """Nothing pushed: the value and the value before the last push are both initial."""
-    fresh = Accumulator.start(7, lambda total, amount: total + amount)
+    fresh: Accumulator[int, int] = Accumulator.start(7, lambda total, amount: total + amount)
     assert (fresh.value, fresh.before_last, fresh.last_time) == (7, 7, None)
     held: Accumulator[int, int] = Accumulator.holding(7)
     assert (held.value, held.before_last, held.last_time) == (7, 7, None)
