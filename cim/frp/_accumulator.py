@@ -51,7 +51,8 @@ class Accumulator(Generic[S, V]):
     """The running value of ``scan``/``fold``/``accum``/``hold``, maintained one push at a time.
 
     ``value`` is the running value after every occurrence pushed so far; ``before_last`` the
-    running value before the occurrences at ``last_time`` (``None`` until the first push).
+    running value before the occurrences at ``last_time`` (the initial value until the first
+    push).
     """
 
     step: Callable[[S, V], S]

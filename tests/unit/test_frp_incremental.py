@@ -91,6 +91,14 @@ def test_simultaneous_pushes_keep_the_value_before_their_time() -> None:
     assert (acc.at(2), acc.at(3), acc.value) == (1, 111, 111)
 
 
+def test_a_fresh_accumulator_holds_initial_before_and_after() -> None:
+    """Nothing pushed: the value and the value before the last push are both initial."""
+    fresh: Accumulator[int, int] = Accumulator.start(7, lambda total, amount: total + amount)
+    assert (fresh.value, fresh.before_last, fresh.last_time) == (7, 7, None)
+    held: Accumulator[int, int] = Accumulator.holding(7)
+    assert (held.value, held.before_last, held.last_time) == (7, 7, None)
+
+
 def test_sampling_the_past_is_a_value_error() -> None:
     """The evaluator keeps no history: at(t) before the last push raises ValueError."""
     acc = Accumulator.holding("x").push(5, "y").unwrap()

@@ -188,6 +188,12 @@ def test_hold_loop_refuses_a_definition_that_looks_into_the_future() -> None:
         hold_loop(0, lambda b: ticks.map(lambda _: 1 - b.at(10)))
 
 
+def test_hold_loop_gives_one_round_more_than_the_times_it_has_seen() -> None:
+    """A definition that settles in round len(seen) + 1 (one time, two rounds) is accepted."""
+    looks_ahead = hold_loop(0, lambda b: DiscreteEvent.from_pairs([(1, min(b.at(2) + 1, 2))]))
+    assert updates(looks_ahead).occurrences == ((1, 2),)
+
+
 def test_switch_s_of_a_switched_cell() -> None:
     """A cell of events that is itself a switch starts from its first inner cell's first event."""
     a = DiscreteEvent.from_pairs([(1, "a1"), (3, "a3")])
