@@ -1,7 +1,8 @@
 """What the server launchers share: the ``with`` / ``async with`` protocol, the error a start
-raises, and the wait until JetStream can place a stream (the last step of starting a cluster:
-a node that knows the meta leader may still be unknown to it, or seen as offline, for a moment,
-and a stream created then fails with "no suitable peers for placement")."""
+raises, how a cluster of servers is started (:class:`StartedTogether`), and the wait until
+JetStream can place a stream (the last step of starting a cluster: a node that knows the meta
+leader may still be unknown to it, or seen as offline, for a moment, and a stream created then
+fails with "no suitable peers for placement")."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import anyio
 import anyio.to_thread
@@ -18,7 +19,18 @@ import nats
 import nats.errors
 from nats.js import api
 
-__all__ = ("ServerStartError", "StartedAndStopped", "await_placement")
+__all__ = (
+    "READY_TIMEOUT",
+    "ServerStartError",
+    "StartedAndStopped",
+    "StartedTogether",
+    "await_placement",
+)
+
+READY_TIMEOUT = 30.0
+"""Seconds a cluster's start waits for JetStream to place a stream."""
+_PORT_ATTEMPTS = 3
+_PORT_TAKEN = "address already in use"
 
 
 class ServerStartError(RuntimeError):
@@ -60,6 +72,62 @@ class StartedAndStopped:
     ) -> None:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self.stop)
+
+
+class _Node(Protocol):
+    def launch(self) -> None: ...
+
+    def wait_ready(self) -> None: ...
+
+    def wait_meta_leader(self) -> None: ...
+
+
+class StartedTogether(StartedAndStopped):
+    """A start of several servers as one JetStream system; shared by ``NatsCluster`` and
+    ``NatsSuperCluster``, which say what their servers are (``_nodes``), how to choose fresh
+    ports (``_renew``) and where a stream must be placeable (``_wait_placeable``)."""
+
+    __slots__ = ()
+
+    def _nodes(self) -> Sequence[_Node]:
+        raise NotImplementedError
+
+    def _renew(self) -> None:
+        raise NotImplementedError
+
+    def _wait_placeable(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Launch every server, then wait until each is ready and knows the JetStream meta
+        leader, and until JetStream can place a stream where streams will go (replicated on
+        every node of a cluster, in every region of a super-cluster).
+
+        A port taken between choosing and binding it (by any process on the machine) fails the
+        start; it is then tried again on fresh ports, up to three times in all.
+        """
+        attempt = 1
+        while True:
+            nodes = self._nodes()
+            for node in nodes:
+                node.launch()
+            try:
+                for node in nodes:
+                    node.wait_ready()
+                for node in nodes:
+                    node.wait_meta_leader()
+                self._wait_placeable()
+            except ServerStartError as error:
+                self.stop()
+                if _PORT_TAKEN not in str(error) or attempt == _PORT_ATTEMPTS:
+                    raise
+                attempt += 1
+                self._renew()
+            except BaseException:
+                self.stop()
+                raise
+            else:
+                return self
 
 
 _PROBE_TIMEOUT = 2.0

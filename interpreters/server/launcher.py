@@ -23,7 +23,13 @@ from pathlib import Path
 from attrs import define, field
 from nats.js import api
 
-from interpreters.server._lifecycle import ServerStartError, StartedAndStopped, await_placement
+from interpreters.server._lifecycle import (
+    READY_TIMEOUT,
+    ServerStartError,
+    StartedAndStopped,
+    StartedTogether,
+    await_placement,
+)
 
 __all__ = (
     "LOOPBACK",
@@ -238,7 +244,7 @@ class NatsServer(StartedAndStopped):
 
 
 @define
-class NatsCluster(StartedAndStopped):
+class NatsCluster(StartedTogether):
     """``size`` JetStream servers on loopback, routed to each other (``server_name`` n1..nN)."""
 
     size: int = 3
@@ -275,54 +281,26 @@ class NatsCluster(StartedAndStopped):
         """A comma-separated URL list that nats-py accepts as ``servers``."""
         return ",".join(self.urls)
 
-    def start(self) -> NatsCluster:
-        """Launch every node, then wait until each is ready and knows the JetStream meta leader,
-        and until a stream replicated on every node can be created (every peer is online).
+    def _nodes(self) -> list[NatsServer]:
+        return self.servers
 
-        A port taken between choosing and binding it (by any process on the machine) fails the
-        start; the cluster then tries again on fresh ports, up to three times in all.
-        """
-        attempt = 1
-        while True:
-            for server in self.servers:
-                server.launch()
-            try:
-                for server in self.servers:
-                    server.wait_ready()
-                for server in self.servers:
-                    server.wait_meta_leader()
-                self._wait_replicable()
-            except ServerStartError as error:
-                self.stop()
-                if _PORT_TAKEN not in str(error) or attempt == _PORT_ATTEMPTS:
-                    raise
-                attempt += 1
-                self.servers = self._new_servers()
-            except BaseException:
-                self.stop()
-                raise
-            else:
-                return self
+    def _renew(self) -> None:
+        self.servers = self._new_servers()
 
-    def _wait_replicable(self) -> None:
+    def _wait_placeable(self) -> None:
         config = api.StreamConfig(
             name="CIM_READY",
             subjects=["cim-ready"],
             storage=api.StorageType.MEMORY,
             num_replicas=self.size,
         )
-        await_placement([(self.urls, config)], _READY_TIMEOUT)
+        await_placement([(self.urls, config)], READY_TIMEOUT)
 
     def stop(self) -> None:
         """Stop every node and remove their dirs."""
         for server in self.servers:
             with contextlib.suppress(Exception):
                 server.stop()
-
-
-_PORT_ATTEMPTS = 3
-_READY_TIMEOUT = 30.0
-_PORT_TAKEN = "address already in use"
 
 
 def _port_open(port: int) -> bool:

@@ -34,20 +34,16 @@ from collections.abc import Mapping
 from attrs import define, field
 from nats.js import api
 
-from interpreters.server._lifecycle import StartedAndStopped, await_placement
+from interpreters.server._lifecycle import READY_TIMEOUT, StartedTogether, await_placement
 from interpreters.server.launcher import (
     LOOPBACK,
     NatsServer,
-    ServerStartError,
     free_port,
 )
 
 __all__ = ("NatsSuperCluster",)
 
 _REGION = re.compile(r"^[A-Za-z0-9_-]+$")
-_PORT_ATTEMPTS = 3  # as NatsCluster: a free port taken before the server binds it, try again
-_PORT_TAKEN = "address already in use"
-_READY_TIMEOUT = 30.0
 
 
 def _check_regions(_: object, __: object, regions: Mapping[str, int]) -> None:
@@ -61,7 +57,7 @@ def _check_regions(_: object, __: object, regions: Mapping[str, int]) -> None:
 
 
 @define
-class NatsSuperCluster(StartedAndStopped):
+class NatsSuperCluster(StartedTogether):
     """Regions (clusters named by the keys of ``regions``, sized by its values) of JetStream
     servers on 127.0.0.1 with free ports and temp store dirs, joined by gateways.
 
@@ -127,35 +123,11 @@ class NatsSuperCluster(StartedAndStopped):
         """The configuration of server *node* (0-based) of *region*, as written to its file."""
         return self.region(region)[node].config_text()
 
-    def start(self) -> NatsSuperCluster:
-        """Launch every server, then wait until each is ready and knows the JetStream meta
-        leader, and until a stream can be placed in every region (JetStream is ready there).
+    def _nodes(self) -> list[NatsServer]:
+        return self._all()
 
-        A port taken between choosing and binding it fails the start; the super-cluster then
-        tries again on fresh ports, up to three times in all.
-        """
-        attempt = 1
-        while True:
-            everyone = self._all()
-            for server in everyone:
-                server.launch()
-            try:
-                for server in everyone:
-                    server.wait_ready()
-                for server in everyone:
-                    server.wait_meta_leader()
-                self._wait_placeable()
-            except ServerStartError as error:
-                self.stop()
-                if _PORT_TAKEN not in str(error) or attempt == _PORT_ATTEMPTS:
-                    raise
-                attempt += 1
-                self.servers = self._new_servers()
-            except BaseException:
-                self.stop()
-                raise
-            else:
-                return self
+    def _renew(self) -> None:
+        self.servers = self._new_servers()
 
     def _wait_placeable(self) -> None:
         """Block until each region accepts a stream placed in it (right after the meta leader
@@ -172,7 +144,7 @@ class NatsSuperCluster(StartedAndStopped):
             )
             for region in self.regions
         ]
-        await_placement(probes, _READY_TIMEOUT)
+        await_placement(probes, READY_TIMEOUT)
 
     def kill(self, region: str, node: int = 0) -> None:
         """Kill server *node* of *region* (SIGKILL, a crash); its store is kept."""
