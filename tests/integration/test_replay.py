@@ -19,12 +19,11 @@ from cim.examples.bank import Deposited, bank_types
 from interpreters.natsio import client_internals
 from interpreters.stores.jetstream import JetStreamEventStore
 from interpreters.stores.jetstream._direct_get import DirectGetError
-from interpreters.stores.jetstream._ordered_reader import ConsumerError
+from interpreters.stores.jetstream._ordered_reader import ConsumerError, acked
 from interpreters.stores.jetstream._replay import (
     Replay,
     _Burst,
     _check_chain,
-    acked,
     parse_headers,
 )
 

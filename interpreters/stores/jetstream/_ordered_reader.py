@@ -23,27 +23,35 @@ from nats.js.client import JetStreamContext
 
 from interpreters.natsio.client_internals import consumer_name
 
-__all__ = ("ConsumerError", "OrderedReader", "sequence_and_pending")
+__all__ = ("ConsumerError", "OrderedReader", "acked", "sequence_and_pending")
 
 _INACTIVE_THRESHOLD = 30.0
 _HIGH_WATER = 10_000
 """Messages collected but not yet taken; above it the callback waits, so nats-py holds back its
 flow-control reply and the server stops pushing (a slow reader does not buffer the stream)."""
-_V1_TOKENS = 9
+_V1_TOKENS = 9  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+_V2_OFFSET = 2  # $JS.ACK.<domain>.<account>.<stream>...: the same fields two tokens later
 
 
 class ConsumerError(Exception):
     """The consumer could not be created, or the server went silent during a bounded read."""
 
 
+def acked(reply: bytes) -> tuple[str, int, int]:
+    """A consumer message's stream sequence (as text), consumer sequence and the number of
+    messages pending after it, from its ack *reply* subject (both layouts the server uses)."""
+    tokens = reply.split(b".")
+    at = 5 if len(tokens) == _V1_TOKENS else 5 + _V2_OFFSET
+    try:
+        return tokens[at].decode(), int(tokens[at + 1]), int(tokens[at + 3])
+    except (IndexError, ValueError):
+        raise ConsumerError(f"not a consumer's ack subject: {reply!r}") from None
+
+
 def sequence_and_pending(msg: Msg) -> tuple[int, int]:
     """A delivered message's stream sequence and the number of messages after it."""
-    reply = msg.reply
-    tokens = reply.split(".") if reply else []
-    if len(tokens) == _V1_TOKENS:  # $JS.ACK.<stream>.<consumer>.<n>.<sseq>.<cseq>.<ts>.<pending>
-        return int(tokens[5]), int(tokens[8])
-    metadata = msg.metadata  # other layouts (JetStream domains): nats-py parses them
-    return metadata.sequence.stream, metadata.num_pending
+    sequence, _, pending = acked((msg.reply or "").encode())
+    return int(sequence), pending
 
 
 @define

@@ -59,7 +59,7 @@ from interpreters.stores.jetstream._direct_get import (
     SUBJECT,
     DirectGetError,
 )
-from interpreters.stores.jetstream._ordered_reader import ConsumerError
+from interpreters.stores.jetstream._ordered_reader import ConsumerError, acked
 
 __all__ = ("BATCH", "Replay", "Stored", "parse_headers")
 
@@ -71,8 +71,6 @@ _INACTIVE_THRESHOLD = 30.0
 _HEADER_LINE = len(b"NATS/1.0\r\n")
 _STATUS_AT = len(b"NATS/1.0")
 _SPACE = ord(" ")
-_V1_TOKENS = 9  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
-_V2_OFFSET = 2  # $JS.ACK.<domain>.<account>.<stream>...: the same fields two tokens later
 _FEWER = frozenset({"404", "408"})  # a no_wait pull that found fewer messages than it asked for
 
 Stored = tuple[dict[str, str], bytes]
@@ -92,17 +90,6 @@ def _status_of(block: bytes) -> tuple[str, str, dict[str, str]]:
     first, _, rest = block.partition(b"\r\n")
     code, _, description = first[_STATUS_AT + 1 :].decode("utf-8", "replace").partition(" ")
     return code, description.strip(), parse_headers(b"NATS/1.0\r\n" + rest)
-
-
-def acked(reply: bytes) -> tuple[str, int, int]:
-    """A consumer message's stream sequence (as text), consumer sequence and the number of
-    messages pending after it, from its ack *reply* subject (both layouts the server uses)."""
-    tokens = reply.split(b".")
-    at = 5 if len(tokens) == _V1_TOKENS else 5 + _V2_OFFSET
-    try:
-        return tokens[at].decode(), int(tokens[at + 1]), int(tokens[at + 3])
-    except (IndexError, ValueError):
-        raise ConsumerError(f"not a consumer's ack subject: {reply!r}") from None
 
 
 @define(eq=False)
