@@ -104,7 +104,8 @@ class StartedTogether(StartedAndStopped):
         every node of a cluster, in every region of a super-cluster).
 
         A port taken between choosing and binding it (by any process on the machine) fails the
-        start; it is then tried again on fresh ports, up to three times in all.
+        start (a node whose route port is taken exits just after it logs ready: the meta-leader
+        wait reports that); it is then tried again on fresh ports, up to three times in all.
         """
         attempt = 1
         while True:

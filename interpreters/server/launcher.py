@@ -218,8 +218,11 @@ class NatsServer(StartedAndStopped):
 
     def wait_meta_leader(self) -> None:
         """Block until this clustered node knows the JetStream meta leader (it can serve JetStream)."""
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + self.start_timeout
         while self._count(_META_LEADER_LINE) <= self._leaders_before:
+            if self.process.poll() is not None:  # e.g. its route port was taken once it was ready
+                raise ServerStartError(f"nats-server {self.name} exited:\n{self._log_tail()}")
             if time.monotonic() > deadline:
                 raise ServerStartError(
                     f"{self.name}: no JetStream meta leader:\n{self._log_tail()}"

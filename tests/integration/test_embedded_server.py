@@ -2,6 +2,7 @@
 
 import os
 import socket
+import time
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -93,6 +94,27 @@ def test_cluster_start_moves_off_a_port_taken_after_it_was_chosen() -> None:
             for server in cluster.servers:
                 assert server.process is not None
                 assert server.process.poll() is None
+
+
+def test_a_node_that_exits_after_ready_fails_the_meta_leader_wait_at_once() -> None:
+    """A clustered node logs ready before it binds its route port: when that port is taken it
+    exits after ready, and the meta-leader wait reports the exit and the taken port at once."""
+    cluster = NatsCluster(3)
+    node = cluster.servers[0]
+    assert node.cluster_port is not None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", node.cluster_port))
+        squatter.listen()
+        node.launch()
+        try:
+            assert node.process is not None
+            node.process.wait(timeout=node.start_timeout)  # what a slow wait_ready could miss
+            started = time.monotonic()
+            with pytest.raises(ServerStartError, match=r"(?s)exited.*address already in use"):
+                node.wait_meta_leader()
+            assert time.monotonic() - started < 1.0
+        finally:
+            node.stop()
 
 
 async def test_reload_applies_new_permissions_and_reports_a_bad_config() -> None:
