@@ -4,11 +4,14 @@ For each target this copies the tracked files into ``build/mutation/<target>``, 
 configuration there (which files to mutate, which fast tests judge them), runs ``mutmut run``, and
 writes a per-module score table into ``docs/verification.md`` between the target's markers.
 
-    python tools/mutation.py [cim|laws ...] [--only GLOB ...] [--max-children N] [--collect|--tables]
+    python tools/mutation.py [cim|laws ...] [--only GLOB ... | --survivors] [--max-children N]
+                             [--collect|--tables]
 
 ``--only 'cim.frp*'`` runs the mutants of some modules only (mutmut's mutant-name globs) and
-updates just their rows. Each mutant's status is kept in ``docs/mutation/<target>.json`` (a full
-run replaces it, a partial run updates its modules), and the tables are made from that file.
+updates just their rows. ``--survivors`` runs the mutants the report lists as surviving (after
+new tests were written for them). Each mutant's status is kept in ``docs/mutation/<target>.json``
+(a full run replaces it, a partial run replaces the statuses of the mutants it selected), and the
+tables are made from that file.
 ``--collect`` runs nothing: it reads the statuses a stopped run left in its ``build/mutation``
 copy (the mutants it did not reach count as "not run") and writes them like a finished run.
 ``--tables`` only rewrites the tables from ``docs/mutation/<target>.json`` (after editing the
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -92,8 +96,11 @@ def _toml_list(values: list[str]) -> str:
 
 
 def _work_dir(target: str, only: list[str]) -> Path:
-    """Where mutmut runs for *target* and this selection of mutants."""
+    """Where mutmut runs for *target* and this selection of mutants (a long selection, such as
+    ``--survivors``'s list of names, is named by its hash)."""
     selection = "-".join(re.sub(r"[^A-Za-z0-9_.]", "", glob) for glob in only)
+    if len(selection) > 100:
+        selection = "selection-" + hashlib.sha1(selection.encode()).hexdigest()[:12]
     return ROOT / "build" / "mutation" / (f"{target}-{selection}" if only else target)
 
 
@@ -126,6 +133,18 @@ def _module(mutant: str) -> str:
     raise ValueError(f"cannot tell the module of mutant {mutant!r}")
 
 
+def _selected(name: str, only: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, glob) for glob in only)
+
+
+def _survivors(target: str, equivalent: dict[str, str]) -> list[str]:
+    """The mutants ``docs/mutation/<target>.json`` records as surviving or untested, less the
+    equivalent ones: what ``--survivors`` judges again (after new tests)."""
+    statuses = json.loads((RESULTS / f"{target}.json").read_text("utf-8"))
+    alive = (n for n, s in sorted(statuses.items()) if s not in KILLED and s != NOT_RUN)
+    return [name for name in alive if name not in equivalent]
+
+
 def _statuses(work: Path, only: list[str]) -> dict[str, str]:
     listing = subprocess.run(
         [sys.executable, "-m", "mutmut", "results", "--all", "true"],
@@ -137,16 +156,17 @@ def _statuses(work: Path, only: list[str]) -> dict[str, str]:
     statuses: dict[str, str] = {}
     for line in listing.splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if name and (not only or any(fnmatch.fnmatchcase(name, glob) for glob in only)):
+        if name and (not only or _selected(name, only)):
             statuses[name] = status
     return statuses
 
 
 def _merged(target: str, statuses: dict[str, str], only: list[str]) -> dict[str, str]:
+    """The recorded statuses with those of the mutants *only* selects replaced by this run's
+    (all of them when nothing was selected)."""
     path = RESULTS / f"{target}.json"
     kept: dict[str, str] = json.loads(path.read_text("utf-8")) if only and path.exists() else {}
-    ran = {_module(name) for name in statuses}
-    merged = {n: s for n, s in kept.items() if _module(n) not in ran} | statuses
+    merged = {n: s for n, s in kept.items() if not _selected(n, only)} | statuses
     RESULTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(dict(sorted(merged.items())), indent=0) + "\n", "utf-8")
     return merged
@@ -228,11 +248,16 @@ def main() -> None:
     parser.add_argument("targets", nargs="*", default=list(TARGETS), choices=list(TARGETS))
     parser.add_argument("--only", action="append", default=[], metavar="GLOB")
     parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--survivors", action="store_true")
     parser.add_argument("--collect", action="store_true")
     parser.add_argument("--tables", action="store_true")
     arguments = parser.parse_args()
     equivalent = _equivalent()
     for target in arguments.targets:
+        only = _survivors(target, equivalent) if arguments.survivors else arguments.only
+        if arguments.survivors and not only:
+            print(f"== {target}: no survivor to judge again")
+            continue
         if arguments.tables:
             statuses = json.loads((RESULTS / f"{target}.json").read_text("utf-8"))
             table = _table(_by_module(statuses, equivalent))
@@ -240,14 +265,14 @@ def main() -> None:
             print(f"== {target}\n{table}")
             continue
         if arguments.collect:
-            work = _work_dir(target, arguments.only)
+            work = _work_dir(target, only)
         else:
-            work = _prepare(target, arguments.only)
+            work = _prepare(target, only)
             subprocess.run(
                 [
                     *(sys.executable, "-m", "mutmut", "run"),
                     *("--max-children", str(arguments.max_children)),
-                    *arguments.only,
+                    *only,
                 ],
                 cwd=work,
                 check=True,
@@ -258,7 +283,7 @@ def main() -> None:
                     "CIM_MUTATION_TARGET": target,
                 },
             )
-        statuses = _merged(target, _statuses(work, arguments.only), arguments.only)
+        statuses = _merged(target, _statuses(work, only), only)
         table = _table(_by_module(statuses, equivalent))
         _write_report(target, table, statuses, equivalent)
         print(f"== {target}\n{table}")
