@@ -1,12 +1,17 @@
 """The decider law checker passes lawful deciders and catches planted broken ones."""
 
 import itertools
+import re
+from collections.abc import Callable
 
 import pytest
-from hypothesis import settings
+from attrs import define
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
 from returns.result import Failure, Result, Success
 
+import laws._decider_laws as decider_laws
 from cim.decider import Decider, Rejection
 from cim.examples import bank
 from laws import HistoryCase, LawViolation, check_decider_laws
@@ -135,3 +140,136 @@ def test_history_law_catches_evolve_failing_on_a_reachable_state() -> None:
     assert isinstance(case, HistoryCase)
     shortest = [bank.OpenAccount("acc-1", "Ada"), bank.SetLimit(1), bank.Withdraw(1)]
     assert shortest in (case.history, case.other)
+
+
+# ---------------------------------------------------------------- planted: evolve uses up its events
+@define
+class Ticket:
+    """An event evolve can apply only ``left`` more times."""
+
+    left: int
+
+
+def _ticket_decider(uses: int, per_command: int) -> Decider[int, Ticket, int]:
+    """Accepts one command (giving *per_command* tickets of *uses* uses), then is terminal."""
+
+    def decide(command: int, state: int) -> Result[tuple[Ticket, ...], Rejection]:
+        if state:
+            return Failure(Rejection("done", "done"))
+        return Success(tuple(Ticket(uses) for _ in range(per_command)))
+
+    def evolve(state: int, ticket: Ticket) -> int:
+        if not ticket.left:
+            raise ValueError("ticket used up")
+        ticket.left -= 1
+        return state + 1
+
+    return Decider(0, decide, evolve, lambda state: state > 0)
+
+
+USED_UP = r" raised ValueError: ticket used up"
+FOLD = "state_of is the fold of evolve"
+
+
+@pytest.mark.parametrize(
+    ("uses", "per_command", "law", "detail"),
+    [
+        # replay applies each event once
+        (0, 1, "decider history replay", r"evolve\(0, Ticket\(left=0\)\)" + USED_UP),
+        # then state_of of all the events applies them again
+        (1, 1, FOLD, r"state_of\(Decider\(.*\), \(Ticket\(left=0\),\)\)" + USED_UP),
+        # then the first half (one of two events), from the initial state
+        (2, 2, FOLD, r"state_of\(Decider\(.*\), \(Ticket\(left=0\),\)\)" + USED_UP),
+        # then the second half (the only event: the first half is empty), from the state reached
+        (2, 1, FOLD, r"state_of\(Decider\(.*\), \(Ticket\(left=0\),\), 0\)" + USED_UP),
+    ],
+)
+def test_an_evolve_using_up_its_events_is_caught_at_the_call_that_raised(
+    uses: int, per_command: int, law: str, detail: str
+) -> None:
+    """Events applied again (by replay, then state_of whole and in halves) name that very call."""
+    with pytest.raises(LawViolation) as caught:
+        check_decider_laws(_ticket_decider(uses, per_command), st.integers(1, 3), max_examples=20)
+    assert caught.value.law == law
+    assert re.fullmatch(detail, caught.value.detail)
+
+
+# ---------------------------------------------------------------- planted: decide raising when closed
+def _decide_raising_when_closed(command: int, state: int) -> Result[tuple[int, ...], Rejection]:
+    raise ValueError("closed")
+
+
+def test_a_decide_raising_in_a_terminal_state_is_caught_as_decide() -> None:
+    """Replay never decides in a terminal state, the laws do: the violation names decide."""
+    closed: Decider[int, int, int] = Decider(
+        0, _decide_raising_when_closed, lambda n, e: n + e, lambda n: True
+    )
+    with pytest.raises(LawViolation) as caught:
+        check_decider_laws(closed, st.integers(1, 3), max_examples=20)
+    assert caught.value.law == "decide determinism"
+    assert re.fullmatch(r"decide\([123], 0\) raised ValueError: closed", caught.value.detail)
+
+
+# ---------------------------------------------------------------- the laws, one case at a time
+Law = Callable[[HistoryCase[int]], str | None]
+
+
+def _laws_of(decider: Decider[int, int, int], monkeypatch: pytest.MonkeyPatch) -> dict[str, Law]:
+    """The laws check_decider_laws would check for *decider*, by name, without running them."""
+    laws: dict[str, Law] = {}
+
+    def collect(law: str, cases: object, holds: Law, chosen: object) -> None:
+        laws[law] = holds
+
+    monkeypatch.setattr(decider_laws, "check_law", collect)
+    check_decider_laws(decider, st.integers())
+    return laws
+
+
+def _raises_when_ended(state: int) -> bool:
+    if state == 1:
+        raise ValueError("boom")
+    return False
+
+
+def test_terminal_law_asks_is_terminal_about_the_state_a_history_ends_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Replay never asks is_terminal about the last state; the terminal law does, and names it."""
+    adder: Decider[int, int, int] = Decider(
+        0, lambda command, n: Success((command,)), lambda n, e: n + e, _raises_when_ended
+    )
+    laws = _laws_of(adder, monkeypatch)
+    assert list(laws) == [
+        "decider history replay",
+        "decide determinism",
+        FOLD,
+        "terminal states accept no command",
+    ]
+    ends_in_one = HistoryCase(history=[1], probe=1, other=[])
+    assert laws["decider history replay"](ends_in_one) is None
+    assert laws["terminal states accept no command"](ends_in_one) == (
+        "is_terminal(1) raised ValueError: boom"
+    )
+
+
+# ---------------------------------------------------------------- the drawn cases' sizes
+def test_drawn_cases_have_the_documented_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every law draws HistoryCases of at most 15 `history` and 6 `other` commands."""
+    drawn: list[SearchStrategy[HistoryCase[int]]] = []
+    monkeypatch.setattr(
+        decider_laws, "check_law", lambda law, cases, holds, chosen: drawn.append(cases)
+    )
+    adder: Decider[int, int, int] = Decider(0, lambda c, n: Success((c,)), lambda n, e: n + e)
+    check_decider_laws(adder, st.integers())
+    assert len(drawn) == 4
+    longest = {"history": 0, "other": 0}
+
+    @settings(max_examples=300, derandomize=True, database=None)
+    @given(drawn[0])
+    def measure(case: HistoryCase[int]) -> None:
+        for name, most in longest.items():
+            longest[name] = max(most, len(getattr(case, name)))
+
+    measure()
+    assert longest == {"history": 15, "other": 6}
