@@ -38,6 +38,8 @@ FULL_SEARCH = frozenset(
         "test_a_projection_that_drops_effects_when_folded_in_two_parts_is_caught",
         "test_a_raising_step_is_a_violation_with_its_input",
         "test_drawn_cases_have_the_documented_sizes",
+        "test_drawn_histories_have_the_documented_size",
+        "test_drawn_replay_histories_have_the_documented_size",
     }
 )
 _cheap = [False]  # while a test runs in a mutation run (settings made at import stay full)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-from hypothesis import strategies as st
+from typing import Any
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+import laws._fsm_laws as fsm_laws
 from cim.fsm import (
     Divergence,
     Fsm,
@@ -35,6 +40,7 @@ def test_removing_a_used_transition_is_reported_with_a_shortest_counterexample()
     """ASSIGNED --close--> CLOSED removed: the counterexample is the two-step history using it."""
     with pytest.raises(LawViolation) as caught:
         check_fsm_evolution(v1, breaking)
+    assert caught.value.law == "fsm evolution: old histories still accepted"
     divergence = caught.value.counterexample
     assert isinstance(divergence, Divergence)
     assert divergence.inputs in (("assign", "close"), ("close",))
@@ -114,3 +120,98 @@ def test_the_mermaid_diff_marks_changes() -> None:
     assert "ASSIGNED --> CLOSED : REMOVED close" in mermaid
     assert "ASSIGNED --> IN_REVIEW : ADDED review" in mermaid
     assert "class IN_REVIEW added" in mermaid
+
+
+def test_the_correspondence_given_is_the_one_the_exhaustive_search_uses() -> None:
+    """States renamed to lower case follow the old ones by the correspondence given, not by label."""
+    old: Fsm[str, str, None] = Fsm("A", [Transition("A", "go", "B")], states=("A", "B"))
+    renamed: Fsm[str, str, None] = Fsm("a", [Transition("a", "go", "b")], states=("a", "b"))
+    check_fsm_evolution(
+        old, renamed, inputs=st.just("go"), corresponds=lambda o, n: str(o).lower() == n
+    )
+    with pytest.raises(LawViolation, match="old histories still accepted"):
+        check_fsm_evolution(old, renamed)
+
+
+def _below_ten(state: str, n: int) -> bool:
+    """A guard the old machine does not have: only inputs under 10."""
+    return n < 10
+
+
+def _three_steps(last_guard: Any = None) -> Fsm[str, int, None]:
+    """a -> b -> c -> d, each step on any int (no known inputs); *last_guard* on c -> d."""
+    return Fsm(
+        "a",
+        [
+            Transition("a", int, "b", guard=lambda s, n: n >= 0),
+            Transition("b", int, "c", guard=lambda s, n: n >= 0),
+            Transition("c", int, "d", guard=last_guard or (lambda s, n: n >= 0)),
+        ],
+        states=("a", "b", "c", "d"),
+    )
+
+
+def test_a_drawn_refusal_names_the_law_the_input_and_the_inputs_before_it() -> None:
+    """The third step refused by the new machine: the violation shows the two accepted before."""
+    with pytest.raises(LawViolation) as caught:
+        check_fsm_evolution(_three_steps(), _three_steps(_below_ten), inputs=st.just(10))
+    assert caught.value.law == "fsm evolution: drawn histories"
+    assert caught.value.detail.startswith("the new machine refuses 10 after [10, 10]: ")
+
+
+def _drawn_law(
+    monkeypatch: pytest.MonkeyPatch, old: Fsm[Any, Any, Any], new: Fsm[Any, Any, Any]
+) -> tuple[SearchStrategy[EvolutionHistory[int]], Any]:
+    """The histories and the law check_fsm_evolution hands to check_law (which is not run)."""
+    handed: list[tuple[Any, Any]] = []
+    monkeypatch.setattr(
+        fsm_laws, "check_law", lambda law, cases, holds, chosen: handed.append((cases, holds))
+    )
+    check_fsm_evolution(old, new, inputs=st.integers(-1, 20))
+    assert len(handed) == 1
+    return handed[0]
+
+
+def test_inputs_the_old_machine_refuses_are_skipped_not_the_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refused input first does not hide the later accepted ones the new machine refuses."""
+    _, holds = _drawn_law(monkeypatch, _three_steps(), _three_steps(_below_ten))
+    detail = str(holds(EvolutionHistory([-1, 10, -1, 10, 10])))
+    assert detail.startswith("the new machine refuses 10 after [10, 10]: ")
+    assert holds(EvolutionHistory([-1, 10, 10, 9])) is None
+
+
+def test_drawn_histories_have_the_documented_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drawn histories hold at most 12 inputs, and that many are drawn."""
+    histories, _ = _drawn_law(monkeypatch, _three_steps(), _three_steps())
+    longest = [0]
+
+    @settings(max_examples=300, derandomize=True, database=None)
+    @given(histories)
+    def measure(case: EvolutionHistory[int]) -> None:
+        longest[0] = max(longest[0], len(case.inputs))
+
+    measure()
+    assert longest[0] == 12
+
+
+def _counted(draws: list[int], values: SearchStrategy[int]) -> SearchStrategy[int]:
+    """*values*, appending each drawn value to *draws*."""
+
+    def seen(value: int) -> int:
+        draws.append(value)
+        return value
+
+    return values.map(seen)
+
+
+@pytest.mark.parametrize("options", [{"max_examples": 2}, {"settings": settings(max_examples=2)}])
+def test_check_fsm_evolution_runs_no_more_examples_than_asked(options: dict[str, Any]) -> None:
+    """Asked for two examples (by max_examples or by settings), at most 2 x 12 inputs are drawn."""
+    drawn: list[int] = []
+    check_fsm_evolution(
+        _three_steps(), _three_steps(), inputs=_counted(drawn, st.integers(0, 20)), **options
+    )
+    # the default would be 100 histories (25 in a mutation run) of up to 12 inputs each
+    assert 0 < len(drawn) <= 2 * 12

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import itertools
 from enum import Enum
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
 from returns.result import Failure, Result, Success
 
+import laws._fsm_laws as fsm_laws
 from cim.examples.orders import Cancel, OrderInput, order_fsm
 from cim.fsm import Fsm, InvalidTransition, Invariant, Transition, TransitionError, replay
-from laws import LawViolation, TransitionCase, check_fsm_laws
+from laws import LawViolation, ReplayCase, TransitionCase, check_fsm_laws
 from laws.strategies import valid_input_sequences
 
 FEW = settings(max_examples=60, deadline=None)
@@ -185,6 +188,50 @@ def test_the_checker_rejects_a_refusal_that_changes_the_state() -> None:
         )
     assert violation.value.law == "fsm invalid transition fails and changes nothing"
     assert violation.value.counterexample == TransitionCase([], "bad")
+
+
+class InputMarker:
+    """Planted bug: in state 1 an accepted input is marked (mutated), and a marked one is refused."""
+
+    def transition(
+        self, state: int, input: list[str]
+    ) -> Result[tuple[int, None], TransitionError[int, list[str]]]:
+        if state == 1 and input:
+            return Failure(InvalidTransition(state, input))
+        if state == 1:
+            input.append("seen")
+        return Success((1, None))
+
+    def can_transition(self, state: int, input: list[str]) -> bool:
+        return not (state == 1 and input)
+
+
+def test_the_checker_rejects_a_history_its_replay_does_not_reproduce() -> None:
+    """Inputs mutated by the steps taking them no longer replay: the replay law says what it got."""
+    with pytest.raises(LawViolation) as violation:
+        check_fsm_laws(InputMarker(), states=st.just(0), inputs=st.builds(list))
+    assert violation.value.law == "fsm history replay"
+    assert violation.value.detail.startswith("replaying [[], ['seen']")
+    assert " gave <Failure: no transition from 1 on " in violation.value.detail
+
+
+def test_drawn_replay_histories_have_the_documented_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replay law draws at most 8 inputs after the start state, and that many are drawn."""
+    handed: list[SearchStrategy[Any]] = []
+    monkeypatch.setattr(
+        fsm_laws, "check_law", lambda law, cases, holds, chosen: handed.append(cases)
+    )
+    check_fsm_laws(BoundedCounter(), states=st.integers(0, 3), inputs=st.integers(-1, 1))
+    assert len(handed) == 4  # determinism, agreement, invalid transitions, replay
+    longest = [0]
+
+    @settings(max_examples=300, derandomize=True, database=None)
+    @given(handed[-1])
+    def measure(case: ReplayCase[int, int]) -> None:
+        longest[0] = max(longest[0], len(case.inputs))
+
+    measure()
+    assert longest[0] == 8
 
 
 @FEW

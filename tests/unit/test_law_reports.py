@@ -90,6 +90,52 @@ def test_an_invariant_raising_in_the_reached_state_is_reported_by_its_name() -> 
     assert detail == "judged() raised ValueError: cannot judge 3"
 
 
+class StuckOnceMoved:
+    """Planted bug: every input moves 0 to 1, and transition raises in 1 (never a drawn state)."""
+
+    def transition(
+        self, state: int, input: int
+    ) -> Result[tuple[int, int], TransitionError[int, int]]:
+        if state == 1:
+            raise ValueError("stuck in 1")
+        return Success((1, input))
+
+    def can_transition(self, state: int, input: int) -> bool:
+        return state == 0
+
+
+def test_a_step_raising_in_a_reached_state_is_reported_as_with_history_apply() -> None:
+    """The replay law's walk meets the raising state: the violation names WithHistory.apply."""
+    with pytest.raises(LawViolation) as caught:
+        check_fsm_laws(StuckOnceMoved(), states=st.just(0), inputs=st.integers(0, 3))
+    assert caught.value.law == "fsm history replay"
+    assert caught.value.detail == "WithHistory.apply() raised ValueError: stuck in 1"
+
+
+class RaisesOnSeenInput:
+    """Planted bug: in state 1 an accepted input is marked as seen, and a seen one raises."""
+
+    def transition(
+        self, state: int, input: list[str]
+    ) -> Result[tuple[int, None], TransitionError[int, list[str]]]:
+        if state == 1 and input:
+            raise ValueError("seen before")
+        if state == 1:
+            input.append("seen")
+        return Success((1, None))
+
+    def can_transition(self, state: int, input: list[str]) -> bool:
+        return not (state == 1 and input)
+
+
+def test_a_replay_raising_is_reported_as_replay() -> None:
+    """The walk passes but replaying its (now marked) inputs raises: the violation names replay."""
+    with pytest.raises(LawViolation) as caught:
+        check_fsm_laws(RaisesOnSeenInput(), states=st.just(0), inputs=st.builds(list))
+    assert caught.value.law == "fsm history replay"
+    assert caught.value.detail == "replay() raised ValueError: seen before"
+
+
 def _counted(draws: list[int], values: st.SearchStrategy[int]) -> st.SearchStrategy[int]:
     """*values*, appending each drawn value to *draws*."""
 
