@@ -25,6 +25,7 @@ tagged :class:`Left` or :class:`Right`), :func:`many` keeps one state per key.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from enum import Enum, auto
 from functools import reduce
 from typing import Generic, TypeVar
 
@@ -80,9 +81,25 @@ class Decider(Generic[C, E, S]):
     is_terminal: Callable[[S], bool] = _never_terminal
 
 
-def state_of(decider: Decider[C, E, S], events: Iterable[E], state: S | None = None) -> S:
-    """The state after *events*, starting from *state* (default: ``decider.initial``)."""
-    start = decider.initial if state is None else state
+class _Initial(Enum):
+    INITIAL = auto()
+
+
+def state_of(
+    decider: Decider[C, E, S], events: Iterable[E], state: S | _Initial = _Initial.INITIAL
+) -> S:
+    """The state after *events*, starting from *state* (default: ``decider.initial``).
+
+    Any state given is where the fold starts, ``None`` included (a decider's state may be
+    optional):
+
+    >>> from returns.result import Success
+    >>> optional = Decider(initial=5, decide=lambda c, s: Success(()),
+    ...                    evolve=lambda s, e: None if e == "reset" else (s or 0) + e)
+    >>> state_of(optional, [1], None), state_of(optional, [1])
+    (1, 6)
+    """
+    start = decider.initial if state is _Initial.INITIAL else state
     return reduce(decider.evolve, events, start)
 
 

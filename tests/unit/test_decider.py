@@ -24,6 +24,18 @@ def test_state_of_folds_evolve_from_initial_or_given_state() -> None:
     assert state_of(bank.account, [bank.Withdrawn("acc-1", 20)], state).balance == 30
 
 
+def test_state_of_starts_from_a_given_none_state() -> None:
+    """A state of None given to state_of is where the fold starts, not "use the initial state"."""
+    optional: Decider[str, str, int | None] = Decider(
+        initial=5,
+        decide=lambda command, state: Success((command,)),
+        evolve=lambda state, event: None if event == "reset" else (state or 0) + 1,
+    )
+    assert state_of(optional, ["add"], None) == 1
+    assert state_of(optional, ["add"]) == 6
+    assert state_of(optional, ["reset", "add"]) == state_of(optional, ["add"], None)
+
+
 def test_run_decides_against_the_replayed_state() -> None:
     """run replays the events, then decides the command."""
     assert run(bank.account, bank.Deposit(5), OPENED) == Success((bank.Deposited("acc-1", 5),))

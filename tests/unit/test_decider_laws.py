@@ -28,6 +28,16 @@ def test_bank_account_keeps_the_laws() -> None:
     check_decider_laws(bank.account, bank_commands(), settings=FAST)
 
 
+def test_a_decider_whose_state_may_be_none_keeps_the_laws() -> None:
+    """The fold law resumes from a None state as from any other (a lawful optional state)."""
+    optional: Decider[str, str, int | None] = Decider(
+        initial=5,
+        decide=lambda command, state: Success((command,)),
+        evolve=lambda state, event: None if event == "reset" else (state or 0) + 1,
+    )
+    check_decider_laws(optional, st.sampled_from(["reset", "add"]), settings=FAST)
+
+
 # ---------------------------------------------------------------- planted: decide reads a global
 _decisions = itertools.count()
 
