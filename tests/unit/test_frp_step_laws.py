@@ -6,8 +6,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 
-from cim.frp import Behavior, DiscreteEvent, hold_loop, lift_all, switch_e, updates
+from cim.frp import (
+    Accumulator,
+    Behavior,
+    DiscreteEvent,
+    StepFunction,
+    hold_loop,
+    lift_all,
+    switch_e,
+    updates,
+)
 from laws import LawViolation, SignalOperations, check_signal_laws
 
 
@@ -16,6 +26,13 @@ def rejected_by(operations: SignalOperations) -> LawViolation:
     with pytest.raises(LawViolation) as caught:
         check_signal_laws(operations)
     return caught.value
+
+
+def initial_of(b: Behavior[Any]) -> Any:
+    """The first value of a step behaviour."""
+    function = b.function
+    assert isinstance(function, StepFunction)
+    return function.initial_value()
 
 
 def updates_per_occurrence(b: Behavior[Any]) -> DiscreteEvent[Any]:
@@ -28,7 +45,55 @@ def updates_per_occurrence(b: Behavior[Any]) -> DiscreteEvent[Any]:
 def test_updates_law_rejects_one_update_per_simultaneous_occurrence() -> None:
     """Simultaneous occurrences make one update; emitting each is caught."""
     violation = rejected_by(SignalOperations(updates=updates_per_occurrence))
-    assert violation.law.startswith("updates")
+    assert violation.law == UPDATES_OF_HOLD
+    assert violation.detail.startswith("updates(e.hold(initial)): expected ")
+
+
+UPDATES_OF_HOLD = "updates of hold: one per time, the last value"
+
+
+def updates_skipping_a_first_update_to_the_initial(b: Behavior[Any]) -> DiscreteEvent[Any]:
+    """A broken updates: a first update to a value equal to the initial one is left out."""
+    changes = updates(b).occurrences
+    first = initial_of(b)
+    return DiscreteEvent(changes[1:] if changes and changes[0][1] == first else changes)
+
+
+def test_updates_law_rejects_updates_that_skip_a_first_non_change() -> None:
+    """updates of a hold keeps an update to the initial value: the hold law compares with initial."""
+    violation = rejected_by(
+        SignalOperations(updates=updates_skipping_a_first_update_to_the_initial)
+    )
+    assert violation.law == UPDATES_OF_HOLD
+    assert violation.detail.startswith("updates(e.hold(initial)): expected ")
+
+
+def updates_sampling_a_derived_behaviour_at_t(b: Behavior[Any]) -> DiscreteEvent[Any]:
+    """A broken updates: right for a plain hold, but a derived behaviour's value at t, not after t."""
+    changes = updates(b)
+    if hasattr(b.function, "occurrences"):  # a plain hold
+        return changes
+    return DiscreteEvent(tuple((t, b.at(t)) for t, _ in changes.occurrences))
+
+
+def test_held_updates_law_rejects_derived_updates_with_the_value_before() -> None:
+    """A map, lift, calm or switch of holds is also the hold of its updates (values just after t)."""
+    violation = rejected_by(SignalOperations(updates=updates_sampling_a_derived_behaviour_at_t))
+    assert violation.law == "a step behaviour is the hold of its updates from its initial value"
+
+
+def accum_calmed(e: DiscreteEvent[Any], initial: Any, f: Callable[[Any, Any], Any]) -> Any:
+    """A broken accum: the same values at every time, but no update when the value stays the same."""
+    return e.scan(initial, f).calm().hold(initial)
+
+
+def test_pushed_accum_law_rejects_an_accum_without_its_non_changes() -> None:
+    """accum updates at every occurrence time, like the pushed evaluator, even to an equal value."""
+    violation = rejected_by(SignalOperations(accum=accum_calmed))
+    assert violation.law == "updates agree with the pushed accum"
+    assert violation.detail.startswith(
+        "updates(e.accum(initial, f)) vs the evaluator after each time: expected "
+    )
 
 
 def test_updates_law_rejects_updates_that_miss_a_change() -> None:
@@ -61,15 +126,31 @@ def test_calm_law_rejects_an_event_calm_that_compares_with_the_first_value() -> 
             tuple(o for i, o in enumerate(occurrences) if i == 0 or o[1] != occurrences[0][1])
         )
 
-    assert rejected_by(SignalOperations(event_calm=calm_against_first)).law == (
-        "calm drops repeated values"
-    )
+    violation = rejected_by(SignalOperations(event_calm=calm_against_first))
+    assert violation.law == "calm drops repeated values"
+    assert violation.detail.startswith("e.calm(): expected ")
 
 
 def test_calm_law_rejects_a_behavior_calm_that_keeps_non_changes() -> None:
     """A behaviour's calm must leave out updates to an equal value."""
     violation = rejected_by(SignalOperations(behavior_calm=lambda b: b))
-    assert violation.law == "calm keeps a behaviour's values and drops its non-changes"
+    assert violation.law == CALM_BEHAVIOR
+    assert violation.detail.startswith("updates(b.calm()): expected ")
+
+
+CALM_BEHAVIOR = "calm keeps a behaviour's values and drops its non-changes"
+
+
+def calm_forgetting_its_initial(b: Behavior[Any]) -> Behavior[Any]:
+    """A broken behaviour calm: rebuilt as the hold of its calm updates, but from None."""
+    return updates(b.calm()).hold(None)
+
+
+def test_calm_law_rejects_a_behavior_calm_that_changes_values() -> None:
+    """A behaviour's calm keeps its value at every time, also before its first update."""
+    violation = rejected_by(SignalOperations(behavior_calm=calm_forgetting_its_initial))
+    assert violation.law == CALM_BEHAVIOR
+    assert violation.detail.startswith("b.calm() at ")
 
 
 def test_lift_laws_reject_a_lift3_that_swaps_arguments() -> None:
@@ -79,7 +160,9 @@ def test_lift_laws_reject_a_lift3_that_swaps_arguments() -> None:
         """Broken: b and c change places."""
         return Behavior.from_function(lambda t: f(a.at(t), c.at(t), b.at(t)))
 
-    assert rejected_by(SignalOperations(lift3=swapped)).law == "lift3 is pointwise"
+    violation = rejected_by(SignalOperations(lift3=swapped))
+    assert violation.law == "lift3 is pointwise"
+    assert violation.detail.startswith("lift3((a, b, c), a, b, c) at ")
 
 
 def test_lift_laws_reject_a_lift_all_that_drops_the_last_behavior() -> None:
@@ -156,3 +239,55 @@ def test_hold_loop_law_rejects_a_loop_that_sees_the_current_occurrence() -> None
 
     violation = rejected_by(SignalOperations(hold_loop=eager))
     assert violation.law.startswith("hold_loop")
+
+
+def test_step_laws_draw_the_documented_inputs() -> None:
+    """The step laws draw ints in -5..5, calm values in 0..2 at the given times, at most 4 inners and lifts."""
+    initials: list[Any] = []
+    calmed: list[tuple[Any, Any]] = []
+    sizes: list[int] = []
+    lifted: list[int] = []
+
+    def spy_hold_from(e: DiscreteEvent[Any], start: Any, initial: Any) -> Behavior[Any]:
+        initials.append(initial)
+        return e.hold_from(start, initial)
+
+    def spy_hold_loop(initial: Any, define: Callable[[Behavior[Any]], Any]) -> Behavior[Any]:
+        initials.append(initial)
+        return hold_loop(initial, define)
+
+    def spy_accumulator(initial: Any, f: Callable[[Any, Any], Any]) -> Accumulator[Any, Any]:
+        initials.append(initial)
+        return Accumulator.start(initial, f)
+
+    def spy_event_calm(e: DiscreteEvent[Any]) -> DiscreteEvent[Any]:
+        calmed.extend(e.occurrences)
+        return e.calm()
+
+    def spy_switch_e(
+        initial: DiscreteEvent[Any], changes: DiscreteEvent[DiscreteEvent[Any]]
+    ) -> DiscreteEvent[Any]:
+        sizes.extend(len(e.occurrences) for e in (initial, *(e for _, e in changes.occurrences)))
+        return switch_e(initial, changes)
+
+    def spy_lift_all(f: Callable[[tuple[Any, ...]], Any], bs: Sequence[Behavior[Any]]) -> Any:
+        lifted.append(len(bs))
+        return lift_all(f, bs)
+
+    check_signal_laws(
+        SignalOperations(
+            hold_from=spy_hold_from,
+            hold_loop=spy_hold_loop,
+            accumulator=spy_accumulator,
+            event_calm=spy_event_calm,
+            switch_e=spy_switch_e,
+            lift_all=spy_lift_all,
+        ),
+        times=st.integers(20, 30),
+    )
+    assert set(initials) <= set(range(-5, 6))
+    assert min(initials) < 0 < max(initials)
+    assert {v for _, v in calmed} == {0, 1, 2}
+    assert {t for t, _ in calmed} <= set(range(20, 31))
+    assert max(sizes) <= 4
+    assert max(lifted) <= 4
