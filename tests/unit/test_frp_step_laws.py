@@ -227,7 +227,7 @@ def test_hold_loop_law_rejects_a_loop_whose_updates_are_not_accums() -> None:
 
 
 def test_hold_loop_law_rejects_an_evaluator_that_disagrees_with_the_loop() -> None:
-    """The loop law's check against the evaluator names it (a full check stops at push/pull first)."""
+    """The loop law's evaluator check names it (a full run stops at push/pull first)."""
     off_by_one = SignalOperations(
         accumulator=lambda initial, step: Accumulator.start(initial, lambda a, v: step(a, v) + 1)
     )
