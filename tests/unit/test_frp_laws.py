@@ -82,7 +82,7 @@ def test_laws_reject_a_push_evaluator_that_disagrees_with_pull() -> None:
             )
         )
     assert caught.value.law == "push/pull agreement"
-    assert "at " in caught.value.detail
+    assert caught.value.detail.startswith("pushed accum vs accum at ")
 
 
 @frozen
@@ -115,3 +115,102 @@ def test_signal_laws_hold_for_an_evaluator_that_replays_its_history() -> None:
             )
         )
     )
+
+
+def push_pull_violation(operations: SignalOperations) -> LawViolation:
+    """The violation check_signal_laws raises for *operations*, which must be of push/pull."""
+    with pytest.raises(LawViolation) as caught:
+        check_signal_laws(operations)
+    assert caught.value.law == "push/pull agreement"
+    return caught.value
+
+
+def scan_missing_the_first(e: DiscreteEvent[Any], initial: Any, step: Any) -> DiscreteEvent[Any]:
+    """A broken scan: of two or more running values the first is lost (the last, fold's, stays)."""
+    running = e.scan(initial, step).occurrences
+    return DiscreteEvent(running[1:] if len(running) > 1 else running)
+
+
+def test_push_pull_law_rejects_a_scan_that_the_pushed_values_disagree_with() -> None:
+    """A scan that passes the fold law still differs from the values pushed one at a time."""
+    violation = push_pull_violation(SignalOperations(scan=scan_missing_the_first))
+    assert violation.detail.startswith("pushed scan: expected ")
+
+
+@frozen
+class UnsetUntilPushed(Accumulator[Any, Any]):
+    """A broken push evaluator: its value is None until the first push (before_last keeps initial)."""
+
+    def push(self, t: Any, value: Any) -> Result[Accumulator[Any, Any], OutOfOrder]:
+        """Push as Accumulator does, starting from the initial value on the first push."""
+        started = self if self.last_time is not None else evolve(self, value=self.before_last)
+        return Accumulator.push(started, t, value)
+
+    def at(self, t: Any) -> Any:
+        """The initial value before any push, then as Accumulator does."""
+        return self.before_last if self.last_time is None else super().at(t)
+
+
+def checked_fold(e: DiscreteEvent[Any], initial: Any, step: Any) -> Any:
+    """A correct fold that checks its step up front, even for an event with no occurrences."""
+    if not callable(step):
+        raise TypeError(f"fold needs a step function, got {step!r}")
+    return e.fold(initial, step)
+
+
+def test_push_pull_law_rejects_a_pushed_value_that_is_not_the_fold() -> None:
+    """With nothing pushed the evaluator's value must be the fold of no occurrences: initial."""
+    violation = push_pull_violation(
+        SignalOperations(
+            accumulator=lambda initial, step: UnsetUntilPushed(step, None, initial),
+            fold=checked_fold,
+        )
+    )
+    example = violation.counterexample
+    assert isinstance(example, tuple)
+    event, initial = example[0], example[1]
+    assert event.occurrences == ()
+    assert violation.detail == f"pushed value None != fold {initial!r}"
+
+
+def keeps_the_latest(step: Any) -> bool:
+    """Whether *step* keeps the new value and drops the running one, as hold's step does."""
+    return bool(step(1, 2) == 2 and step(2, 1) == 1)
+
+
+def test_push_pull_law_rejects_a_hold_evaluator_that_disagrees_with_hold() -> None:
+    """An evaluator whose shortcut for hold counts the occurrences at t is caught by hold's check."""
+    violation = push_pull_violation(
+        SignalOperations(
+            accumulator=lambda initial, step: (
+                EagerAccumulator(step, initial, initial)
+                if keeps_the_latest(step)
+                else Accumulator.start(initial, step)
+            )
+        )
+    )
+    assert violation.detail.startswith("pushed hold vs hold at ")
+
+
+@frozen
+class BoundedAccumulator(Accumulator[Any, Any]):
+    """A broken push evaluator: it refuses (as out of order) a running value beyond +-50."""
+
+    def push(self, t: Any, value: Any) -> Result[Accumulator[Any, Any], OutOfOrder]:
+        """Push as Accumulator does, unless the new running value is too large to keep."""
+        pushed = Accumulator.push(self, t, value)
+        if isinstance(pushed, Success) and abs(pushed.unwrap().value) > 50:
+            return Failure(OutOfOrder(t, t))
+        return pushed
+
+
+def test_push_pull_law_rejects_an_evaluator_that_refuses_an_in_order_occurrence() -> None:
+    """Refusing an in-order push (here of the running evaluator only) is caught, not unwrapped."""
+    violation = push_pull_violation(
+        SignalOperations(
+            accumulator=lambda initial, step: BoundedAccumulator(step, initial, initial)
+        )
+    )
+    # Found in the pushes of the event, or (once shrunk) in the push after them.
+    assert violation.detail.startswith(("pushing the in-order ", "pushing 0 after "))
+    assert " gave <Failure: occurrence at " in violation.detail
