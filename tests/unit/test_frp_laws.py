@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 from typing import Any
@@ -214,3 +215,25 @@ def test_push_pull_law_rejects_an_evaluator_that_refuses_an_in_order_occurrence(
     # Found in the pushes of the event, or (once shrunk) in the push after them.
     assert violation.detail.startswith(("pushing the in-order ", "pushing 0 after "))
     assert " gave <Failure: occurrence at " in violation.detail
+
+
+@frozen
+class StrictlyLaterAccumulator(Accumulator[Any, Any]):
+    """A broken push evaluator: it refuses a push at its last time (simultaneous occurrences)."""
+
+    def push(self, t: Any, value: Any) -> Result[Accumulator[Any, Any], OutOfOrder]:
+        """Push as Accumulator does, but only at a time strictly after the last one."""
+        last = self.last_time
+        if last is not None and not last < t:
+            return Failure(OutOfOrder(last, t))
+        return Accumulator.push(self, t, value)
+
+
+def test_push_pull_law_rejects_an_evaluator_that_refuses_a_push_at_its_last_time() -> None:
+    """A push at the last time is simultaneous, not out of order: refusing it is caught."""
+    violation = push_pull_violation(
+        SignalOperations(
+            accumulator=lambda initial, step: StrictlyLaterAccumulator(step, initial, initial)
+        )
+    )
+    assert re.match(r"pushing (\d+) after \1 gave <Failure: ", violation.detail)
