@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 from typing import Any
@@ -63,6 +64,7 @@ def test_laws_reject_a_hold_that_includes_the_occurrence_at_t() -> None:
     event, _initial, samples = example
     assert caught.value.law == "hold/at consistency"
     assert {t for t, _ in event.occurrences} & set(samples)
+    assert caught.value.detail.startswith("e.hold(initial) (last value strictly before t) at ")
 
 
 @frozen
@@ -140,7 +142,7 @@ def test_push_pull_law_rejects_a_scan_that_the_pushed_values_disagree_with() -> 
 
 @frozen
 class UnsetUntilPushed(Accumulator[Any, Any]):
-    """A broken push evaluator: its value is None until the first push (before_last keeps initial)."""
+    """A broken push evaluator: its value is None until the first push (before_last: initial)."""
 
     def push(self, t: Any, value: Any) -> Result[Accumulator[Any, Any], OutOfOrder]:
         """Push as Accumulator does, starting from the initial value on the first push."""
@@ -194,7 +196,7 @@ def test_push_pull_law_rejects_an_accum_evaluator_that_disagrees_with_accum() ->
 
 
 def test_push_pull_law_rejects_a_hold_evaluator_that_disagrees_with_hold() -> None:
-    """An evaluator whose shortcut for hold counts the occurrences at t is caught by hold's check."""
+    """An evaluator whose hold shortcut counts the occurrences at t is caught by hold's check."""
     violation = push_pull_violation(
         SignalOperations(
             accumulator=lambda initial, step: (
@@ -251,3 +253,175 @@ def test_push_pull_law_rejects_an_evaluator_that_refuses_a_push_at_its_last_time
         )
     )
     assert re.match(r"pushing (\d+) after \1 gave <Failure: ", violation.detail)
+
+
+def violation_of(operations: SignalOperations, law: str) -> LawViolation:
+    """The violation check_signal_laws raises for *operations*, which must be of *law*."""
+    with pytest.raises(LawViolation) as caught:
+        check_signal_laws(operations)
+    assert caught.value.law == law
+    return caught.value
+
+
+def test_event_functor_identity_law_rejects_a_map_that_drops_an_occurrence() -> None:
+    """A map that loses the last occurrence is not the identity for id."""
+    violation = violation_of(
+        SignalOperations(event_map=lambda e, f: DiscreteEvent(e.map(f).occurrences[:-1])),
+        "event functor identity",
+    )
+    assert violation.detail.startswith("e.map(id): expected ")
+
+
+def test_event_functor_composition_law_rejects_a_map_that_applies_f_twice() -> None:
+    """Mapping f twice keeps id but breaks composition."""
+    violation = violation_of(
+        SignalOperations(event_map=lambda e, f: e.map(f).map(f)), "event functor composition"
+    )
+    assert violation.detail.startswith("e.map(f).map(g): expected ")
+
+
+def test_behavior_functor_identity_law_rejects_a_map_frozen_at_time_zero() -> None:
+    """A behaviour map that samples only at time 0 is not the identity for id."""
+    violation = violation_of(
+        SignalOperations(behavior_map=lambda b, f: Behavior.constant(f(b.at(0)))),
+        "behavior functor identity",
+    )
+    assert violation.detail.startswith("b.map(id) at ")
+
+
+def test_behavior_functor_composition_law_rejects_a_map_that_applies_f_twice() -> None:
+    """A behaviour map applying f twice keeps id but breaks composition."""
+    violation = violation_of(
+        SignalOperations(behavior_map=lambda b, f: b.map(f).map(f)),
+        "behavior functor composition",
+    )
+    assert violation.detail.startswith("b.map(f).map(g) at ")
+
+
+def apply_with(at: Callable[[Behavior[Any], Behavior[Any], Any], Any]) -> SignalOperations:
+    """Operations whose apply samples ``at(functions, arguments, t)``."""
+    return SignalOperations(apply=lambda fs, xs: Behavior.from_function(lambda t: at(fs, xs, t)))
+
+
+def test_applicative_identity_law_rejects_an_apply_frozen_at_time_zero() -> None:
+    """An apply that samples its argument only at time 0 breaks pure id <*> v = v."""
+    violation = violation_of(
+        apply_with(lambda fs, xs, t: fs.at(t)(xs.at(0))), "behavior applicative identity"
+    )
+    assert violation.detail.startswith("pure id <*> v at ")
+
+
+def test_applicative_homomorphism_law_rejects_an_apply_that_applies_twice() -> None:
+    """Applying the function twice keeps identity but breaks pure f <*> pure x = pure (f x)."""
+    violation = violation_of(
+        apply_with(lambda fs, xs, t: fs.at(t)(fs.at(t)(xs.at(t)))),
+        "behavior applicative homomorphism",
+    )
+    assert violation.detail.startswith("pure f <*> pure x at ")
+
+
+def test_applicative_interchange_law_rejects_an_apply_that_samples_functions_late() -> None:
+    """Sampling the functions one time later is invisible on constants, not on u <*> pure y."""
+    violation = violation_of(
+        apply_with(lambda fs, xs, t: fs.at(t + 1)(xs.at(t))), "behavior applicative interchange"
+    )
+    assert violation.detail.startswith("u <*> pure y at ")
+
+
+def applied_twice_if_function(fs: Behavior[Any], xs: Behavior[Any], t: Any) -> Any:
+    """A broken apply: a result that is itself a function is applied twice when used."""
+    result = fs.at(t)(xs.at(t))
+    return (lambda y: result(result(y))) if callable(result) else result
+
+
+def test_applicative_composition_law_rejects_an_apply_that_doubles_function_results() -> None:
+    """Only composition builds function-valued results, so only it sees them doubled."""
+    violation = violation_of(
+        apply_with(applied_twice_if_function), "behavior applicative composition"
+    )
+    assert violation.detail.startswith("pure (.) <*> u <*> v <*> w at ")
+
+
+def test_merge_union_law_names_a_merge_that_drops_simultaneous_occurrences() -> None:
+    """The time-ordered union law reports its name and the merge it compared."""
+    violation = violation_of(
+        SignalOperations(merge=merge_dropping_simultaneous), "merge is the time-ordered union"
+    )
+    assert violation.detail.startswith("a.merge(b): expected ")
+
+
+def test_merge_combine_law_rejects_a_merge_that_swaps_the_combined_values() -> None:
+    """Combining b's value with a's (not a's with b's) is caught by the combine law."""
+    violation = violation_of(
+        SignalOperations(
+            merge=lambda a, b, f: a.merge(b, None if f is None else lambda x, y: f(y, x))
+        ),
+        "merge combines simultaneous occurrences",
+    )
+    assert violation.detail.startswith("a.merge(b, a + b): expected ")
+
+
+def test_merge_associativity_law_rejects_a_merge_that_keeps_eight_occurrences_of_each() -> None:
+    """A merge that drops an input's occurrences past the 8th passes on drawn events, not nested."""
+    violation = violation_of(
+        SignalOperations(
+            merge=lambda a, b, f: DiscreteEvent(a.occurrences[:8]).merge(
+                DiscreteEvent(b.occurrences[:8]), f
+            )
+        ),
+        "merge associativity",
+    )
+    assert violation.detail.startswith("a.merge(b, ")
+    assert ").merge(c, " in violation.detail
+
+
+def test_never_law_rejects_a_never_that_occurs() -> None:
+    """A never with an occurrence is not the identity of merge."""
+    violation = violation_of(
+        SignalOperations(never=lambda: DiscreteEvent(((0, (0,)),))),
+        "never is the identity of merge",
+    )
+    assert violation.detail.startswith("a.merge(never, ")
+
+
+def test_never_law_rejects_a_merge_whose_never_shortcut_returns_never() -> None:
+    """With never on the left, merge must return the other event, checked separately."""
+    never: DiscreteEvent[Any] = DiscreteEvent(())
+    violation = violation_of(
+        SignalOperations(
+            never=lambda: never, merge=lambda a, b, f: a if a is never else a.merge(b, f)
+        ),
+        "never is the identity of merge",
+    )
+    assert violation.detail.startswith("never.merge(a, ")
+
+
+def test_filter_fusion_law_rejects_a_filter_that_keeps_the_rejected() -> None:
+    """A filter that keeps what p rejects breaks filter(p and q) = filter(p).filter(q)."""
+    violation = violation_of(
+        SignalOperations(filter=lambda e, p: e.filter(lambda x: not p(x))), "filter fusion"
+    )
+    assert violation.detail.startswith("e.filter(p).filter(q): expected ")
+
+
+def test_accum_law_rejects_an_accum_that_includes_the_occurrence_at_t() -> None:
+    """accum at t folds the occurrences strictly before t."""
+    violation = violation_of(
+        SignalOperations(
+            accum=lambda e, initial, f: Behavior.from_function(
+                lambda t: reduce(f, (v for s, v in e.occurrences if not t < s), initial)
+            )
+        ),
+        "accum/at consistency",
+    )
+    assert violation.detail.startswith(
+        "e.accum(initial, f) (fold of occurrences strictly before t) at "
+    )
+
+
+def test_fold_law_rejects_a_fold_that_stays_at_initial() -> None:
+    """fold is the last value of scan, not initial."""
+    violation = violation_of(
+        SignalOperations(fold=lambda e, initial, f: initial), "fold is the last scan"
+    )
+    assert violation.detail.startswith("fold gave ")
