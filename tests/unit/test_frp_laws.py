@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from attrs import evolve, frozen
+from hypothesis import Phase
+from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from returns.result import Failure, Result, Success
 
@@ -425,3 +427,71 @@ def test_fold_law_rejects_a_fold_that_stays_at_initial() -> None:
         SignalOperations(fold=lambda e, initial, f: initial), "fold is the last scan"
     )
     assert violation.detail.startswith("fold gave ")
+
+
+def test_signal_laws_hold_for_operations_that_show_the_functions_they_are_given() -> None:
+    """The laws' functions describe themselves (``(g) . (f)``, ``($ y)``, ``p and q``)."""
+    shown: list[str] = []
+
+    def traced_event_map(e: DiscreteEvent[Any], f: Callable[[Any], Any]) -> DiscreteEvent[Any]:
+        """DiscreteEvent.map, noting the function's description."""
+        shown.append(repr(f))
+        return e.map(f)
+
+    def traced_behavior_map(b: Behavior[Any], f: Callable[[Any], Any]) -> Behavior[Any]:
+        """Behavior.map, noting the function's description."""
+        shown.append(repr(f))
+        return b.map(f)
+
+    def traced_filter(e: DiscreteEvent[Any], p: Callable[[Any], bool]) -> DiscreteEvent[Any]:
+        """DiscreteEvent.filter, noting the predicate's description."""
+        shown.append(repr(p))
+        return e.filter(p)
+
+    def traced_constant(value: Any) -> Behavior[Any]:
+        """Behavior.constant, noting the value's description."""
+        shown.append(repr(value))
+        return Behavior.constant(value)
+
+    check_signal_laws(
+        SignalOperations(
+            event_map=traced_event_map,
+            behavior_map=traced_behavior_map,
+            filter=traced_filter,
+            constant=traced_constant,
+        )
+    )
+    assert any(re.fullmatch(r"\(.+\) \. \(.+\)", description) for description in shown)
+    assert any(re.fullmatch(r"\(\$ -?\d+\)", description) for description in shown)
+    assert any(re.fullmatch(r".+ and .+", description) for description in shown)
+
+
+def test_signal_laws_check_with_the_settings_they_are_given() -> None:
+    """Every law runs with the given settings: one example each maps a few events, not hundreds."""
+    mapped: list[DiscreteEvent[Any]] = []
+
+    def counted_map(e: DiscreteEvent[Any], f: Callable[[Any], Any]) -> DiscreteEvent[Any]:
+        """DiscreteEvent.map, counting its calls."""
+        mapped.append(e)
+        return e.map(f)
+
+    check_signal_laws(
+        SignalOperations(event_map=counted_map),
+        settings=Settings(max_examples=1, phases=[Phase.generate], database=None),
+    )
+    assert 0 < len(mapped) <= 8
+
+
+def hold_including_t_from_100(event: DiscreteEvent[Any], initial: Any) -> Behavior[Any]:
+    """A broken hold only at times from 100 on: there the occurrence at t already counts."""
+    right, wrong = event.hold(initial), hold_including_t(event, initial)
+    return Behavior.from_function(lambda t: wrong.at(t) if t >= 100 else right.at(t))
+
+
+def test_signal_laws_draw_the_times_they_are_given() -> None:
+    """The laws draw times from *times*: a hold broken only from time 100 on is caught there."""
+    with pytest.raises(LawViolation) as caught:
+        check_signal_laws(
+            SignalOperations(hold=hold_including_t_from_100), times=st.integers(100, 110)
+        )
+    assert caught.value.law == "hold/at consistency"
