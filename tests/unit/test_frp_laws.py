@@ -495,3 +495,26 @@ def test_signal_laws_draw_the_times_they_are_given() -> None:
             SignalOperations(hold=hold_including_t_from_100), times=st.integers(100, 110)
         )
     assert caught.value.law == "hold/at consistency"
+
+
+def merge_swapping_from_100(
+    a: DiscreteEvent[Any], b: DiscreteEvent[Any], combine: Any = None
+) -> DiscreteEvent[Any]:
+    """A broken merge only at times from 100 on: there it combines b's value with a's."""
+    merged = a.merge(b, combine)
+    swapped = a.merge(b, None if combine is None else lambda x, y: combine(y, x))
+    return DiscreteEvent(
+        tuple(
+            o if o[0] < 100 else s
+            for o, s in zip(merged.occurrences, swapped.occurrences, strict=True)
+        )
+    )
+
+
+def test_merge_laws_draw_the_times_they_are_given() -> None:
+    """The merge laws draw events at the given times: a merge broken from time 100 on is caught."""
+    with pytest.raises(LawViolation) as caught:
+        check_signal_laws(
+            SignalOperations(merge=merge_swapping_from_100), times=st.integers(100, 110)
+        )
+    assert caught.value.law == "merge combines simultaneous occurrences"

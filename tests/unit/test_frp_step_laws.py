@@ -236,3 +236,17 @@ def test_hold_loop_law_rejects_an_evaluator_that_disagrees_with_the_loop() -> No
         "updates of hold_loop(initial, e.snapshot(b, f)) vs the evaluator: "
         "expected ((1, 3), (3, 8)), got ((1, 2), (3, 6))"
     )
+
+
+def updates_with_the_value_before_unless_held(b: Behavior[Any]) -> DiscreteEvent[Any]:
+    """A broken updates: a behaviour that is not a plain hold reports its value before each one."""
+    changes = updates(b).occurrences
+    return DiscreteEvent(changes if is_plain_hold(b) else tuple((t, b.at(t)) for t, _ in changes))
+
+
+@LARGE_STRATEGY_REPR
+def test_held_updates_law_rejects_updates_with_the_value_before_the_update() -> None:
+    """Nested step behaviours change value (not only update), so a stale update value is caught."""
+    violation = rejected_by(SignalOperations(updates=updates_with_the_value_before_unless_held))
+    assert violation.law == HELD_UPDATES
+    assert violation.detail.startswith("the hold of updates (")
