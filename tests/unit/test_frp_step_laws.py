@@ -250,3 +250,22 @@ def test_held_updates_law_rejects_updates_with_the_value_before_the_update() -> 
     violation = rejected_by(SignalOperations(updates=updates_with_the_value_before_unless_held))
     assert violation.law == HELD_UPDATES
     assert violation.detail.startswith("the hold of updates (")
+
+
+CONSTANT = type(Behavior.constant(0).function)
+
+
+def updates_moving_constants(b: Behavior[Any]) -> DiscreteEvent[Any]:
+    """A broken updates: a constant behaviour gets an update at time 0 to its value plus one."""
+    if isinstance(b.function, CONSTANT):
+        return DiscreteEvent(((0, b.at(0) + 1),))
+    return updates(b)
+
+
+@LARGE_STRATEGY_REPR
+def test_step_laws_reject_updates_that_move_a_constant() -> None:
+    """Constants are step behaviours too: an update that changes one is caught."""
+    violation = rejected_by(SignalOperations(updates=updates_moving_constants))
+    assert violation.law in {HELD_UPDATES, "values: the value just after start, then later updates"}
+    assert isinstance(violation.counterexample, tuple)
+    assert isinstance(violation.counterexample[0].function, CONSTANT)
