@@ -344,7 +344,7 @@ def test_applicative_composition_law_rejects_an_apply_that_doubles_function_resu
     assert violation.detail.startswith("pure (.) <*> u <*> v <*> w at ")
 
 
-def test_merge_union_law_names_a_merge_that_drops_simultaneous_occurrences() -> None:
+def test_merge_union_law_rejects_by_name_a_merge_that_drops_simultaneous_occurrences() -> None:
     """The time-ordered union law reports its name and the merge it compared."""
     violation = violation_of(
         SignalOperations(merge=merge_dropping_simultaneous), "merge is the time-ordered union"
@@ -488,7 +488,7 @@ def hold_including_t_from_100(event: DiscreteEvent[Any], initial: Any) -> Behavi
     return Behavior.from_function(lambda t: wrong.at(t) if t >= 100 else right.at(t))
 
 
-def test_signal_laws_draw_the_times_they_are_given() -> None:
+def test_signal_laws_reject_a_hold_broken_only_at_the_given_times() -> None:
     """The laws draw times from *times*: a hold broken only from time 100 on is caught there."""
     with pytest.raises(LawViolation) as caught:
         check_signal_laws(
@@ -511,7 +511,7 @@ def merge_swapping_from_100(
     )
 
 
-def test_merge_laws_draw_the_times_they_are_given() -> None:
+def test_merge_laws_reject_a_merge_broken_only_at_the_given_times() -> None:
     """The merge laws draw events at the given times: a merge broken from time 100 on is caught."""
     with pytest.raises(LawViolation) as caught:
         check_signal_laws(
