@@ -19,6 +19,13 @@ from cim.frp import (
     updates,
 )
 from laws import LawViolation, SignalOperations, check_signal_laws
+from laws._signal_laws import _loop_is_accum
+
+HELD_UPDATES = "a step behaviour is the hold of its updates from its initial value"
+LOOP_IS_ACCUM = "hold_loop of a snapshot is accum and the evaluator (one occurrence per time)"
+# Shrinking a failure of a law on nested step behaviours can make Hypothesis build a strategy's
+# (long) repr and warn about it; that is about the search, not the law under test.
+LARGE_STRATEGY_REPR = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 
 def rejected_by(operations: SignalOperations) -> LawViolation:
@@ -104,6 +111,42 @@ def test_updates_law_rejects_updates_that_miss_a_change() -> None:
     assert "updates" in violation.law or "hold of its updates" in violation.law
 
 
+def is_plain_hold(b: Behavior[Any]) -> bool:
+    """Whether *b* is a hold of an event (its step function keeps the occurrences)."""
+    return getattr(b.function, "occurrences", None) is not None
+
+
+def updates_twice_unless_held(b: Behavior[Any]) -> DiscreteEvent[Any]:
+    """A broken updates: a behaviour that is not a plain hold reports each update twice."""
+    changes = updates(b).occurrences
+    return DiscreteEvent(
+        changes if is_plain_hold(b) else tuple(o for change in changes for o in (change, change))
+    )
+
+
+@LARGE_STRATEGY_REPR
+def test_held_updates_law_rejects_two_updates_at_one_time() -> None:
+    """Two updates at one time are not increasing (holds pass, so only this law sees it)."""
+    violation = rejected_by(SignalOperations(updates=updates_twice_unless_held))
+    assert violation.law == HELD_UPDATES
+    assert violation.detail.startswith("update times are not increasing: ")
+
+
+def updates_missing_the_first_unless_held(b: Behavior[Any]) -> DiscreteEvent[Any]:
+    """A broken updates: a behaviour that is not a plain hold loses its first update."""
+    changes = updates(b).occurrences
+    return DiscreteEvent(changes if is_plain_hold(b) else changes[1:])
+
+
+@LARGE_STRATEGY_REPR
+def test_held_updates_law_rejects_a_lost_update_naming_the_hold_of_the_updates() -> None:
+    """A lost update shows as a sample where the hold of the updates differs, named as such."""
+    violation = rejected_by(SignalOperations(updates=updates_missing_the_first_unless_held))
+    assert violation.law == HELD_UPDATES
+    assert violation.detail.startswith("the hold of updates (")
+    assert " from the initial value " in violation.detail
+
+
 def values_sampling_before(b: Behavior[Any], start: Any) -> DiscreteEvent[Any]:
     """A broken values: the first value is the one strictly before start (misses an update at start)."""
     later = tuple((t, v) for t, v in updates(b).occurrences if start < t)
@@ -114,6 +157,7 @@ def test_values_law_rejects_a_first_value_that_misses_the_update_at_start() -> N
     """values folds an update at start into its first occurrence."""
     violation = rejected_by(SignalOperations(values=values_sampling_before))
     assert violation.law.startswith("values")
+    assert violation.detail.startswith("values(b, ")
 
 
 def test_calm_law_rejects_an_event_calm_that_compares_with_the_first_value() -> None:
@@ -229,6 +273,16 @@ def test_hold_loop_law_rejects_a_single_round_of_iteration() -> None:
     assert violation.law.startswith("hold_loop")
 
 
+def test_hold_loop_law_rejects_a_loop_stuck_at_its_initial_value() -> None:
+    """A loop stuck at its initial value differs from the hold of its definition, named as such."""
+    violation = rejected_by(
+        SignalOperations(hold_loop=lambda initial, _: Behavior.constant(initial))
+    )
+    assert violation.law == "hold_loop is the fixed point of its definition"
+    assert violation.detail.startswith("b = hold_loop(")
+    assert " vs hold(define(b)) at " in violation.detail
+
+
 def test_hold_loop_law_rejects_a_loop_that_sees_the_current_occurrence() -> None:
     """A loop whose held value already counts the occurrence at t is not accum."""
 
@@ -291,3 +345,62 @@ def test_step_laws_draw_the_documented_inputs() -> None:
     assert {t for t, _ in calmed} <= set(range(20, 31))
     assert max(sizes) <= 4
     assert max(lifted) <= 4
+
+
+def test_hold_loop_law_rejects_a_loop_whose_updates_are_not_accums() -> None:
+    """A calmed hold_loop has the fixed point's values but not accum's updates to equal values."""
+
+    def calmed(initial: Any, define: Callable[[Behavior[Any]], DiscreteEvent[Any]]) -> Any:
+        """Broken: the right values, without the updates to an equal value."""
+        return hold_loop(initial, define).calm()
+
+    violation = rejected_by(SignalOperations(hold_loop=calmed))
+    assert violation.law == LOOP_IS_ACCUM
+    assert violation.detail.startswith(
+        "updates of hold_loop(initial, e.snapshot(b, f)) vs of e.accum(initial, f): expected "
+    )
+
+
+def test_hold_loop_law_rejects_an_evaluator_that_disagrees_with_the_loop() -> None:
+    """The loop law's evaluator check names it (a full run stops at push/pull first)."""
+    off_by_one = SignalOperations(
+        accumulator=lambda initial, step: Accumulator.start(initial, lambda a, v: step(a, v) + 1)
+    )
+    problem = _loop_is_accum(off_by_one, DiscreteEvent(((1, 2), (3, 4))), 0, lambda a, v: a + v)
+    assert problem == (
+        "updates of hold_loop(initial, e.snapshot(b, f)) vs the evaluator: "
+        "expected ((1, 3), (3, 8)), got ((1, 2), (3, 6))"
+    )
+
+
+def updates_with_the_value_before_unless_held(b: Behavior[Any]) -> DiscreteEvent[Any]:
+    """A broken updates: a behaviour that is not a plain hold reports its value before each one."""
+    changes = updates(b).occurrences
+    return DiscreteEvent(changes if is_plain_hold(b) else tuple((t, b.at(t)) for t, _ in changes))
+
+
+@LARGE_STRATEGY_REPR
+def test_held_updates_law_rejects_updates_with_the_value_before_the_update() -> None:
+    """Nested step behaviours change value (not only update), so a stale update value is caught."""
+    violation = rejected_by(SignalOperations(updates=updates_with_the_value_before_unless_held))
+    assert violation.law == HELD_UPDATES
+    assert violation.detail.startswith("the hold of updates (")
+
+
+CONSTANT = type(Behavior.constant(0).function)
+
+
+def updates_moving_constants(b: Behavior[Any]) -> DiscreteEvent[Any]:
+    """A broken updates: a constant behaviour gets an update at time 0 to its value plus one."""
+    if isinstance(b.function, CONSTANT):
+        return DiscreteEvent(((0, b.at(0) + 1),))
+    return updates(b)
+
+
+@LARGE_STRATEGY_REPR
+def test_step_laws_reject_updates_that_move_a_constant() -> None:
+    """Constants are step behaviours too: an update that changes one is caught."""
+    violation = rejected_by(SignalOperations(updates=updates_moving_constants))
+    assert violation.law in {HELD_UPDATES, "values: the value just after start, then later updates"}
+    assert isinstance(violation.counterexample, tuple)
+    assert isinstance(violation.counterexample[0].function, CONSTANT)
