@@ -518,3 +518,33 @@ def test_merge_laws_reject_a_merge_broken_only_at_the_given_times() -> None:
             SignalOperations(merge=merge_swapping_from_100), times=st.integers(100, 110)
         )
     assert caught.value.law == "merge combines simultaneous occurrences"
+
+
+def test_signal_laws_draw_the_documented_inputs() -> None:
+    """The signal laws sample behaviours at no more than 6 times and hold events from ints in -5..5."""
+    sampled: list[list[Any]] = []
+    initials: list[Any] = []
+
+    def spy_map(b: Behavior[Any], f: Callable[[Any], Any]) -> Behavior[Any]:
+        """Behavior.map; an identity map (the functor identity law) records its sample times."""
+        mapped = b.map(f)
+        if repr(f) != "id":
+            return mapped
+        times: list[Any] = []
+        sampled.append(times)
+
+        def at(t: Any) -> Any:
+            times.append(t)
+            return mapped.at(t)
+
+        return Behavior.from_function(at)
+
+    def spy_hold(e: DiscreteEvent[Any], initial: Any) -> Behavior[Any]:
+        """DiscreteEvent.hold, recording its initial value."""
+        initials.append(initial)
+        return e.hold(initial)
+
+    check_signal_laws(SignalOperations(behavior_map=spy_map, hold=spy_hold))
+    assert max(map(len, sampled)) <= 6
+    assert set(initials) <= set(range(-5, 6))
+    assert min(initials) < 0 < max(initials)
