@@ -39,7 +39,7 @@ bench: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-# Slow (about 20 minutes for cim/, longer for laws/, on two idle cores; not part of CI): mutation scores of cim/ and of the law checkers,
+# Slow (about 20 minutes for cim/, about an hour for laws/, on two idle cores; not part of CI): mutation scores of cim/ and of the law checkers,
 # written into docs/verification.md. `make mutation TARGETS=laws` runs one target.
 mutation: $(STAMP)
 	$(BIN)/python tools/mutation.py $(TARGETS)

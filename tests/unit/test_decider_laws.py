@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from attrs import define
-from hypothesis import given, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 from returns.result import Failure, Result, Success
@@ -16,6 +16,7 @@ from cim.decider import Decider, Rejection
 from cim.examples import bank
 from laws import HistoryCase, LawViolation, check_decider_laws
 from tests.unit._bank_strategies import bank_commands
+from tests.unit._drawn import longest_drawn
 
 FAST = settings(max_examples=60, database=None, deadline=None)
 NEEDLE = settings(FAST, max_examples=100, derandomize=True)  # reproducible hunt for rare histories
@@ -273,13 +274,4 @@ def test_drawn_cases_have_the_documented_sizes(monkeypatch: pytest.MonkeyPatch) 
     adder: Decider[int, int, int] = Decider(0, lambda c, n: Success((c,)), lambda n, e: n + e)
     check_decider_laws(adder, st.integers())
     assert len(drawn) == 4
-    longest = {"history": 0, "other": 0}
-
-    @settings(max_examples=300, derandomize=True, database=None)
-    @given(drawn[0])
-    def measure(case: HistoryCase[int]) -> None:
-        for name, most in longest.items():
-            longest[name] = max(most, len(getattr(case, name)))
-
-    measure()
-    assert longest == {"history": 15, "other": 6}
+    assert longest_drawn(drawn[0], "history", "other") == {"history": 15, "other": 6}

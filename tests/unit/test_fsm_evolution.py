@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
@@ -20,6 +20,7 @@ from cim.fsm import (
 )
 from laws import EvolutionHistory, LawViolation, check_fsm_evolution
 from tests.cli.fsm_versions import TicketV1, TicketV2, breaking, compatible, v1
+from tests.unit._drawn import longest_drawn
 
 
 def test_an_added_step_is_compatible() -> None:
@@ -185,15 +186,7 @@ def test_inputs_the_old_machine_refuses_are_skipped_not_the_end(
 def test_drawn_histories_have_the_documented_size(monkeypatch: pytest.MonkeyPatch) -> None:
     """The drawn histories hold at most 12 inputs, and that many are drawn."""
     histories, _ = _drawn_law(monkeypatch, _three_steps(), _three_steps())
-    longest = [0]
-
-    @settings(max_examples=300, derandomize=True, database=None)
-    @given(histories)
-    def measure(case: EvolutionHistory[int]) -> None:
-        longest[0] = max(longest[0], len(case.inputs))
-
-    measure()
-    assert longest[0] == 12
+    assert longest_drawn(histories, "inputs") == {"inputs": 12}
 
 
 def _counted(draws: list[int], values: SearchStrategy[int]) -> SearchStrategy[int]:

@@ -4,7 +4,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 from pyrsistent import PMap, pmap
@@ -15,6 +15,7 @@ from cim.examples import bank
 from cim.projection import Projection
 from laws import FoldCase, LawViolation, check_projection_laws
 from tests.unit._bank_strategies import bank_events
+from tests.unit._drawn import longest_drawn
 
 Balances = Projection[PMap[str, int], bank.BankEvent]
 FAST = settings(max_examples=60, database=None, deadline=None)
@@ -319,13 +320,5 @@ def test_drawn_cases_have_the_documented_sizes(monkeypatch: pytest.MonkeyPatch) 
     counter: Projection[int, int] = Projection("count", 0, lambda n, e: (n + e, ()))
     check_projection_laws(counter, st.integers())
     assert len(drawn) == 4
-    longest = {"start": 0, "xs": 0, "ys": 0, "other": 0}
-
-    @settings(max_examples=300, derandomize=True, database=None)
-    @given(drawn[0])
-    def measure(case: FoldCase[int]) -> None:
-        for name, most in longest.items():
-            longest[name] = max(most, len(getattr(case, name)))
-
-    measure()
+    longest = longest_drawn(drawn[0], "start", "xs", "ys", "other")
     assert longest == {"start": 8, "xs": 12, "ys": 12, "other": 6}
