@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 import anyio
 import anyio.to_thread
@@ -79,7 +79,7 @@ class _Node(Protocol):
 
     def wait_ready(self) -> None: ...
 
-    def wait_meta_leader(self) -> None: ...
+    def wait_meta_leader(self, alongside: Sequence[Any] = ()) -> None: ...
 
 
 class StartedTogether(StartedAndStopped):
@@ -105,7 +105,8 @@ class StartedTogether(StartedAndStopped):
 
         A port taken between choosing and binding it (by any process on the machine) fails the
         start (a node whose route port is taken exits just after it logs ready: the meta-leader
-        wait reports that); it is then tried again on fresh ports, up to three times in all.
+        wait, which watches every node, reports that at once); it is then tried again on fresh
+        ports, up to three times in all.
         """
         attempt = 1
         while True:
@@ -116,7 +117,7 @@ class StartedTogether(StartedAndStopped):
                 for node in nodes:
                     node.wait_ready()
                 for node in nodes:
-                    node.wait_meta_leader()
+                    node.wait_meta_leader(alongside=nodes)
                 self._wait_placeable()
             except ServerStartError as error:
                 self.stop()

@@ -216,13 +216,19 @@ class NatsServer(StartedAndStopped):
             shutil.rmtree(self._own_dir, ignore_errors=True)
             self._own_dir = None
 
-    def wait_meta_leader(self) -> None:
-        """Block until this clustered node knows the JetStream meta leader (it can serve JetStream)."""
+    def wait_meta_leader(self, alongside: Sequence[NatsServer] = ()) -> None:
+        """Block until this clustered node knows the JetStream meta leader (it can serve JetStream).
+
+        ``ServerStartError`` at once if this node or one *alongside* it (the rest of its cluster)
+        has exited: e.g. a node whose route port was taken exits just after it logs ready, and
+        the others may then wait for it in vain.
+        """
         assert self.process is not None, "launch() first"
         deadline = time.monotonic() + self.start_timeout
         while self._count(_META_LEADER_LINE) <= self._leaders_before:
-            if self.process.poll() is not None:  # e.g. its route port was taken once it was ready
-                raise ServerStartError(f"nats-server {self.name} exited:\n{self._log_tail()}")
+            for node in (self, *alongside):
+                if node.process is not None and node.process.poll() is not None:
+                    raise ServerStartError(f"nats-server {node.name} exited:\n{node._log_tail()}")
             if time.monotonic() > deadline:
                 raise ServerStartError(
                     f"{self.name}: no JetStream meta leader:\n{self._log_tail()}"

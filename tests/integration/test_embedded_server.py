@@ -117,6 +117,28 @@ def test_a_node_that_exits_after_ready_fails_the_meta_leader_wait_at_once() -> N
             node.stop()
 
 
+def test_the_meta_leader_wait_reports_another_node_that_exited() -> None:
+    """While one node waits for a meta leader, another that exited after ready (its route port
+    taken) is reported at once: the waiting node could otherwise wait its whole timeout."""
+    cluster = NatsCluster(3)
+    first, squatted = cluster.servers[0], cluster.servers[1]
+    assert squatted.cluster_port is not None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", squatted.cluster_port))
+        squatter.listen()
+        for node in cluster.servers:
+            node.launch()
+        try:
+            assert squatted.process is not None
+            squatted.process.wait(timeout=squatted.start_timeout)
+            started = time.monotonic()
+            with pytest.raises(ServerStartError, match=r"(?s)n2 exited.*address already in use"):
+                first.wait_meta_leader(alongside=cluster.servers)
+            assert time.monotonic() - started < 1.0
+        finally:
+            cluster.stop()
+
+
 async def test_reload_applies_new_permissions_and_reports_a_bad_config() -> None:
     """A reload with a password user added lets that user in; a config the server cannot parse
     is a ServerStartError naming the parse error, and the server keeps the old config."""
