@@ -155,8 +155,7 @@ class NatsServer(StartedAndStopped):
         assert self.process is not None, "launch() first"
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServerStartError(f"nats-server {self.name} exited:\n{self._log_tail()}")
+            self._fail_if_exited()
             if self._count(_READY_LINE) > self._starts_before and _port_open(self.port):
                 return
             time.sleep(0.02)
@@ -227,13 +226,17 @@ class NatsServer(StartedAndStopped):
         deadline = time.monotonic() + self.start_timeout
         while self._count(_META_LEADER_LINE) <= self._leaders_before:
             for node in (self, *alongside):
-                if node.process is not None and node.process.poll() is not None:
-                    raise ServerStartError(f"nats-server {node.name} exited:\n{node._log_tail()}")
+                node._fail_if_exited()
             if time.monotonic() > deadline:
                 raise ServerStartError(
                     f"{self.name}: no JetStream meta leader:\n{self._log_tail()}"
                 )
             time.sleep(0.05)
+
+    def _fail_if_exited(self) -> None:
+        """``ServerStartError`` with the log tail if the launched process has exited."""
+        if self.process is not None and self.process.poll() is not None:
+            raise ServerStartError(f"nats-server {self.name} exited:\n{self._log_tail()}")
 
     def _count(self, line: str) -> int:
         if self._own_dir is None:  # never started, or stopped and removed: nothing logged
