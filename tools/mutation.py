@@ -137,12 +137,21 @@ def _selected(name: str, only: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, glob) for glob in only)
 
 
-def _survivors(target: str, equivalent: dict[str, str]) -> list[str]:
-    """The mutants ``docs/mutation/<target>.json`` records as surviving or untested, less the
-    equivalent ones: what ``--survivors`` judges again (after new tests)."""
-    statuses = json.loads((RESULTS / f"{target}.json").read_text("utf-8"))
-    alive = (n for n, s in sorted(statuses.items()) if s not in KILLED and s != NOT_RUN)
-    return [name for name in alive if name not in equivalent]
+def _alive(status: str) -> bool:
+    """Judged, and not killed: survived, or no test runs it."""
+    return status not in KILLED and status != NOT_RUN
+
+
+def _surviving(statuses: dict[str, str], equivalent: dict[str, str]) -> list[str]:
+    """The mutants judged alive that are not listed as equivalent, in name order: the report's
+    survivors, and what ``--survivors`` judges again (after new tests)."""
+    return [n for n, s in sorted(statuses.items()) if _alive(s) and n not in equivalent]
+
+
+def _recorded(target: str) -> dict[str, str]:
+    """The statuses kept in ``docs/mutation/<target>.json``."""
+    statuses: dict[str, str] = json.loads((RESULTS / f"{target}.json").read_text("utf-8"))
+    return statuses
 
 
 def _statuses(work: Path, only: list[str]) -> dict[str, str]:
@@ -184,8 +193,7 @@ def _by_module(statuses: dict[str, str], equivalent: dict[str, str]) -> dict[str
     """Counts per module; a surviving mutant listed as equivalent counts as "equivalent"."""
     by_module: dict[str, Counter[str]] = defaultdict(Counter)
     for name, status in statuses.items():
-        judged_alive = status not in KILLED and status != NOT_RUN
-        by_module[_module(name)][EQUIV if judged_alive and name in equivalent else status] += 1
+        by_module[_module(name)][EQUIV if _alive(status) and name in equivalent else status] += 1
     return by_module
 
 
@@ -224,9 +232,12 @@ def _percent(part: int, whole: int) -> str:
 def _write_report(
     target: str, table: str, statuses: dict[str, str], equivalent: dict[str, str]
 ) -> None:
-    alive = [n for n, s in sorted(statuses.items()) if s not in KILLED and s != NOT_RUN]
-    survivors = [f"{n}: {statuses[n]}" for n in alive if n not in equivalent]
-    equivalents = [f"| `{n}` | {equivalent[n]} |" for n in alive if n in equivalent]
+    survivors = [f"{n}: {statuses[n]}" for n in _surviving(statuses, equivalent)]
+    equivalents = [
+        f"| `{n}` | {equivalent[n]} |"
+        for n, s in sorted(statuses.items())
+        if _alive(s) and n in equivalent
+    ]
     start, end = f"<!-- mutation:{target} -->", f"<!-- /mutation:{target} -->"
     text = REPORT.read_text(encoding="utf-8")
     if start not in text or end not in text:
@@ -254,12 +265,12 @@ def main() -> None:
     arguments = parser.parse_args()
     equivalent = _equivalent()
     for target in arguments.targets:
-        only = _survivors(target, equivalent) if arguments.survivors else arguments.only
+        only = _surviving(_recorded(target), equivalent) if arguments.survivors else arguments.only
         if arguments.survivors and not only:
             print(f"== {target}: no survivor to judge again")
             continue
         if arguments.tables:
-            statuses = json.loads((RESULTS / f"{target}.json").read_text("utf-8"))
+            statuses = _recorded(target)
             table = _table(_by_module(statuses, equivalent))
             _write_report(target, table, statuses, equivalent)
             print(f"== {target}\n{table}")
