@@ -1,4 +1,4 @@
-"""How long what a law checker draws gets: the helper of the documented-size tests."""
+"""What a law checker draws: helpers of the tests that pin its sizes and its example counts."""
 
 from __future__ import annotations
 
@@ -20,3 +20,13 @@ def longest_drawn(cases: SearchStrategy[Any], *fields: str) -> dict[str, int]:
 
     measure()
     return longest
+
+
+def counted(draws: list[Any], values: SearchStrategy[Any]) -> SearchStrategy[Any]:
+    """*values*, appending each drawn value to *draws*."""
+
+    def seen(value: Any) -> Any:
+        draws.append(value)
+        return value
+
+    return values.map(seen)

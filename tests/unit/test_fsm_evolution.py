@@ -20,7 +20,7 @@ from cim.fsm import (
 )
 from laws import EvolutionHistory, LawViolation, check_fsm_evolution
 from tests.cli.fsm_versions import TicketV1, TicketV2, breaking, compatible, v1
-from tests.unit._drawn import longest_drawn
+from tests.unit._drawn import counted, longest_drawn
 
 
 def test_an_added_step_is_compatible() -> None:
@@ -189,22 +189,12 @@ def test_drawn_histories_have_the_documented_size(monkeypatch: pytest.MonkeyPatc
     assert longest_drawn(histories, "inputs") == {"inputs": 12}
 
 
-def _counted(draws: list[int], values: SearchStrategy[int]) -> SearchStrategy[int]:
-    """*values*, appending each drawn value to *draws*."""
-
-    def seen(value: int) -> int:
-        draws.append(value)
-        return value
-
-    return values.map(seen)
-
-
 @pytest.mark.parametrize("options", [{"max_examples": 2}, {"settings": settings(max_examples=2)}])
 def test_check_fsm_evolution_runs_no_more_examples_than_asked(options: dict[str, Any]) -> None:
     """Asked for two examples (by max_examples or by settings), at most 2 x 12 inputs are drawn."""
     drawn: list[int] = []
     check_fsm_evolution(
-        _three_steps(), _three_steps(), inputs=_counted(drawn, st.integers(0, 20)), **options
+        _three_steps(), _three_steps(), inputs=counted(drawn, st.integers(0, 20)), **options
     )
     # the default would be 100 histories (25 in a mutation run) of up to 12 inputs each
     assert 0 < len(drawn) <= 2 * 12

@@ -18,6 +18,7 @@ from returns.result import Failure, Result, Success
 from cim.decider import Decider, Rejection
 from cim.fsm import InvalidTransition, Invariant, TransitionError
 from laws import LawViolation, check_decider_laws, check_fsm_laws
+from tests.unit._drawn import counted
 
 Decision = Result[tuple[int, ...], Rejection]
 
@@ -136,24 +137,14 @@ def test_a_replay_raising_is_reported_as_replay() -> None:
     assert caught.value.detail == "replay() raised ValueError: seen before"
 
 
-def _counted(draws: list[int], values: st.SearchStrategy[int]) -> st.SearchStrategy[int]:
-    """*values*, appending each drawn value to *draws*."""
-
-    def seen(value: int) -> int:
-        draws.append(value)
-        return value
-
-    return values.map(seen)
-
-
 @pytest.mark.parametrize("options", [{"max_examples": 2}, {"settings": settings(max_examples=2)}])
 def test_check_fsm_laws_runs_no_more_examples_than_asked(options: dict[str, Any]) -> None:
     """Asked for two examples (by max_examples or by settings), each law draws about two states."""
     states: list[int] = []
-    counted = _counted(states, st.integers(0, 3))
+    drawn_states = counted(states, st.integers(0, 3))
     in_range: Invariant[int] = Invariant("0..3", lambda n: 0 <= n <= 3)
     check_fsm_laws(
-        Counter(), states=counted, inputs=st.integers(-1, 1), invariants=[in_range], **options
+        Counter(), states=drawn_states, inputs=st.integers(-1, 1), invariants=[in_range], **options
     )
     # five laws (one invariant), one state per example; the default would be 100 per law (or
     # all 12 cases of this small space)
@@ -217,6 +208,6 @@ def test_a_decide_returning_no_result_is_reported_as_decide() -> None:
 def test_check_decider_laws_runs_no_more_examples_than_asked(options: dict[str, Any]) -> None:
     """Asked for two examples (by max_examples or by settings), each law draws a few commands."""
     commands: list[int] = []
-    check_decider_laws(_adder(), _counted(commands, st.integers(1, 3)), **options)
+    check_decider_laws(_adder(), counted(commands, st.integers(1, 3)), **options)
     # four laws of two examples, each at most 15 + 1 + 6 commands; the default would be 100 each
     assert 0 < len(commands) <= 4 * 2 * (15 + 1 + 6)
