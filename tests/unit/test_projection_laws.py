@@ -279,8 +279,8 @@ def test_associativity_compares_effects_when_states_look_equal() -> None:
     careless: Projection[_Careless | None, int] = Projection(
         "careless", _Careless(0), _closing_logging_step
     )
-    with pytest.raises(LawViolation) as caught:
-        check_projection_laws(careless, st.integers(), settings=FAST)
+    with pytest.raises(LawViolation) as caught:  # reproducible: a random search missed it rarely
+        check_projection_laws(careless, st.integers(), settings=settings(FAST, derandomize=True))
     assert caught.value.law == "fold associativity"
     detail = caught.value.detail  # the drawn lists are not shrunk under the mutation profile
     assert detail.startswith("effects of `xs` then `ys` are [")
