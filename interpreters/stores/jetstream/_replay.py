@@ -23,7 +23,9 @@ The per-message work in Python is what bounds a replay, so the reply inbox is *t
 (:func:`~interpreters.natsio.client_internals.tap`): nats-py hands each message's subject, reply
 subject, raw header block and body to :meth:`Replay._on_raw`, which appends them to a list, with
 no ``Msg`` object, no header parsing and no task hop per message. The headers of a whole burst
-are parsed in one loop when the burst is taken. (A nats-py without the member the tap needs gets
+are parsed together when the burst is taken
+(:func:`~interpreters.natsio.client_internals.parse_header_blocks`: a burst of one header
+layout with one regex, no Python loop per header). (A nats-py without the member the tap needs gets
 an ordinary subscription callback instead: slower, same results.)
 
 No message can go missing unnoticed: every direct-get message carries the sequence of the
@@ -35,7 +37,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncGenerator
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -47,6 +51,7 @@ from nats.js import api
 
 from interpreters.natsio.client_internals import (
     can_tap,
+    parse_header_blocks,
     parse_header_lines,
     subscription_id,
     tap,
@@ -286,29 +291,33 @@ class Replay:
     def _stored(self, burst: _Burst) -> list[Stored]:
         """The messages of an ended *burst*, headers parsed (a consumer's message gets the
         ``Nats-Sequence`` and ``Nats-Subject`` a direct get's has), none missing."""
-        headers_of = self._headers
+        blocks, bodies, subjects, replies = map(list, zip(*burst.raw, strict=True))
+        headers = self._headers(blocks)
+        stored = list(zip(headers, bodies, strict=True))
         if not burst.want:
-            stored = [(headers_of(block), data) for block, data, _, _ in burst.raw]
             _check_chain(stored, burst.last)
             return stored
-        stored = []
+        sequences, consumer_sequences, _ = zip(*map(acked, replies), strict=True)
         delivered = self._delivered
-        for block, data, subject, reply in burst.raw:
-            sequence, consumer_sequence, _ = acked(reply)
-            if consumer_sequence != delivered + 1:
-                raise DirectGetError(f"the consumer lost messages after delivering {delivered}")
-            delivered = consumer_sequence
-            headers = headers_of(block)
-            headers[SEQUENCE] = sequence
-            headers[SUBJECT] = subject.decode()
-            stored.append((headers, data))
-        self._delivered = delivered
+        expected = range(delivered + 1, delivered + len(stored) + 1)
+        if consumer_sequences != tuple(expected):
+            in_order = next(
+                i for i, number in enumerate(consumer_sequences) if number != expected[i]
+            )
+            raise DirectGetError(
+                f"the consumer lost messages after delivering {delivered + in_order}"
+            )
+        self._delivered = expected[-1]
+        _each(map(dict.__setitem__, headers, repeat(SEQUENCE), sequences))
+        _each(map(dict.__setitem__, headers, repeat(SUBJECT), map(bytes.decode, subjects)))
         return stored
 
-    def _headers(self, block: Any) -> dict[str, str]:
+    def _headers(self, blocks: list[Any]) -> list[dict[str, str]]:
         if self._parsed:  # pragma: no cover - see open(): nats-py parsed them
-            return dict(block)
-        return parse_header_lines(block[_HEADER_LINE:] if block else b"")
+            return list(map(dict, blocks))
+        if None in blocks:  # messages without headers (not events)
+            blocks = [block or b"" for block in blocks]
+        return parse_header_blocks(blocks)
 
     async def bursts(
         self, subject: str, start: int, *, follow: bool
@@ -339,6 +348,10 @@ class Replay:
                 yield self._stored(burst)
             if not more:
                 return
+
+
+_each = deque[Any](maxlen=0).extend
+"""Runs an iterator to its end (a map whose calls are wanted, not their values)."""
 
 
 def _finish(burst: _Burst) -> None:
