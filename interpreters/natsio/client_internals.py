@@ -42,7 +42,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 import nats.aio.client
@@ -315,27 +315,24 @@ def parse_header_blocks(blocks: list[bytes]) -> list[dict[str, str]]:
     values zipped with the layout's names (no name is read twice). A burst of mixed layouts, or
     any other line, is parsed block by block.
 
-    >>> parse_header_blocks([b"NATS/1.0\r\nA: 1\r\nB: 2\r\n\r\n", b"NATS/1.0\r\nA: 3\r\nB: 4\r\n\r\n"])
+    >>> parse_header_blocks([b"NATS/1.0\\r\\nA: 1\\r\\nB: 2\\r\\n\\r\\n", b"NATS/1.0\\r\\nA: 3\\r\\nB: 4\\r\\n\\r\\n"])
     [{'A': '1', 'B': '2'}, {'A': '3', 'B': '4'}]
-    >>> parse_header_blocks([b"NATS/1.0\r\nA: 1\r\n\r\n", b"NATS/1.0\r\nA:  padded \r\n\r\n"])
+    >>> parse_header_blocks([b"NATS/1.0\\r\\nA: 1\\r\\n\\r\\n", b"NATS/1.0\\r\\nA:  padded \\r\\n\\r\\n"])
     [{'A': '1'}, {'A': 'padded'}]
     """
-    if blocks:
+    count = len(blocks)
+    if count and all(map(bytes.endswith, blocks, repeat(_TAIL))):
         names = tuple(parse_header_lines(blocks[0][len(_HEAD) :]))
         text = b"".join(blocks).decode("latin-1")
-        count = len(blocks)
-        # Each block starts with the only NATS/1.0 line of its own and ends with the only empty
-        # line of its own: so a match (which holds neither inside) can only be a whole block.
-        if (
-            text.count("NATS/1.0\r\n") == count == text.count("\r\n\r\n")
-            and all(map(bytes.startswith, blocks, repeat(_HEAD)))
-            and all(map(bytes.endswith, blocks, repeat(_TAIL)))
+        rows = _layout(names).findall(text)
+        # Matches do not overlap: as many as the blocks and as long in all as the burst, they
+        # cover it end to end. An empty line ends a match and is never inside one; every block
+        # ends with one: so each block ends where a match does, and is that whole match.
+        fixed = len(_HEAD) + 2 + sum(len(name) + 4 for name in names)
+        if len(rows) == count and len(text) == fixed * count + sum(
+            map(len, chain.from_iterable(rows))
         ):
-            rows = _layout(names).findall(text)
-            if len(rows) == count:
-                if len(names) == 1:  # findall gives a row of one group as the value itself
-                    rows = list(zip(rows))
-                return list(map(dict, map(zip, repeat(names), rows)))
+            return list(map(dict, map(zip, repeat(names), rows)))
     return [parse_header_lines(block[len(_HEAD) :]) for block in blocks]
 
 
@@ -344,7 +341,7 @@ def _layout(names: tuple[str, ...]) -> re.Pattern[str]:
     """A regex matching a whole header block of *names*, in this order, each once, in canonical
     lines (``Name: value``, one space, a value of printable ASCII without spaces)."""
     lines = "".join(f"{re.escape(name)}: ([!-~]+)\r\n" for name in names)
-    return re.compile(f"NATS/1\\.0\r\n{lines}\r\n")
+    return re.compile(f"NATS/1\\.0\r\n{lines}\r\n()")  # (): findall gives tuples always
 
 
 def use_quick_header_parsing(nc: Client) -> bool:

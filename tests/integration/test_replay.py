@@ -231,7 +231,7 @@ async def test_a_gap_in_the_consumer_deliveries_is_an_error() -> None:
         burst = _Burst(asyncio.get_running_loop().create_future(), b"t", 9)
         for n in deliveries:
             reply = b"$JS.ACK.S.C.1.%d.%d.1700000000000000000.0" % (n + 40, n)
-            burst.raw.append((head, b"{}", b"p.acct.a", reply))
+            replay._took(burst, head, b"{}", b"p.acct.a", reply)
         return burst
 
     stored = replay._stored(pulled(1, 2))

@@ -97,6 +97,9 @@ def _bursts(draw: st.DrawFn) -> list[bytes]:
 @example([b"NATS/1.0\r\nA: 1\r\n\r\n", b"NATS/1.0\r\nA: 2\r\n\r\nB: 3\r\n\r\n"])
 @example([b"NATS/1.0\r\nA: 1\r\n\r\n", b"0123456789B: 9\r\nNATS/1.0\r\nA: 2\r\n\r\n"])
 @example([b"NATS/1.0\r\nA: 1\r\n\r\n", b"NATS/1.0\r\nA: 2\r\n\r\nB: 3\r\n"])
+@example([b"NATS/1.0\r\nA: 1\r\n\r\nNATS/1.0\r\n", b"A: 2\r\n\r\n"])
+@example([b"NATS/1.0\r\nA: 1\r\n\r\n", b"NATS/1.0\r\nA:x\r\n\r\n"])  # as long as one match
+@example([b"NATS/1.0\r\nA: 1\r\n\r\nNATS/1.0\r\nA: 2\r\n\r\n", b"NATS/1.0\r\nA: 3\r\n\r\n"])
 def test_bursts_of_blocks_parse_as_each_block_alone(blocks: list[bytes]) -> None:
     """Any burst: each block's dict is its own ``parse_header_lines``, keys in the same order."""
     parsed = parse_header_blocks(blocks)

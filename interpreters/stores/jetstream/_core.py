@@ -6,7 +6,10 @@ JetStreamEventStore`) and handed to each part (appends, reads, correlation index
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from attrs import define, field
@@ -44,6 +47,7 @@ __all__ = ("CLOSED", "StoreCore", "referenced")
 CLOSED = StoreUnavailable("the store is closed (nothing was sent to the server)")
 _POSITION = Header.POSITION.value
 _EVENT_ID = Header.EVENT_ID.value
+_HEADERS_OF = itemgetter(0)
 
 
 @define(eq=False)
@@ -138,15 +142,18 @@ class StoreCore:
         batch (:meth:`~cim.JsonCodec.decode_many`)."""
         if self.settings.trusted_signers is not None:  # each message's signature first
             return [self.decode_parts(h, data, h.get(SEQUENCE, "0")) for h, data in stored]
-        for headers, _ in stored:
-            headers[_POSITION] = headers.get(SEQUENCE, "0")
-        decoded: list[Result[EventEnvelope[Any], StoreError]] = []
-        for (headers, _), result in zip(stored, self.codec.decode_many(stored), strict=True):
-            if isinstance(result, Success):
-                decoded.append(result)
-            else:
-                decoded.append(Failure(CorruptEvent(int(headers[_POSITION]), result.failure())))
-        return decoded
+        headers = list(map(_HEADERS_OF, stored))
+        positions = map(dict.get, headers, repeat(SEQUENCE), repeat("0"))
+        deque(map(dict.__setitem__, headers, repeat(_POSITION), positions), maxlen=0)
+        results = self.codec.decode_many(stored)
+        if all(map(isinstance, results, repeat(Success))):  # each one an event: as they are
+            return results  # type: ignore[return-value]  # no failure in it
+        return [
+            result
+            if isinstance(result, Success)
+            else Failure(CorruptEvent(int(headers[_POSITION]), result.failure()))
+            for headers, result in zip(headers, results, strict=True)
+        ]
 
     async def decode_referenced(
         self, msg: Msg, position: str | None = None

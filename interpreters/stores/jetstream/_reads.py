@@ -54,12 +54,16 @@ __all__ = ("Reads", "batches_of")
 
 _Decoded = Result[EventEnvelope[Any], StoreError]
 _EVENT_ID = Header.EVENT_ID.value
-_DECODED_AT_ONCE = 256
+_DECODED_AT_ONCE = 128
 """Events of a burst decoded together: the envelopes of one slice are handed over before the
 next slice is decoded, so a replay keeps few of them alive at a time and the garbage collector,
 which walks every object that outlives a collection, seldom finds thousands of envelopes to
 walk and promote (a replay of 100,000 events spent about a fifth of its time in the collector
-when whole bursts of 2,048 were decoded at once, and about a twentieth in slices of 256)."""
+when whole bursts of 2,048 were decoded at once). A slice's four tracked objects an event
+(``Success``, envelope, payload, ``UUID``) stay under the collector's first threshold (700
+allocations): in slices of 256 a young collection ran during nearly every slice and promoted
+what it found; in slices of 128, 2.3 times fewer young collections and 2.5 times fewer full
+ones (counted with ``gc.callbacks`` over a replay of 100,000 events)."""
 
 
 class _Walk:
