@@ -8,8 +8,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client
 
-from interpreters.natsio import client_internals, parse_header_lines, use_quick_header_parsing
-from interpreters.natsio.client_internals import parse_header_blocks
+from interpreters.natsio import (
+    client_internals,
+    parse_header_blocks,
+    parse_header_lines,
+    use_quick_header_parsing,
+)
 
 # Bytes that make header blocks interesting: separators, every kind of ASCII whitespace
 # (\x1c-\x1f are str.isspace() but not bytes.strip()), non-ASCII text and invalid UTF-8.
