@@ -6,7 +6,6 @@ JetStreamEventStore`) and handed to each part (appends, reads, correlation index
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable
 from itertools import repeat
 from operator import itemgetter
@@ -35,7 +34,7 @@ from interpreters.stores.jetstream._direct_get import SEQUENCE, SUBJECT, DirectR
 from interpreters.stores.jetstream._failure import OperationFailed, answered
 from interpreters.stores.jetstream._ordered_reader import OrderedReader
 from interpreters.stores.jetstream._provision import PermissionWatch
-from interpreters.stores.jetstream._replay import Replay
+from interpreters.stores.jetstream._replay import Replay, set_header
 from interpreters.stores.jetstream._tips import TipCache
 from interpreters.stores.jetstream.foreign import Reporter
 from interpreters.stores.jetstream.payloads import PAYLOAD_REF, PayloadObjects
@@ -144,7 +143,7 @@ class StoreCore:
             return [self.decode_parts(h, data, h.get(SEQUENCE, "0")) for h, data in stored]
         headers = list(map(_HEADERS_OF, stored))
         positions = map(dict.get, headers, repeat(SEQUENCE), repeat("0"))
-        deque(map(dict.__setitem__, headers, repeat(_POSITION), positions), maxlen=0)
+        set_header(headers, _POSITION, positions)
         results = self.codec.decode_many(stored)
         if all(map(isinstance, results, repeat(Success))):  # each one an event: as they are
             return results  # type: ignore[return-value]  # no failure in it

@@ -43,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from itertools import repeat
 from typing import Any
 
@@ -71,7 +71,7 @@ from interpreters.stores.jetstream._direct_get import (
 )
 from interpreters.stores.jetstream._ordered_reader import ConsumerError, acked
 
-__all__ = ("BATCH", "Replay", "Stored", "parse_headers")
+__all__ = ("BATCH", "Replay", "Stored", "parse_headers", "set_header")
 
 BATCH = 2048
 """Messages per burst: large enough that the round trip between bursts is noise, small enough
@@ -91,6 +91,18 @@ def parse_headers(block: bytes) -> dict[str, str]:
     """The headers of a raw ``NATS/1.0`` header *block*, as nats-py parses them
     (:func:`~interpreters.natsio.client_internals.parse_header_lines`)."""
     return parse_header_lines(block[_HEADER_LINE:])
+
+
+def set_header(headers: Iterable[dict[str, str]], name: str, values: Iterable[str]) -> None:
+    """Set header *name* of each of *headers* to the next of *values*: a burst's column at
+    once (one C-level ``map``, no Python loop per message).
+
+    >>> burst = [{"A": "1"}, {"A": "2"}]
+    >>> set_header(burst, "B", ["x", "y"])
+    >>> burst
+    [{'A': '1', 'B': 'x'}, {'A': '2', 'B': 'y'}]
+    """
+    deque(map(dict.__setitem__, headers, repeat(name), values), maxlen=0)
 
 
 def _status_of(block: bytes) -> tuple[str, str, dict[str, str]]:
@@ -317,8 +329,8 @@ class Replay:
                 f"the consumer lost messages after delivering {delivered + in_order}"
             )
         self._delivered = expected[-1]
-        _each(map(dict.__setitem__, headers, repeat(SEQUENCE), sequences))
-        _each(map(dict.__setitem__, headers, repeat(SUBJECT), map(bytes.decode, burst.subjects)))
+        set_header(headers, SEQUENCE, sequences)
+        set_header(headers, SUBJECT, map(bytes.decode, burst.subjects))
         return stored
 
     def _headers(self, blocks: list[Any]) -> list[dict[str, str]]:
@@ -357,10 +369,6 @@ class Replay:
                 yield self._stored(burst)
             if not more:
                 return
-
-
-_each = deque[Any](maxlen=0).extend
-"""Runs an iterator to its end (a map whose calls are wanted, not their values)."""
 
 
 def _finish(burst: _Burst) -> None:
