@@ -9,7 +9,7 @@ _replay` in Python: the tap cuts each ``HMSG`` frame out of the client's buffer
 ``Replay._stored`` parses the header blocks (``parse_header_blocks``), reads each ack subject
 (``acked``), checks the consumer sequences and sets ``Nats-Sequence`` and ``Nats-Subject``.
 
-This script fills a stream with 2,048 bank deposits (encoded as the store encodes them), pulls
+This script fills a stream with 2,048 bank deposits (``bench/replay.py``'s ``fill``), pulls
 them as one burst from a consumer over a plain socket (the bytes exactly as the server sends
 them to cim's replay) and cuts the bytes into 32 KiB reads, as nats-py receives them. Then, over
 the same reads, it times:
@@ -39,18 +39,14 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlparse
 
 import nats
 import orjson
-from uuid_utils.compat import uuid7
+from replay import _closed, _connected, fill, pull_consumer  # bench/replay.py, beside this
 
-from cim import JsonCodec, NewEvent, StreamId
-from cim.examples.bank import Deposited, bank_types
 from interpreters.natsio.client_internals import _take_tapped
 from interpreters.server import NatsServer
 from interpreters.stores.jetstream._replay import Replay, Stored, _Burst
@@ -201,41 +197,20 @@ def compiled(folder: Path) -> ModuleType | None:
 async def burst_reads(url: str) -> list[bytes]:
     """EVENTS stored deposits, pulled as one burst over a plain socket, cut as nats-py reads."""
     nc = await nats.connect(url)
-    js = nc.jetstream()
-    await js.add_stream(name="PROTO", subjects=["proto.>"])
-    codec = JsonCodec(bank_types)
-    for k in range(EVENTS):
-        account = StreamId("acct", str(k % 100))
-        envelope = bank_types.envelope(
-            NewEvent(Deposited(account.entity_id, 1 + k % 7)),
-            stream=account,
-            version=k // 100 + 1,
-            position=0,
-            event_id=uuid7(),
-            recorded_at=datetime.now(UTC),
-        )
-        headers, body = codec.encode(envelope)
-        await js.publish(f"proto.acct.{account.entity_id}", body, headers=headers)
+    await nc.jetstream().add_stream(name="PROTO", subjects=["proto.>"])
+    await fill(nc, "PROTO", "proto", EVENTS)
     await nc.close()
-    address = urlparse(url)
-    reader, writer = await asyncio.open_connection(address.hostname, address.port)
-    await reader.readline()  # INFO
-    writer.write(b'CONNECT {"verbose":false,"headers":true}\r\nSUB _proto.* 1\r\n')
-    config = {"deliver_policy": "all", "ack_policy": "none", "mem_storage": True}
-    create = orjson.dumps({"stream_name": "PROTO", "config": config})
-    writer.write(b"PUB $JS.API.CONSUMER.CREATE.PROTO _proto.0 %d\r\n%s\r\n" % (len(create), create))
-    line = await reader.readuntil(b"\r\n")  # MSG _proto.0 1 <size>
-    name = orjson.loads((await reader.readexactly(int(line.split()[-1]) + 2))[:-2])["name"]
+    reader, writer = await _connected(url)
+    name, _ = await pull_consumer(reader, writer, "PROTO", "proto.>")
     pull = orjson.dumps({"batch": EVENTS, "no_wait": True})
     writer.write(
-        b"PUB $JS.API.CONSUMER.MSG.NEXT.PROTO.%s _proto.1 %d\r\n%s\r\n"
+        b"PUB $JS.API.CONSUMER.MSG.NEXT.PROTO.%s _replay.bench.1 %d\r\n%s\r\n"
         % (name.encode(), len(pull), pull)
     )
     received = bytearray()
     while received.count(b" $JS.ACK.") < EVENTS:
         received += await reader.read(1 << 20)
-    writer.close()
-    await writer.wait_closed()
+    await _closed(writer)
     data = bytes(received)
     return [data[at : at + READ] for at in range(0, len(data), READ)]
 
@@ -286,7 +261,7 @@ async def main() -> int:
             reads = await burst_reads(server.url)
         paths = {"Python (shipped)": python_path, "C (prototype)": compiled_path(module.scan)}
         expected = python_path(reads)
-        if len(expected) != EVENTS or compiled_path(module.scan)(reads) != expected:
+        if len(expected) != EVENTS or paths["C (prototype)"](reads) != expected:
             raise SystemExit("the prototype disagrees with the shipped read path")
         times: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(RUNS):

@@ -255,10 +255,12 @@ async def socket_bursts(url: str, stream: str, subject: str) -> int:
     return EVENTS
 
 
-async def socket_pulls(url: str, stream: str, subject: str) -> int:
-    """Read the whole stream from a pull consumer over a plain socket, in pulls of BURST with
-    ``no_wait`` (the rest of cim's read); only the ack subjects are counted."""
-    reader, writer = await _connected(url)
+async def pull_consumer(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: str, subject: str
+) -> tuple[str, int]:
+    """Create an ephemeral pull consumer of *subject* over a plain socket (from
+    :func:`_connected`), as cim's replay does (no acks, memory storage): its name and how many
+    messages it has pending."""
     config = {"deliver_policy": "all", "ack_policy": "none", "filter_subject": subject}
     create = orjson.dumps({"stream_name": stream, "config": config | {"mem_storage": True}})
     writer.write(
@@ -267,7 +269,14 @@ async def socket_pulls(url: str, stream: str, subject: str) -> int:
     )
     line = await reader.readuntil(b"\r\n")  # MSG _replay.bench.0 1 <size>
     answer = orjson.loads((await reader.readexactly(int(line.split()[-1]) + 2))[:-2])
-    name, left = answer["name"], answer["num_pending"]
+    return answer["name"], answer["num_pending"]
+
+
+async def socket_pulls(url: str, stream: str, subject: str) -> int:
+    """Read the whole stream from a pull consumer over a plain socket, in pulls of BURST with
+    ``no_wait`` (the rest of cim's read); only the ack subjects are counted."""
+    reader, writer = await _connected(url)
+    name, left = await pull_consumer(reader, writer, stream, subject)
     received, asked = 0, 0
     while left > 0:
         want = min(BURST, left)
