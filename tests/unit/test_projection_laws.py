@@ -244,8 +244,8 @@ def _late_unforgiving_step(state: tuple[int], event: int) -> tuple[tuple[int], S
 def test_replay_consistency_scans_from_a_reachable_state() -> None:
     """A scan failing only after 13 events is caught: `start` then `xs` reach it, `xs` alone not."""
     late: Projection[tuple[int], int] = Projection("late", (0,), _late_unforgiving_step)
-    with pytest.raises(LawViolation) as caught:
-        check_projection_laws(late, st.integers(), settings=FAST)
+    with pytest.raises(LawViolation) as caught:  # reproducible: a random search missed it 1 in 100
+        check_projection_laws(late, st.integers(), settings=settings(FAST, derandomize=True))
     assert caught.value.law == "replay consistency"
     case = caught.value.counterexample
     assert isinstance(case, FoldCase)
